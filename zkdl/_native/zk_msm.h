@@ -60,66 +60,205 @@ static inline int zk_booth_digit(const uint64_t m[4], int j, int c)
     return raw + inc - (top << c);
 }
 
+#define ZK_AFFINE_MIN_BUCKETS 1024 /* batch-affine buckets pay off from this many on */
+#define ZK_AFFINE_BATCH 1024
+
+/* Window width c minimising the estimated cost, in units of one mixed Jacobian addition:
+ * per window, n bucket additions (batch-affine ones cost ~0.45) plus the running sums over
+ * 2^(c-1) buckets (~2.5). */
 static int zk_msm_window(size_t n, int bits)
 {
     int best = 2;
     double best_cost = 1e300;
     for (int c = 2; c <= 16; c++) {
         int nwin = bits / c + 1;
-        double cost = (double)nwin * ((double)n + 2.8 * (double)(1u << (c - 1)));
+        double nb = (double)(1u << (c - 1));
+        double per_point = nb >= ZK_AFFINE_MIN_BUCKETS ? 0.45 : 1.0;
+        double cost = (double)nwin * ((double)n * per_point + 2.5 * nb);
         if (cost < best_cost) { best_cost = cost; best = c; }
     }
     return best;
 }
 
-/* Pippenger over points [start, start + n) on one thread; result added into *out. */
+/*
+ * Batch-affine bucket accumulation.  Additions into buckets are queued (at most one per bucket
+ * per batch) and done in affine coordinates with one shared inversion per batch (Montgomery's
+ * trick): ~6 field multiplications per addition instead of 11 for a mixed Jacobian one.  A point
+ * whose bucket already has an addition queued in the current batch goes to a Jacobian side
+ * bucket instead, so adversarial digit patterns (all scalars equal) cost no more than the
+ * Jacobian method.  Doubling (point == bucket) is queued with the tangent slope.
+ */
+typedef struct {
+    g1_aff *bk;        /* affine buckets (infinity = all zero) */
+    g1_jac *bkj;       /* Jacobian side buckets */
+    uint32_t *busy;    /* epoch of the batch that last queued an addition into the bucket */
+    uint32_t epoch;
+    size_t nq;
+    uint32_t *qb;      /* queued: bucket index */
+    g1_aff *qp;        /* queued: point to add */
+    fp_t *num, *den, *pre;
+} zk_affine_acc;
+
+static void zk_affine_flush(zk_affine_acc *A)
+{
+    size_t k = A->nq;
+    if (!k) { A->epoch++; return; }
+    fp_t acc = fp_ONE;
+    for (size_t i = 0; i < k; i++) { A->pre[i] = acc; fp_mul(&acc, &acc, &A->den[i]); }
+    fp_t inv;
+    fp_inv(&inv, &acc);
+    for (size_t i = k; i-- > 0;) {
+        fp_t di, lam, x3, y3, t;
+        fp_mul(&di, &A->pre[i], &inv);
+        fp_mul(&inv, &inv, &A->den[i]);
+        g1_aff *B = &A->bk[A->qb[i]];
+        const g1_aff *P = &A->qp[i];
+        fp_mul(&lam, &A->num[i], &di);
+        fp_sqr(&x3, &lam);
+        fp_sub(&x3, &x3, &B->x);
+        fp_sub(&x3, &x3, &P->x);
+        fp_sub(&t, &B->x, &x3);
+        fp_mul(&y3, &lam, &t);
+        fp_sub(&y3, &y3, &B->y);
+        B->x = x3;
+        B->y = y3;
+    }
+    A->nq = 0;
+    A->epoch++;
+}
+
+static void zk_affine_add(zk_affine_acc *A, uint32_t b, const g1_aff *P)
+{
+    g1_aff *B = &A->bk[b];
+    if (A->busy[b] == A->epoch) { g1_jac_madd(&A->bkj[b], &A->bkj[b], P); return; }
+    if (g1_aff_is_inf(B)) { *B = *P; return; }
+    size_t k = A->nq;
+    fp_sub(&A->den[k], &P->x, &B->x);
+    if (fp_is_zero(&A->den[k])) {
+        if (!fp_eq(&P->y, &B->y)) { memset(B, 0, sizeof *B); return; } /* P = -B */
+        /* doubling: slope 3x^2 / 2y (y != 0: G1 has no points of order 2) */
+        fp_t x2;
+        fp_sqr(&x2, &P->x);
+        fp_add(&A->num[k], &x2, &x2);
+        fp_add(&A->num[k], &A->num[k], &x2);
+        fp_dbl(&A->den[k], &P->y);
+    } else {
+        fp_sub(&A->num[k], &P->y, &B->y);
+    }
+    A->qb[k] = b;
+    A->qp[k] = *P;
+    A->busy[b] = A->epoch;
+    if (++A->nq == ZK_AFFINE_BATCH) zk_affine_flush(A);
+}
+
+static int zk_affine_init(zk_affine_acc *A, size_t nb, int affine)
+{
+    memset(A, 0, sizeof *A);
+    A->bkj = (g1_jac *)malloc(nb * sizeof(g1_jac));
+    if (!A->bkj) return 0;
+    if (!affine) return 1;
+    A->bk = (g1_aff *)malloc(nb * sizeof(g1_aff));
+    A->busy = (uint32_t *)malloc(nb * sizeof(uint32_t));
+    A->qb = (uint32_t *)malloc(ZK_AFFINE_BATCH * sizeof(uint32_t));
+    A->qp = (g1_aff *)malloc(ZK_AFFINE_BATCH * sizeof(g1_aff));
+    A->num = (fp_t *)malloc(3 * ZK_AFFINE_BATCH * sizeof(fp_t));
+    if (!(A->bk && A->busy && A->qb && A->qp && A->num)) return 0;
+    A->den = A->num + ZK_AFFINE_BATCH;
+    A->pre = A->den + ZK_AFFINE_BATCH;
+    return 1;
+}
+
+static void zk_affine_reset(zk_affine_acc *A, size_t nb, int affine)
+{
+    for (size_t b = 0; b < nb; b++) g1_jac_set_inf(&A->bkj[b]);
+    if (!affine) return;
+    memset(A->bk, 0, nb * sizeof(g1_aff));
+    memset(A->busy, 0, nb * sizeof(uint32_t));
+    A->epoch = 1;
+    A->nq = 0;
+}
+
+static void zk_affine_free(zk_affine_acc *A)
+{
+    free(A->bkj); free(A->bk); free(A->busy); free(A->qb); free(A->qp); free(A->num);
+}
+
+/* Scalars in {-1, 0, 1}: a plain sum of (negated) points.  Large inputs spread the points over
+ * ZK_AFFINE_BATCH accumulators so that each batch adds into distinct ones (batch-affine). */
+static int zk_sum_signed(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t start, size_t n)
+{
+    uint64_t m[4];
+    int neg;
+    g1_jac acc;
+    g1_jac_set_inf(&acc);
+    size_t K = ZK_AFFINE_BATCH;
+    int affine = n >= 4 * K;
+    zk_affine_acc A;
+    if (!zk_affine_init(&A, K, affine)) { zk_affine_free(&A); return -1; }
+    zk_affine_reset(&A, K, affine);
+    size_t j = 0;
+    for (size_t i = start; i < start + n; i++) {
+        zk_scalar_get(s, i, m, &neg);
+        if (!m[0] || g1_aff_is_inf(&pts[i])) continue;
+        g1_aff q;
+        const g1_aff *P = &pts[i];
+        if (neg) { g1_aff_neg(&q, P); P = &q; }
+        if (affine) zk_affine_add(&A, (uint32_t)(j++ % K), P);
+        else g1_jac_madd(&acc, &acc, P);
+    }
+    if (affine) {
+        zk_affine_flush(&A);
+        for (size_t b = 0; b < K; b++) {
+            g1_jac_madd(&acc, &acc, &A.bk[b]);
+            g1_jac_add(&acc, &acc, &A.bkj[b]);
+        }
+    }
+    zk_affine_free(&A);
+    *out = acc;
+    return 0;
+}
+
+/* Pippenger over points [start, start + n) on one thread. */
 static int zk_msm_serial(g1_jac *out, const g1_aff *pts, const zk_scalars *s,
                          size_t start, size_t n, int bits)
 {
+    if (bits <= 1) return zk_sum_signed(out, pts, s, start, n);
     g1_jac acc;
     g1_jac_set_inf(&acc);
     uint64_t m[4];
     int neg;
-    if (bits <= 1) {
-        for (size_t i = start; i < start + n; i++) {
-            zk_scalar_get(s, i, m, &neg);
-            if (!m[0]) continue;
-            if (neg) { g1_aff q; g1_aff_neg(&q, &pts[i]); g1_jac_madd(&acc, &acc, &q); }
-            else g1_jac_madd(&acc, &acc, &pts[i]);
-        }
-        *out = acc;
-        return 0;
-    }
     int c = zk_msm_window(n, bits);
     int nwin = bits / c + 1;
     size_t nb = (size_t)1 << (c - 1);
-    g1_jac *buckets = (g1_jac *)malloc(nb * sizeof(g1_jac));
-    if (!buckets) return -1;
+    int affine = nb >= ZK_AFFINE_MIN_BUCKETS;
+    zk_affine_acc A;
+    if (!zk_affine_init(&A, nb, affine)) { zk_affine_free(&A); return -1; }
     for (int w = nwin - 1; w >= 0; w--) {
         for (int k = 0; k < c && w != nwin - 1; k++) g1_jac_dbl(&acc, &acc);
-        for (size_t b = 0; b < nb; b++) g1_jac_set_inf(&buckets[b]);
+        zk_affine_reset(&A, nb, affine);
         for (size_t i = start; i < start + n; i++) {
             zk_scalar_get(s, i, m, &neg);
             int d = zk_booth_digit(m, w, c);
-            if (!d) continue;
+            if (!d || g1_aff_is_inf(&pts[i])) continue;
             if (neg) d = -d;
-            if (d > 0) g1_jac_madd(&buckets[d - 1], &buckets[d - 1], &pts[i]);
-            else {
-                g1_aff q;
-                g1_aff_neg(&q, &pts[i]);
-                g1_jac_madd(&buckets[-d - 1], &buckets[-d - 1], &q);
-            }
+            g1_aff q;
+            const g1_aff *P = &pts[i];
+            if (d < 0) { g1_aff_neg(&q, P); P = &q; d = -d; }
+            if (affine) zk_affine_add(&A, (uint32_t)(d - 1), P);
+            else g1_jac_madd(&A.bkj[d - 1], &A.bkj[d - 1], P);
         }
+        if (affine) zk_affine_flush(&A);
         g1_jac run, tot;
         g1_jac_set_inf(&run);
         g1_jac_set_inf(&tot);
         for (size_t b = nb; b-- > 0;) {
-            g1_jac_add(&run, &run, &buckets[b]);
+            if (affine) g1_jac_madd(&run, &run, &A.bk[b]);
+            g1_jac_add(&run, &run, &A.bkj[b]);
             g1_jac_add(&tot, &tot, &run);
         }
         g1_jac_add(&acc, &acc, &tot);
     }
-    free(buckets);
+    zk_affine_free(&A);
     *out = acc;
     return 0;
 }
