@@ -20,3 +20,7 @@ class EncodingError(ZkdlError, ValueError):
 
 class CacheError(ZkdlError):
     """An on-disk cache file is corrupt or does not match what it claims to hold."""
+
+
+class VerificationError(ZkdlError):
+    """A proof was rejected.  The message names the check that failed."""

@@ -1,0 +1,159 @@
+"""Binary proof format: a strict writer/reader pair and the versioned container.
+
+Container: ``b"ZKDL" || u16 version || u16 kind || u64 body length || body``.  Inside a body:
+scalars are 32-byte little-endian canonical values (< r), points 48-byte ZCash-compressed G1
+encodings, counts u32 little-endian.  The reader rejects, with a :class:`ProofFormatError`
+naming the field: truncation, trailing bytes, non-canonical scalars, invalid points (off curve,
+outside the subgroup, bad flags), counts above the bound the caller passes, wrong magic,
+version or kind.  It never trusts a length it reads without a bound.
+"""
+from __future__ import annotations
+
+import struct
+
+from .curve import G1, PointVec
+from .errors import EncodingError, ZkdlError
+from .field import R_MODULUS, FrVec
+
+MAGIC = b"ZKDL"
+FORMAT_VERSION = 1
+
+
+class ProofFormatError(EncodingError):
+    """Bytes that are not a well-formed zkdl proof."""
+
+
+class Writer:
+    __slots__ = ("_parts",)
+
+    def __init__(self):
+        self._parts: list[bytes] = []
+
+    def u32(self, v: int) -> "Writer":
+        if not 0 <= v < 1 << 32:
+            raise ZkdlError(f"u32 out of range: {v}")
+        self._parts.append(struct.pack("<I", v))
+        return self
+
+    def scalar(self, x: int) -> "Writer":
+        self._parts.append((int(x) % R_MODULUS).to_bytes(32, "little"))
+        return self
+
+    def scalars(self, xs) -> "Writer":
+        """Length-prefixed scalar list (list of ints or FrVec)."""
+        if isinstance(xs, FrVec):
+            self.u32(len(xs))
+            self._parts.append(xs.to_bytes())
+        else:
+            xs = list(xs)
+            self.u32(len(xs))
+            for x in xs:
+                self.scalar(x)
+        return self
+
+    def point(self, p: G1) -> "Writer":
+        self._parts.append(p.to_bytes())
+        return self
+
+    def points(self, ps) -> "Writer":
+        """Length-prefixed point list (PointVec or list of G1)."""
+        if not isinstance(ps, PointVec):
+            ps = PointVec.from_points(list(ps))
+        self.u32(len(ps))
+        self._parts.append(ps.to_bytes())
+        return self
+
+    def raw(self, b: bytes) -> "Writer":
+        self._parts.append(bytes(b))
+        return self
+
+    def blob(self, b: bytes) -> "Writer":
+        self.u32(len(b))
+        self._parts.append(bytes(b))
+        return self
+
+    def getvalue(self) -> bytes:
+        return b"".join(self._parts)
+
+
+class Reader:
+    __slots__ = ("_buf", "_pos")
+
+    def __init__(self, data: bytes):
+        self._buf = memoryview(bytes(data))
+        self._pos = 0
+
+    def _take(self, n: int, what: str) -> bytes:
+        if n < 0 or self._pos + n > len(self._buf):
+            raise ProofFormatError(f"truncated proof: {what} needs {n} bytes at offset {self._pos}, "
+                                   f"{len(self._buf) - self._pos} left")
+        out = self._buf[self._pos : self._pos + n].tobytes()
+        self._pos += n
+        return out
+
+    def u32(self, what: str = "count", max_value: int = 1 << 32) -> int:
+        (v,) = struct.unpack("<I", self._take(4, what))
+        if v > max_value:
+            raise ProofFormatError(f"{what}: {v} exceeds the bound {max_value}")
+        return v
+
+    def scalar(self, what: str = "scalar") -> int:
+        v = int.from_bytes(self._take(32, what), "little")
+        if v >= R_MODULUS:
+            raise ProofFormatError(f"{what}: non-canonical scalar (>= r)")
+        return v
+
+    def scalars(self, what: str, max_len: int, exact: int | None = None) -> list[int]:
+        n = self.u32(f"{what} length", max_len)
+        if exact is not None and n != exact:
+            raise ProofFormatError(f"{what}: {n} scalars, expected {exact}")
+        return [self.scalar(f"{what}[{i}]") for i in range(n)]
+
+    def point(self, what: str = "point") -> G1:
+        raw = self._take(48, what)
+        try:
+            return G1.from_bytes(raw)
+        except EncodingError as e:
+            raise ProofFormatError(f"{what}: {e}") from None
+
+    def points(self, what: str, max_len: int, exact: int | None = None) -> PointVec:
+        n = self.u32(f"{what} length", max_len)
+        if exact is not None and n != exact:
+            raise ProofFormatError(f"{what}: {n} points, expected {exact}")
+        raw = self._take(48 * n, what)
+        try:
+            return PointVec.from_bytes(raw)
+        except EncodingError as e:
+            raise ProofFormatError(f"{what}: {e}") from None
+
+    def blob(self, what: str, max_len: int) -> bytes:
+        n = self.u32(f"{what} length", max_len)
+        return self._take(n, what)
+
+    def done(self) -> None:
+        if self._pos != len(self._buf):
+            raise ProofFormatError(f"{len(self._buf) - self._pos} trailing bytes after the proof")
+
+
+def wrap(kind: int, body: bytes) -> bytes:
+    """Container with magic, version, kind and body length."""
+    return MAGIC + struct.pack("<HHQ", FORMAT_VERSION, kind, len(body)) + body
+
+
+def unwrap(data: bytes, kind: int) -> bytes:
+    """Body of a container, checking magic, version, kind and length exactly."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ProofFormatError("proof must be bytes")
+    data = bytes(data)
+    if len(data) < 16:
+        raise ProofFormatError(f"not a zkdl proof: {len(data)} bytes is shorter than the header")
+    if data[:4] != MAGIC:
+        raise ProofFormatError("not a zkdl proof: bad magic")
+    version, got_kind, length = struct.unpack_from("<HHQ", data, 4)
+    if version != FORMAT_VERSION:
+        raise ProofFormatError(f"unsupported proof format version {version} (this zkdl reads {FORMAT_VERSION})")
+    if got_kind != kind:
+        raise ProofFormatError(f"wrong proof kind {got_kind}, expected {kind}")
+    if length != len(data) - 16:
+        raise ProofFormatError(f"proof body is {len(data) - 16} bytes, header says {length}")
+    return data[16:]
