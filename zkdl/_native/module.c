@@ -841,6 +841,106 @@ done:
     return ret;
 }
 
+
+/* ---------------------------------------------------------------- sumcheck rounds */
+
+/* sc_term_evals(out[D+1], eq_or_None, (f_1, ..., f_nf), D):
+ *   out[X] = sum_{i < m} w_i * prod_j (f_j[i] + X * (f_j[m + i] - f_j[i]))   for X = 0..D
+ * with w = eq (length m) or 1, m = len(f_j) / 2 (the round binds the most significant variable).
+ * Factor values at X = 0..D come by repeated addition of the difference: the only
+ * multiplications are the products themselves. */
+#define SC_MAX_F 4
+#define SC_MAX_D 8
+static PyObject *py_sc_term_evals(PyObject *self, PyObject *args)
+{
+    PyObject *o, *eq, *fl;
+    int D;
+    if (!PyArg_ParseTuple(args, "OOO!i", &o, &eq, &PyTuple_Type, &fl, &D)) return NULL;
+    Py_ssize_t nf = PyTuple_GET_SIZE(fl);
+    if (nf < 1 || nf > SC_MAX_F || D < 1 || D > SC_MAX_D) {
+        PyErr_SetString(PyExc_ValueError, "sc_term_evals: 1..4 factors and degree 1..8");
+        return NULL;
+    }
+    zbuf bo, be, bf[SC_MAX_F];
+    bo.held = be.held = 0;
+    for (int j = 0; j < SC_MAX_F; j++) bf[j].held = 0;
+    PyObject *ret = NULL;
+    int has_eq = eq != Py_None;
+    if (zget(o, &bo, 1, FR_SZ, "sc_term_evals")) goto done;
+    if (has_eq && zget(eq, &be, 0, FR_SZ, "sc_term_evals")) goto done;
+    for (Py_ssize_t j = 0; j < nf; j++)
+        if (zget(PyTuple_GET_ITEM(fl, j), &bf[j], 0, FR_SZ, "sc_term_evals")) goto done;
+    size_t len = NITEMS(bf[0], FR_SZ), m = len / 2;
+    int bad = NITEMS(bo, FR_SZ) != (size_t)D + 1 || len % 2 || (has_eq && NITEMS(be, FR_SZ) != m);
+    for (Py_ssize_t j = 1; j < nf; j++) bad |= NITEMS(bf[j], FR_SZ) != len;
+    if (bad) { len_error("sc_term_evals"); goto done; }
+    const fr_t *F[SC_MAX_F];
+    for (Py_ssize_t j = 0; j < nf; j++) F[j] = (const fr_t *)bf[j].view.buf;
+    const fr_t *W = has_eq ? (const fr_t *)be.view.buf : NULL;
+    fr_t *O = (fr_t *)bo.view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    int T = m >= PAR_MIN ? zk_threads : 1;
+    if (T > 64) T = 64;
+    fr_t parts[64][SC_MAX_D + 1];
+    size_t chunk = (m + T - 1) / T;
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+    for (int t = 0; t < T; t++) {
+        fr_t acc[SC_MAX_D + 1];
+        memset(acc, 0, sizeof acc);
+        size_t lo = (size_t)t * chunk, hi = lo + chunk < m ? lo + chunk : m;
+        for (size_t i = lo; i < hi; i++) {
+            fr_t val[SC_MAX_F], dif[SC_MAX_F];
+            for (int j = 0; j < nf; j++) {
+                val[j] = F[j][i];
+                fr_sub(&dif[j], &F[j][m + i], &F[j][i]);
+            }
+            for (int X = 0; X <= D; X++) {
+                fr_t p = W ? W[i] : val[0];
+                for (int j = W ? 0 : 1; j < nf; j++) fr_mul(&p, &p, &val[j]);
+                fr_add(&acc[X], &acc[X], &p);
+                if (X < D)
+                    for (int j = 0; j < nf; j++) fr_add(&val[j], &val[j], &dif[j]);
+            }
+        }
+        memcpy(parts[t], acc, sizeof(fr_t) * (D + 1));
+    }
+    for (int X = 0; X <= D; X++) {
+        fr_t s;
+        memset(&s, 0, sizeof s);
+        for (int t = 0; t < T; t++) fr_add(&s, &s, &parts[t][X]);
+        O[X] = s;
+    }
+    Py_END_ALLOW_THREADS
+    ret = Py_None; Py_INCREF(ret);
+done:
+    zrel(&bo); zrel(&be);
+    for (int j = 0; j < SC_MAX_F; j++) zrel(&bf[j]);
+    return ret;
+}
+
+/* out[i] = a[i] + a[h + i] (the eq table of the remaining variables after one round) */
+static PyObject *py_fr_half_sum(PyObject *self, PyObject *args)
+{
+    PyObject *o, *a;
+    zbuf bo, ba;
+    bo.held = ba.held = 0;
+    PyObject *ret = NULL;
+    if (!PyArg_ParseTuple(args, "OO", &o, &a)) return NULL;
+    if (zget(o, &bo, 1, FR_SZ, "fr_half_sum") || zget(a, &ba, 0, FR_SZ, "fr_half_sum")) goto done;
+    size_t h = NITEMS(bo, FR_SZ);
+    if (NITEMS(ba, FR_SZ) != 2 * h) { len_error("fr_half_sum"); goto done; }
+    fr_t *O = (fr_t *)bo.view.buf;
+    const fr_t *A = (const fr_t *)ba.view.buf;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for num_threads(zk_threads) if (h >= PAR_MIN) schedule(static)
+    for (size_t i = 0; i < h; i++) fr_add(&O[i], &A[i], &A[h + i]);
+    Py_END_ALLOW_THREADS
+    ret = Py_None; Py_INCREF(ret);
+done:
+    zrel(&bo); zrel(&ba);
+    return ret;
+}
+
 /* ---------------------------------------------------------------- threads, module */
 
 static PyObject *py_set_num_threads(PyObject *self, PyObject *args)
@@ -899,6 +999,8 @@ static PyMethodDef methods[] = {
     M(g1_hash_to_curve, "g1_hash_to_curve(out_aff, x_canonical, sign_bytes)"),
     M(msm, "msm(out_aff, points_aff, scalars, kind)"),
     M(msm_rows, "msm_rows(out_aff, points_aff, scalars, kind)"),
+    M(sc_term_evals, "sc_term_evals(out, eq_or_None, factors_tuple, D)"),
+    M(fr_half_sum, "fr_half_sum(out, a): out[i] = a[i] + a[h+i]"),
     M(set_num_threads, "set_num_threads(t)"),
     M(get_num_threads, "get_num_threads()"),
     M(max_threads, "max_threads()"),

@@ -1,0 +1,296 @@
+"""Sumcheck over multilinear factors, plain and zero-knowledge.
+
+An instance (:class:`SumcheckSpec`) claims
+
+    S = sum_{x in {0,1}^k}  [eq(tau, x)]  *  sum_t alpha_t * prod_{f in F_t} f(x)
+
+with k variables, a list of multilinear factors (tables of length 2^k), terms with public
+coefficients alpha_t and up to 4 factors each (a factor may repeat), and an optional eq factor
+with public point tau shared by all terms.  Several claims are batched by listing their terms with
+random coefficients.  Variables are bound x_1 first (the most significant index bit).
+
+Round j sends the polynomial t_j of degree D = max |F_t| (at most 4) where
+  with eq:    s_j(X) = E_<j * eq(tau_j, X) * t_j(X),   E_<j = prod_{i<j} eq(tau_i, r_i)
+  without:    s_j(X) = t_j(X)
+and s_j(0) + s_j(1) must equal the running claim (Gruen's factoring of eq keeps the degree of the
+message at D even with the eq factor).  In coefficients c_0..c_D of t_j the round check is linear:
+  with eq:    claim = E_<j * (c_0 + tau_j * (c_1 + ... + c_D))
+  without:    claim = 2 c_0 + c_1 + ... + c_D
+and the next claim is E_<=j * t_j(r_j) (resp. t_j(r_j)).  The final claim must equal
+eq(tau, r) * sum_t alpha_t prod f(r).
+
+The zero-knowledge version (Hyrax, Wahby et al. 2018) sends Pedersen commitments
+Com(c_k; rho_k) instead of the coefficients.  The prover draws rho_1..rho_D at random and solves
+the round's linear relation for rho_0, so the verifier checks the round relation directly on the
+commitments (Com(claim) == a_0 C_0 + ... + a_D C_D as group elements) and derives the next claim's
+commitment homomorphically; nothing but the commitments is revealed.  At the end the prover
+commits to each factor's value at r and shows the final relation with Σ-protocols (products and
+one equality); the factor commitments are the output, for Hyrax openings or further sumchecks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from . import _native
+from .codec import Reader, Writer
+from .errors import ShapeError, VerificationError, ZkdlError
+from .field import R_MODULUS, FrVec, scalar_from_limbs
+from .transcript import Transcript
+
+MAX_VARS = 40
+MAX_DEGREE = 4
+
+# ---------------------------------------------------------------------------- the instance
+
+
+@dataclass(frozen=True)
+class Term:
+    coeff: int
+    factors: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SumcheckSpec:
+    """Public description of a sumcheck instance (see module docstring)."""
+
+    num_vars: int
+    num_factors: int
+    terms: tuple[Term, ...]
+    eq_point: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if not 0 <= self.num_vars <= MAX_VARS:
+            raise ShapeError(f"sumcheck: {self.num_vars} variables (at most {MAX_VARS})")
+        if not self.terms:
+            raise ShapeError("sumcheck: no terms")
+        for t in self.terms:
+            if not 1 <= len(t.factors) <= MAX_DEGREE:
+                raise ShapeError(f"sumcheck: a term has {len(t.factors)} factors (1..{MAX_DEGREE})")
+            if any(not 0 <= f < self.num_factors for f in t.factors):
+                raise ShapeError("sumcheck: term refers to a missing factor")
+        if self.eq_point is not None and len(self.eq_point) != self.num_vars:
+            raise ShapeError("sumcheck: eq point has the wrong number of variables")
+
+    @staticmethod
+    def product(num_vars: int, num_factors: int, eq_point: Sequence[int] | None = None) -> "SumcheckSpec":
+        """The single term (eq *) f_0 * f_1 * ... ."""
+        return SumcheckSpec(num_vars, num_factors, (Term(1, tuple(range(num_factors))),),
+                            None if eq_point is None else tuple(int(x) % R_MODULUS for x in eq_point))
+
+    @property
+    def degree(self) -> int:
+        return max(len(t.factors) for t in self.terms)
+
+    def absorb(self, t: Transcript) -> None:
+        w = Writer().u32(self.num_vars).u32(self.num_factors).u32(len(self.terms))
+        for term in self.terms:
+            w.scalar(term.coeff).u32(len(term.factors))
+            for f in term.factors:
+                w.u32(f)
+        w.u32(0 if self.eq_point is None else 1)
+        if self.eq_point is not None:
+            for x in self.eq_point:
+                w.scalar(x)
+        t.append_bytes(b"sumcheck-spec", w.getvalue())
+
+    def round_weights(self, j: int, e_prev: int) -> list[int]:
+        """a_0..a_D with claim = sum a_k c_k in round j."""
+        D = self.degree
+        if self.eq_point is None:
+            return [2] + [1] * D
+        tau = self.eq_point[j]
+        return [e_prev] + [e_prev * tau % R_MODULUS] * D
+
+    def next_weight(self, j: int, e_prev: int, r: int) -> int:
+        """E_<=j given E_<j and r_j (1 without eq)."""
+        if self.eq_point is None:
+            return 1
+        tau = self.eq_point[j]
+        return e_prev * ((tau * r + (1 - tau) * (1 - r)) % R_MODULUS) % R_MODULUS
+
+    def final_value(self, finals: Sequence[int], e: int) -> int:
+        acc = 0
+        for term in self.terms:
+            p = term.coeff
+            for f in term.factors:
+                p = p * finals[f] % R_MODULUS
+            acc += p
+        return acc % R_MODULUS * e % R_MODULUS
+
+
+@lru_cache(maxsize=None)
+def _interp_matrix(D: int) -> tuple[tuple[int, ...], ...]:
+    """Inverse Vandermonde for nodes 0..D mod r: coefficients = M @ evaluations."""
+    n = D + 1
+    V = [[pow(x, k, R_MODULUS) for k in range(n)] for x in range(n)]
+    # Gauss-Jordan on [V | I]
+    A = [row[:] + [int(i == j) for j in range(n)] for i, row in enumerate(V)]
+    for col in range(n):
+        piv = next(i for i in range(col, n) if A[i][col] % R_MODULUS)
+        A[col], A[piv] = A[piv], A[col]
+        inv = pow(A[col][col], -1, R_MODULUS)
+        A[col] = [v * inv % R_MODULUS for v in A[col]]
+        for i in range(n):
+            if i != col and A[i][col]:
+                f = A[i][col]
+                A[i] = [(a - f * b) % R_MODULUS for a, b in zip(A[i], A[col])]
+    return tuple(tuple(row[n:]) for row in A)
+
+
+def interpolate(evals: Sequence[int]) -> list[int]:
+    M = _interp_matrix(len(evals) - 1)
+    return [sum(m * e for m, e in zip(row, evals)) % R_MODULUS for row in M]
+
+
+def horner(coeffs: Sequence[int], x: int) -> int:
+    acc = 0
+    for c in reversed(coeffs):
+        acc = (acc * x + c) % R_MODULUS
+    return acc
+
+
+def _ints_from_rows(limbs: np.ndarray) -> list[int]:
+    return FrVec(limbs).to_ints()
+
+
+class _Prover:
+    """Round engine shared by the plain and zero-knowledge provers."""
+
+    def __init__(self, spec: SumcheckSpec, tables: Sequence[FrVec]):
+        if len(tables) != spec.num_factors:
+            raise ShapeError(f"sumcheck: {len(tables)} tables for {spec.num_factors} factors")
+        n = 1 << spec.num_vars
+        for i, tab in enumerate(tables):
+            if not isinstance(tab, FrVec) or len(tab) != n:
+                raise ShapeError(f"sumcheck: factor {i} must be an FrVec of length {n}")
+        self.spec = spec
+        self.tabs = list(tables)
+        self.eq_rest = FrVec.eq_table(list(spec.eq_point[1:])) if spec.eq_point is not None \
+            and spec.num_vars > 0 else None
+        self._out = np.empty((spec.degree + 1, 4), dtype=np.uint64)
+
+    def round_poly(self) -> list[int]:
+        D = self.spec.degree
+        acc = [0] * (D + 1)
+        eq = self.eq_rest.limbs if self.eq_rest is not None else None
+        for term in self.spec.terms:
+            _native.sc_term_evals(self._out, eq, tuple(self.tabs[f].limbs for f in term.factors), D)
+            vals = _ints_from_rows(self._out)
+            for x in range(D + 1):
+                acc[x] += term.coeff * vals[x]
+        return interpolate([a % R_MODULUS for a in acc])
+
+    def bind(self, r: int) -> None:
+        self.tabs = [tab.fold(r) for tab in self.tabs]
+        if self.eq_rest is not None and len(self.eq_rest) > 1:
+            h = len(self.eq_rest) // 2
+            out = np.empty((h, 4), dtype=np.uint64)
+            _native.fr_half_sum(out, self.eq_rest.limbs)
+            self.eq_rest = FrVec(out)
+
+    def finals(self) -> list[int]:
+        return [tab[0] for tab in self.tabs]
+
+
+def claimed_sum(spec: SumcheckSpec, tables: Sequence[FrVec]) -> int:
+    """The honest value of the sum (prover side; for tests and callers)."""
+    eq = FrVec.eq_table(list(spec.eq_point)) if spec.eq_point is not None else None
+    acc = 0
+    for term in spec.terms:
+        prod = tables[term.factors[0]]
+        for f in term.factors[1:]:
+            prod = prod * tables[f]
+        acc += term.coeff * (prod.dot(eq) if eq is not None else prod.sum())
+    return acc % R_MODULUS
+
+
+# ---------------------------------------------------------------------------- plain sumcheck
+
+
+@dataclass(frozen=True)
+class SumcheckProof:
+    rounds: tuple[tuple[int, ...], ...]  # coefficients of t_j
+    finals: tuple[int, ...]  # f_i(r)
+
+    def write(self, w: Writer) -> None:
+        w.u32(len(self.rounds))
+        for c in self.rounds:
+            w.scalars(c)
+        w.scalars(self.finals)
+
+    @classmethod
+    def read(cls, r: Reader, spec: SumcheckSpec) -> "SumcheckProof":
+        n = r.u32("sumcheck rounds", MAX_VARS)
+        if n != spec.num_vars:
+            raise_format(f"sumcheck: {n} rounds, expected {spec.num_vars}")
+        rounds = tuple(tuple(r.scalars(f"round {j}", MAX_DEGREE + 1, spec.degree + 1)) for j in range(n))
+        finals = tuple(r.scalars("final values", spec.num_factors, spec.num_factors))
+        return cls(rounds, finals)
+
+
+def raise_format(msg: str):
+    from .codec import ProofFormatError
+
+    raise ProofFormatError(msg)
+
+
+def prove(spec: SumcheckSpec, tables: Sequence[FrVec], t: Transcript) -> tuple[SumcheckProof, list[int]]:
+    """Plain (not zero-knowledge) sumcheck.  Returns the proof and the point r."""
+    t.domain(b"zkdl/sumcheck")
+    spec.absorb(t)
+    P = _Prover(spec, tables)
+    rounds, rs = [], []
+    for j in range(spec.num_vars):
+        coeffs = P.round_poly()
+        t.append_scalars(b"round", coeffs)
+        r = t.challenge_scalar(b"r")
+        rounds.append(tuple(coeffs))
+        rs.append(r)
+        P.bind(r)
+    finals = P.finals()
+    t.append_scalars(b"finals", finals)
+    return SumcheckProof(tuple(rounds), tuple(finals)), rs
+
+
+def verify(spec: SumcheckSpec, claim: int, proof: SumcheckProof, t: Transcript) -> tuple[list[int], list[int]]:
+    """Check a plain sumcheck of `claim`.  Returns (r, finals): the caller must still check that
+    each factor's MLE at r equals finals[i] (openings, or its own evaluation)."""
+    t.domain(b"zkdl/sumcheck")
+    spec.absorb(t)
+    D = spec.degree
+    if len(proof.rounds) != spec.num_vars or any(len(c) != D + 1 for c in proof.rounds) \
+            or len(proof.finals) != spec.num_factors:
+        raise VerificationError("sumcheck: proof shape does not match the instance")
+    claim %= R_MODULUS
+    e = 1
+    rs = []
+    for j, coeffs in enumerate(proof.rounds):
+        a = spec.round_weights(j, e)
+        if sum(x * y for x, y in zip(a, coeffs)) % R_MODULUS != claim:
+            raise VerificationError(f"sumcheck: round {j} polynomial does not match the claim")
+        t.append_scalars(b"round", coeffs)
+        r = t.challenge_scalar(b"r")
+        rs.append(r)
+        e = spec.next_weight(j, e, r)
+        claim = e * horner(coeffs, r) % R_MODULUS if spec.eq_point is not None else horner(coeffs, r)
+    if spec.final_value(proof.finals, e) != claim:
+        raise VerificationError("sumcheck: final evaluation does not match the last round")
+    t.append_scalars(b"finals", proof.finals)
+    return rs, list(proof.finals)
+
+
+def fr_muls_per_element(spec: SumcheckSpec) -> float:
+    """Field multiplications of the prover per table element, all rounds together (the count
+    the kernels do; eq-table construction included)."""
+    D = spec.degree
+    per_pair = 0
+    for term in spec.terms:
+        per_pair += (D + 1) * (len(term.factors) - (0 if spec.eq_point is not None else 1))
+    # sum over rounds of (2^(k-1-j) pairs) ~ 2^k total pairs; folds: one mul per output per factor
+    folds = spec.num_factors  # sum_j 2^(k-1-j) per factor ~ 2^k
+    eq = 1 if spec.eq_point is not None else 0  # eq table of the remaining variables: ~2^(k-1)
+    return per_pair + folds + eq * 0.5
