@@ -294,3 +294,218 @@ def fr_muls_per_element(spec: SumcheckSpec) -> float:
     folds = spec.num_factors  # sum_j 2^(k-1-j) per factor ~ 2^k
     eq = 1 if spec.eq_point is not None else 0  # eq table of the remaining variables: ~2^(k-1)
     return per_pair + folds + eq * 0.5
+
+
+# ---------------------------------------------------------------------------- zero-knowledge sumcheck
+
+
+@dataclass(frozen=True)
+class ZkSumcheckProof:
+    """Commitments to round coefficients, to the private factors' values at r, to the partial
+    products of each term, the product proofs and the final equality proof."""
+
+    rounds: tuple  # per round a PointVec of D+1 commitments Com(c_k; rho_k)
+    factor_coms: object  # PointVec: one commitment per private factor, in factor order
+    product_coms: object  # PointVec: partial products, in the order the verifier replays them
+    product_proofs: tuple
+    final_proof: object  # EqualityProof
+
+    def write(self, w: Writer) -> None:
+        w.u32(len(self.rounds))
+        for pv in self.rounds:
+            w.points(pv)
+        w.points(self.factor_coms)
+        w.points(self.product_coms)
+        for p in self.product_proofs:
+            p.write(w)
+        self.final_proof.write(w)
+
+    @classmethod
+    def read(cls, r: Reader, spec: SumcheckSpec, public: Sequence[int] = ()) -> "ZkSumcheckProof":
+        from .sigma import EqualityProof, ProductProof
+
+        n = r.u32("zk sumcheck rounds", MAX_VARS)
+        if n != spec.num_vars:
+            raise_format(f"zk sumcheck: {n} rounds, expected {spec.num_vars}")
+        rounds = tuple(r.points(f"round {j}", MAX_DEGREE + 1, spec.degree + 1) for j in range(n))
+        n_priv = spec.num_factors - len(set(public))
+        fac = r.points("factor commitments", spec.num_factors, n_priv)
+        n_prod = _product_steps(spec, frozenset(public))
+        prods = r.points("product commitments", 4 * len(spec.terms), n_prod)
+        proofs = tuple(ProductProof.read(r) for _ in range(n_prod))
+        return cls(rounds, fac, prods, proofs, EqualityProof.read(r))
+
+
+def _product_steps(spec: SumcheckSpec, public: frozenset) -> int:
+    """Number of committed partial products: one per multiplication by a private factor after the
+    first factor of a term (multiplications by public factors are done on commitments)."""
+    steps = 0
+    for term in spec.terms:
+        fs = _term_order(term, public)
+        steps += sum(1 for f in fs[1:] if f not in public)
+    return steps
+
+
+def _term_order(term: Term, public: frozenset) -> list[int]:
+    """Private factors first, so a term with any private factor starts from a commitment."""
+    return sorted(term.factors, key=lambda f: (f in public, f))
+
+
+def _com_linear(points: Sequence, scalars: Sequence[int]):
+    from .curve import PointVec, msm
+
+    return msm(PointVec.from_points(list(points)), FrVec.from_ints([int(s) % R_MODULUS for s in scalars]))
+
+
+def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int, t: Transcript,
+             public: Sequence[int] = ()):
+    """Zero-knowledge sumcheck of the claim committed as Com(S; claim_blind) with S the honest sum.
+
+    `public` lists factors whose value at r the verifier computes itself (eq-combinations,
+    public tables); the others are committed.  Returns (proof, r, openings) where openings maps
+    each private factor index to (value at r, blind) of its commitment in the proof."""
+    from .curve import PointVec, msm_rows
+    from .pedersen import random_scalar
+    from .sigma import prove_equality, prove_product
+
+    public = frozenset(public)
+    t.domain(b"zkdl/zk-sumcheck")
+    spec.absorb(t)
+    t.append_bytes(b"public-factors", bytes(sorted(public)) if max(public, default=0) < 256 else b"")
+    P = _Prover(spec, tables)
+    D = spec.degree
+    gh = PointVec.from_points([key.g, key.h])
+    claim = None  # the running claim; the initial sum is never needed, only its blind
+    rho = claim_blind % R_MODULUS
+    e = 1
+    rounds, rs = [], []
+    for j in range(spec.num_vars):
+        coeffs = P.round_poly()
+        a = spec.round_weights(j, e)
+        if a[0] == 0:
+            raise ZkdlError("zk sumcheck: degenerate eq weight (probability 2^-250); retry the proof")
+        blinds = [0] + [random_scalar() for _ in range(D)]
+        blinds[0] = (rho - sum(ak * bk for ak, bk in zip(a[1:], blinds[1:]))) * pow(a[0], -1, R_MODULUS) % R_MODULUS
+        coms = msm_rows(gh, FrVec.from_ints([v for pair in zip(coeffs, blinds) for v in pair]))
+        t.append_points(b"round", coms)
+        r = t.challenge_scalar(b"r")
+        e_next = spec.next_weight(j, e, r)
+        w = e_next if spec.eq_point is not None else 1
+        powers = [w * pow(r, k, R_MODULUS) % R_MODULUS for k in range(D + 1)]
+        claim = sum(p * c for p, c in zip(powers, coeffs)) % R_MODULUS
+        rho = sum(p * b for p, b in zip(powers, blinds)) % R_MODULUS
+        e = e_next
+        rounds.append(coms)
+        rs.append(r)
+        P.bind(r)
+    finals = P.finals()
+    # commitments to the private factors' values
+    vals, blinds_f, coms_f = {}, {}, {}
+    priv = [f for f in range(spec.num_factors) if f not in public]
+    for f in range(spec.num_factors):
+        vals[f] = finals[f]
+        blinds_f[f] = 0 if f in public else random_scalar()
+    fac_coms = msm_rows(gh, FrVec.from_ints([v for f in priv for v in (vals[f], blinds_f[f])])) \
+        if priv else PointVec.identity(0)
+    for i, f in enumerate(priv):
+        coms_f[f] = fac_coms[i]
+    for f in public:
+        coms_f[f] = key.g * vals[f]
+    t.append_points(b"factor-coms", fac_coms)
+    # partial products per term
+    prod_coms, proofs, term_coms, term_blinds = [], [], [], []
+    for term in spec.terms:
+        order = _term_order(term, public)
+        cur_v, cur_b, cur_c = vals[order[0]], blinds_f[order[0]], coms_f[order[0]]
+        for f in order[1:]:
+            if f in public:  # multiply the commitment by the public value
+                cur_v, cur_b, cur_c = cur_v * vals[f] % R_MODULUS, cur_b * vals[f] % R_MODULUS, cur_c * vals[f]
+                continue
+            nv, nb = cur_v * vals[f] % R_MODULUS, random_scalar()
+            nc = key.commit_scalar(nv, nb)
+            t.append_point(b"product-com", nc)
+            proofs.append(prove_product(key, t, cur_c, coms_f[f], nc, cur_v, cur_b, vals[f], blinds_f[f], nb))
+            prod_coms.append(nc)
+            cur_v, cur_b, cur_c = nv, nb, nc
+        term_coms.append(cur_c)
+        term_blinds.append(cur_b)
+    # final relation: Com(claim; rho) and e * sum alpha_t Com(P_t) commit the same value
+    comb_scalars = [e * term.coeff % R_MODULUS for term in spec.terms]
+    rhs = _com_linear(term_coms, comb_scalars)
+    rhs_blind = sum(s * b for s, b in zip(comb_scalars, term_blinds)) % R_MODULUS
+    if claim is None:  # no rounds: the claim is the final value itself
+        claim = spec.final_value(finals, e)
+    lhs = key.commit_scalar(claim, rho)
+    final = prove_equality(key, t, lhs, rhs, rho, rhs_blind)
+    proof = ZkSumcheckProof(tuple(rounds), fac_coms, PointVec.from_points(prod_coms) if prod_coms
+                            else PointVec.identity(0), tuple(proofs), final)
+    openings = {f: (vals[f], blinds_f[f]) for f in priv}
+    return proof, rs, openings
+
+
+def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Transcript,
+              public: dict | None = None):
+    """Verify a zero-knowledge sumcheck of the value committed in `claim_com`.
+
+    `public` maps public factor indices to a function of r returning the factor's value at r.
+    Returns (r, factor_coms) with factor_coms mapping each private factor to the commitment of its
+    value at r; the caller must still prove those (Hyrax openings or further sumchecks)."""
+    from .curve import G1, PointVec
+    from .sigma import ProductProof, EqualityProof, verify_equality, verify_product
+
+    public = dict(public or {})
+    pub = frozenset(public)
+    D = spec.degree
+    if not isinstance(proof, ZkSumcheckProof) or len(proof.rounds) != spec.num_vars \
+            or any(not isinstance(pv, PointVec) or len(pv) != D + 1 for pv in proof.rounds):
+        raise VerificationError("zk sumcheck: proof shape does not match the instance")
+    priv = [f for f in range(spec.num_factors) if f not in pub]
+    n_prod = _product_steps(spec, pub)
+    if not isinstance(proof.factor_coms, PointVec) or len(proof.factor_coms) != len(priv) \
+            or not isinstance(proof.product_coms, PointVec) or len(proof.product_coms) != n_prod \
+            or len(proof.product_proofs) != n_prod \
+            or any(not isinstance(p, ProductProof) for p in proof.product_proofs) \
+            or not isinstance(proof.final_proof, EqualityProof):
+        raise VerificationError("zk sumcheck: proof shape does not match the instance")
+    t.domain(b"zkdl/zk-sumcheck")
+    spec.absorb(t)
+    t.append_bytes(b"public-factors", bytes(sorted(pub)) if max(pub, default=0) < 256 else b"")
+    cur = claim_com
+    e = 1
+    rs = []
+    for j, coms in enumerate(proof.rounds):
+        a = spec.round_weights(j, e)
+        # Com(claim) == sum a_k C_k, i.e. sum a_k C_k - Com(claim) is the identity
+        if _com_linear(list(coms) + [cur], a + [R_MODULUS - 1]) != G1.identity():
+            raise VerificationError(f"zk sumcheck: round {j} commitments do not match the claim")
+        t.append_points(b"round", coms)
+        r = t.challenge_scalar(b"r")
+        e_next = spec.next_weight(j, e, r)
+        w = e_next if spec.eq_point is not None else 1
+        cur = _com_linear(list(coms), [w * pow(r, k, R_MODULUS) % R_MODULUS for k in range(D + 1)])
+        e = e_next
+        rs.append(r)
+    t.append_points(b"factor-coms", proof.factor_coms)
+    coms_f = {f: proof.factor_coms[i] for i, f in enumerate(priv)}
+    pub_vals = {}
+    for f, fn in public.items():
+        pub_vals[f] = int(fn(rs)) % R_MODULUS
+        coms_f[f] = key.g * pub_vals[f]
+    k = 0
+    term_coms = []
+    for term in spec.terms:
+        order = _term_order(term, pub)
+        cur_c = coms_f[order[0]]
+        for f in order[1:]:
+            if f in pub:
+                cur_c = cur_c * pub_vals[f]
+                continue
+            nc = proof.product_coms[k]
+            t.append_point(b"product-com", nc)
+            verify_product(key, t, cur_c, coms_f[f], nc, proof.product_proofs[k])
+            cur_c = nc
+            k += 1
+        term_coms.append(cur_c)
+    rhs = _com_linear(term_coms, [e * term.coeff % R_MODULUS for term in spec.terms])
+    verify_equality(key, t, cur, rhs, proof.final_proof)
+    return rs, coms_f
