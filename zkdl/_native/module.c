@@ -55,7 +55,7 @@ static PyObject *len_error(const char *fn)
 
 /* ---------------------------------------------------------------- Fr, elementwise */
 
-#define BINOP(NAME, EXPR)                                                                  \
+#define BINOP(NAME, BN, EXPR)                                                                \
 static PyObject *py_##NAME(PyObject *self, PyObject *args)                                  \
 {                                                                                           \
     PyObject *o, *a, *b;                                                                    \
@@ -66,7 +66,7 @@ static PyObject *py_##NAME(PyObject *self, PyObject *args)                      
     if (zget(o, &bo, 1, FR_SZ, #NAME) || zget(a, &ba, 0, FR_SZ, #NAME) ||                   \
         zget(b, &bb, 0, FR_SZ, #NAME)) goto done;                                           \
     size_t n = NITEMS(bo, FR_SZ);                                                           \
-    if (NITEMS(ba, FR_SZ) != n || NITEMS(bb, FR_SZ) != n) { len_error(#NAME); goto done; }  \
+    if (NITEMS(ba, FR_SZ) != n || NITEMS(bb, FR_SZ) != (BN)) { len_error(#NAME); goto done; }\
     fr_t *O = (fr_t *)bo.view.buf;                                                          \
     const fr_t *A = (const fr_t *)ba.view.buf, *B = (const fr_t *)bb.view.buf;              \
     Py_BEGIN_ALLOW_THREADS                                                                  \
@@ -79,12 +79,12 @@ done:                                                                           
     return ret;                                                                             \
 }
 
-BINOP(fr_add, fr_add(&O[i], &A[i], &B[i]))
-BINOP(fr_sub, fr_sub(&O[i], &A[i], &B[i]))
-BINOP(fr_mul, fr_mul(&O[i], &A[i], &B[i]))
+BINOP(fr_add, n, fr_add(&O[i], &A[i], &B[i]))
+BINOP(fr_sub, n, fr_sub(&O[i], &A[i], &B[i]))
+BINOP(fr_mul, n, fr_mul(&O[i], &A[i], &B[i]))
 /* b holds one element: O = A * b */
-BINOP(fr_scale, fr_mul(&O[i], &A[i], &B[0]))
-BINOP(fr_add_scalar, fr_add(&O[i], &A[i], &B[0]))
+BINOP(fr_scale, 1, fr_mul(&O[i], &A[i], &B[0]))
+BINOP(fr_add_scalar, 1, fr_add(&O[i], &A[i], &B[0]))
 
 #define UNOP(NAME, EXPR)                                                                   \
 static PyObject *py_##NAME(PyObject *self, PyObject *args)                                  \
