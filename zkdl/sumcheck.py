@@ -509,3 +509,60 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
     rhs = _com_linear(term_coms, [e * term.coeff % R_MODULUS for term in spec.terms])
     verify_equality(key, t, cur, rhs, proof.final_proof)
     return rs, coms_f
+
+
+def simulate_zk(key, spec: SumcheckSpec, claim_com, challenges: Sequence[int], public: dict | None = None):
+    """Zero-knowledge simulator (interactive form): from the statement and the verifier's
+    challenges only -- r_1..r_k, then one per product proof, then the equality proof's -- build a
+    proof that verify_zk accepts with a ProgrammedTranscript(challenges).  Round commitments
+    C_1..C_D and the factor/product commitments are uniformly random (as honest ones are, being
+    perfectly hiding), C_0 is the one the round relation determines, and the Σ-protocols use
+    their own simulators."""
+    from .curve import G1, PointVec
+    from .pedersen import random_scalar
+    from .sigma import simulate_equality, simulate_product
+
+    public = dict(public or {})
+    pub = frozenset(public)
+    D = spec.degree
+    cs = list(challenges)
+    k = spec.num_vars
+    rs, rest = cs[:k], cs[k:]
+    cur = claim_com
+    e = 1
+    rounds = []
+    for j in range(k):
+        a = spec.round_weights(j, e)
+        others = [key.h * random_scalar() for _ in range(D)]
+        inv0 = pow(a[0], -1, R_MODULUS)
+        c0 = _com_linear([cur] + others, [inv0] + [(-ak * inv0) % R_MODULUS for ak in a[1:]])
+        coms = [c0] + others
+        r = rs[j]
+        e_next = spec.next_weight(j, e, r)
+        w = e_next if spec.eq_point is not None else 1
+        cur = _com_linear(coms, [w * pow(r, kk, R_MODULUS) % R_MODULUS for kk in range(D + 1)])
+        e = e_next
+        rounds.append(PointVec.from_points(coms))
+    priv = [f for f in range(spec.num_factors) if f not in pub]
+    fac = PointVec.from_points([key.h * random_scalar() for _ in priv]) if priv else PointVec.identity(0)
+    coms_f = {f: fac[i] for i, f in enumerate(priv)}
+    pub_vals = {f: int(fn(rs)) % R_MODULUS for f, fn in public.items()}
+    for f, v in pub_vals.items():
+        coms_f[f] = key.g * v
+    prods, proofs, term_coms = [], [], []
+    for term in spec.terms:
+        order = _term_order(term, pub)
+        cur_c = coms_f[order[0]]
+        for f in order[1:]:
+            if f in pub:
+                cur_c = cur_c * pub_vals[f]
+                continue
+            nc = key.h * random_scalar()
+            proofs.append(simulate_product(key, cur_c, coms_f[f], nc, rest.pop(0)))
+            prods.append(nc)
+            cur_c = nc
+        term_coms.append(cur_c)
+    rhs = _com_linear(term_coms, [e * term.coeff % R_MODULUS for term in spec.terms])
+    final = simulate_equality(key, cur, rhs, rest.pop(0))
+    return ZkSumcheckProof(tuple(rounds), fac, PointVec.from_points(prods) if prods else PointVec.identity(0),
+                           tuple(proofs), final)

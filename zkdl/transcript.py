@@ -87,3 +87,27 @@ def _as_bytes(label: bytes | str) -> bytes:
     if isinstance(label, (bytes, bytearray)):
         return bytes(label)
     raise ZkdlError(f"transcript label must be bytes or str, got {type(label).__name__}")
+
+
+class ProgrammedTranscript(Transcript):
+    """The interactive form of a protocol, for zero-knowledge simulators and their tests: absorbs
+    nothing and answers challenges from a given list, in order.  Never use it in a real proof."""
+
+    __slots__ = ("_queue",)
+
+    def __init__(self, challenges):
+        self._queue = list(challenges)
+
+    def _absorb(self, label: bytes, data: bytes) -> None:
+        pass
+
+    def challenge_scalar(self, label: bytes | str) -> int:
+        if not self._queue:
+            raise ZkdlError("programmed transcript: no challenge left")
+        return self._queue.pop(0) % R_MODULUS
+
+    def remaining(self) -> int:
+        return len(self._queue)
+
+    def fork(self) -> "ProgrammedTranscript":
+        return ProgrammedTranscript(self._queue)
