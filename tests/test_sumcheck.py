@@ -1,0 +1,355 @@
+"""Sumcheck (plain and zero-knowledge), claim reduction, transcript and proof codec."""
+import random
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from zkdl import claims, mle
+from zkdl.codec import ProofFormatError, Reader, Writer, unwrap, wrap
+from zkdl.curve import G1
+from zkdl.errors import VerificationError, ZkdlError
+from zkdl.field import R_MODULUS, FrVec
+from zkdl.pedersen import PedersenKey, random_scalar
+from zkdl.sumcheck import (
+    SumcheckProof, SumcheckSpec, Term, ZkSumcheckProof, claimed_sum, prove, prove_zk, simulate_zk,
+    verify, verify_zk,
+)
+from zkdl.transcript import ProgrammedTranscript, Transcript
+
+KEY = PedersenKey("tests/sumcheck", 8)
+
+
+def rand_point(k):
+    return [random.randrange(R_MODULUS) for _ in range(k)]
+
+
+@st.composite
+def instances(draw, max_vars=5):
+    k = draw(st.integers(0, max_vars))
+    nf = draw(st.integers(1, 3))
+    nterms = draw(st.integers(1, 3))
+    terms = []
+    for _ in range(nterms):
+        size = draw(st.integers(1, 3))
+        fs = tuple(draw(st.lists(st.integers(0, nf - 1), min_size=size, max_size=size)))
+        terms.append(Term(draw(st.integers(0, R_MODULUS - 1)), fs))
+    eq = draw(st.booleans())
+    point = tuple(draw(st.lists(st.integers(0, R_MODULUS - 1), min_size=k, max_size=k)))
+    spec = SumcheckSpec(k, nf, tuple(terms), point if eq else None)
+    tables = [FrVec.random(1 << k) for _ in range(nf)]
+    return spec, tables
+
+
+# ------------------------------------------------------------------ plain sumcheck
+
+
+@given(instances())
+def test_plain_completeness_and_final_values(inst):
+    spec, tables = inst
+    S = claimed_sum(spec, tables)
+    proof, r = prove(spec, tables, Transcript("t"))
+    r2, finals = verify(spec, S, proof, Transcript("t"))
+    assert r2 == r
+    assert finals == [mle.evaluate(tab, r) for tab in tables]
+
+
+@given(instances(), st.integers(1, R_MODULUS - 1))
+def test_plain_rejects_false_claim(inst, delta):
+    spec, tables = inst
+    S = claimed_sum(spec, tables)
+    proof, _ = prove(spec, tables, Transcript("t"))
+    with pytest.raises(VerificationError, match="sumcheck"):
+        verify(spec, (S + delta) % R_MODULUS, proof, Transcript("t"))
+
+
+@given(instances(max_vars=4), st.data())
+def test_plain_rejects_modified_element(inst, data):
+    spec, tables = inst
+    S = claimed_sum(spec, tables)
+    proof, _ = prove(spec, tables, Transcript("t"))
+    flat = [("r", j, i) for j, c in enumerate(proof.rounds) for i in range(len(c))] + \
+           [("f", 0, i) for i in range(len(proof.finals))]
+    kind, j, i = data.draw(st.sampled_from(flat))
+    delta = data.draw(st.integers(1, R_MODULUS - 1))
+    if kind == "r":
+        rounds = [list(c) for c in proof.rounds]
+        rounds[j][i] = (rounds[j][i] + delta) % R_MODULUS
+        bad = SumcheckProof(tuple(tuple(c) for c in rounds), proof.finals)
+    else:
+        finals = list(proof.finals)
+        finals[i] = (finals[i] + delta) % R_MODULUS
+        bad = SumcheckProof(proof.rounds, tuple(finals))
+    # a changed final value is caught either by the last round or by the caller's opening check
+    try:
+        _, finals = verify(spec, S, bad, Transcript("t"))
+    except VerificationError:
+        return
+    r = verify(spec, S, proof, Transcript("t"))[0]
+    assert kind == "f" and finals != [mle.evaluate(t, r) for t in tables]
+
+
+def test_plain_replay_against_other_statement_rejected():
+    k = 4
+    tables = [FrVec.random(16), FrVec.random(16)]
+    spec = SumcheckSpec.product(k, 2, rand_point(k))
+    S = claimed_sum(spec, tables)
+    proof, _ = prove(spec, tables, Transcript("t"))
+    other = SumcheckSpec.product(k, 2, rand_point(k))  # different eq point
+    with pytest.raises(VerificationError):
+        verify(other, S, proof, Transcript("t"))
+    with pytest.raises(VerificationError):
+        verify(spec, S, proof, Transcript("another protocol"))
+
+
+def test_plain_proof_round_trip_and_strict_parsing():
+    k = 3
+    tables = [FrVec.random(8) for _ in range(3)]
+    spec = SumcheckSpec.product(k, 3, rand_point(k))
+    S = claimed_sum(spec, tables)
+    proof, _ = prove(spec, tables, Transcript("t"))
+    w = Writer()
+    proof.write(w)
+    blob = wrap(7, w.getvalue())
+    r = Reader(unwrap(blob, 7))
+    back = SumcheckProof.read(r, spec)
+    r.done()
+    assert back == proof
+    verify(spec, S, back, Transcript("t"))
+    with pytest.raises(ProofFormatError, match="trailing"):
+        rr = Reader(unwrap(blob, 7) + b"\0")
+        SumcheckProof.read(rr, spec)
+        rr.done()
+    with pytest.raises(ProofFormatError, match="truncated"):
+        SumcheckProof.read(Reader(unwrap(blob, 7)[:-1]), spec)
+    with pytest.raises(ProofFormatError, match="version"):
+        unwrap(blob[:4] + b"\x09\x00" + blob[6:], 7)
+    with pytest.raises(ProofFormatError, match="kind"):
+        unwrap(blob, 8)
+    # a non-canonical scalar (r itself) in place of the first coefficient
+    body = bytearray(unwrap(blob, 7))
+    body[8:40] = R_MODULUS.to_bytes(32, "little")
+    with pytest.raises(ProofFormatError, match="non-canonical"):
+        SumcheckProof.read(Reader(bytes(body)), spec)
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 10_000), st.integers(0, 7))
+def test_plain_byte_tampering_never_accepted(pos_seed, bit):
+    k = 2
+    random.seed(1234)
+    tables = [FrVec.from_ints([random.randrange(R_MODULUS) for _ in range(4)]) for _ in range(2)]
+    spec = SumcheckSpec.product(k, 2, [5, 7])
+    S = claimed_sum(spec, tables)
+    proof, _ = prove(spec, tables, Transcript("t"))
+    w = Writer()
+    proof.write(w)
+    body = bytearray(w.getvalue())
+    pos = pos_seed % len(body)
+    body[pos] ^= 1 << bit
+    try:
+        rd = Reader(bytes(body))
+        bad = SumcheckProof.read(rd, spec)
+        rd.done()
+    except ProofFormatError:
+        return
+    with pytest.raises(VerificationError):
+        verify(spec, S, bad, Transcript("t"))
+
+
+# ------------------------------------------------------------------ zero-knowledge sumcheck
+
+
+@settings(max_examples=15)
+@given(instances(max_vars=4))
+def test_zk_completeness(inst):
+    spec, tables = inst
+    S = claimed_sum(spec, tables)
+    rho = random_scalar()
+    proof, r, openings = prove_zk(KEY, spec, tables, rho, Transcript("t"))
+    r2, coms = verify_zk(KEY, spec, KEY.commit_scalar(S, rho), proof, Transcript("t"))
+    assert r2 == r
+    for f, (v, b) in openings.items():
+        assert v == mle.evaluate(tables[f], r)
+        assert coms[f] == KEY.commit_scalar(v, b)
+
+
+def _zk_fixture(k=3, nf=2, eq=True):
+    tables = [FrVec.random(1 << k) for _ in range(nf)]
+    spec = SumcheckSpec.product(k, nf, rand_point(k) if eq else None)
+    S = claimed_sum(spec, tables)
+    rho = random_scalar()
+    proof, r, openings = prove_zk(KEY, spec, tables, rho, Transcript("t"))
+    return spec, tables, S, rho, proof
+
+
+def test_zk_rejects_false_claim():
+    spec, tables, S, rho, proof = _zk_fixture()
+    with pytest.raises(VerificationError, match="round 0"):
+        verify_zk(KEY, spec, KEY.commit_scalar(S + 1, rho), proof, Transcript("t"))
+
+
+@settings(max_examples=25)
+@given(st.data())
+def test_zk_rejects_any_modified_point(data):
+    spec, tables, S, rho, proof = _zk_fixture(k=2, nf=3)
+    slots = [("round", j, i) for j in range(len(proof.rounds)) for i in range(len(proof.rounds[j]))]
+    slots += [("factor", 0, i) for i in range(len(proof.factor_coms))]
+    slots += [("product", 0, i) for i in range(len(proof.product_coms))]
+    kind, j, i = data.draw(st.sampled_from(slots))
+    other = KEY.h * random_scalar()
+    if kind == "round":
+        rounds = list(proof.rounds)
+        pts = list(rounds[j])
+        pts[i] = other
+        rounds[j] = type(proof.rounds[0]).from_points(pts)
+        bad = ZkSumcheckProof(tuple(rounds), proof.factor_coms, proof.product_coms, proof.product_proofs, proof.final_proof)
+    elif kind == "factor":
+        pts = list(proof.factor_coms)
+        pts[i] = other
+        bad = ZkSumcheckProof(proof.rounds, type(proof.factor_coms).from_points(pts), proof.product_coms, proof.product_proofs, proof.final_proof)
+    else:
+        pts = list(proof.product_coms)
+        pts[i] = other
+        bad = ZkSumcheckProof(proof.rounds, proof.factor_coms, type(proof.product_coms).from_points(pts), proof.product_proofs, proof.final_proof)
+    with pytest.raises(VerificationError):
+        verify_zk(KEY, spec, KEY.commit_scalar(S, rho), bad, Transcript("t"))
+
+
+def test_zk_serialization_round_trip_and_tampering():
+    spec, tables, S, rho, proof = _zk_fixture(k=3, nf=3)
+    w = Writer()
+    proof.write(w)
+    body = w.getvalue()
+    rd = Reader(body)
+    back = ZkSumcheckProof.read(rd, spec)
+    rd.done()
+    verify_zk(KEY, spec, KEY.commit_scalar(S, rho), back, Transcript("t"))
+    rng = random.Random(5)
+    for _ in range(12):
+        bad = bytearray(body)
+        bad[rng.randrange(len(bad))] ^= 1 << rng.randrange(8)
+        try:
+            rd = Reader(bytes(bad))
+            p = ZkSumcheckProof.read(rd, spec)
+            rd.done()
+        except ProofFormatError:
+            continue
+        with pytest.raises(VerificationError):
+            verify_zk(KEY, spec, KEY.commit_scalar(S, rho), p, Transcript("t"))
+
+
+def test_zk_replay_against_other_claim_commitment_rejected():
+    spec, tables, S, rho, proof = _zk_fixture()
+    with pytest.raises(VerificationError):
+        verify_zk(KEY, spec, KEY.commit_scalar(S, rho + 1), proof, Transcript("t"))
+
+
+@settings(max_examples=10)
+@given(instances(max_vars=4))
+def test_zk_simulator_accepted_without_witness(inst):
+    spec, _ = inst
+    claim_com = KEY.h * random_scalar()  # a commitment to an unknown (even false) value
+    pub = {}
+    n_prod = sum(len(t.factors) - 1 for t in spec.terms)
+    ch = [random.randrange(1, R_MODULUS) for _ in range(spec.num_vars + n_prod + 1)]
+    proof = simulate_zk(KEY, spec, claim_com, ch, pub)
+    t = ProgrammedTranscript(ch)
+    verify_zk(KEY, spec, claim_com, proof, t, pub)
+    assert t.remaining() == 0
+
+
+def test_zk_with_public_factor():
+    k = 4
+    tables = [FrVec.random(16), FrVec.random(16)]
+    spec = SumcheckSpec(k, 2, (Term(3, (0, 1)), Term(2, (1,))))
+    S = claimed_sum(spec, tables)
+    rho = random_scalar()
+    proof, r, openings = prove_zk(KEY, spec, tables, rho, Transcript("t"), public=[1])
+    assert set(openings) == {0}
+    pub = {1: lambda rr: mle.evaluate(tables[1], rr)}
+    verify_zk(KEY, spec, KEY.commit_scalar(S, rho), proof, Transcript("t"), pub)
+    wrong = {1: lambda rr: mle.evaluate(tables[1], rr) + 1}
+    with pytest.raises(VerificationError):
+        verify_zk(KEY, spec, KEY.commit_scalar(S, rho), proof, Transcript("t"), wrong)
+
+
+# ------------------------------------------------------------------ claim reduction
+
+
+@pytest.mark.parametrize("m", [1, 2, 4])
+def test_claim_reduction(m):
+    k = 5
+    T = FrVec.random(1 << k)
+    pts = [rand_point(k) for _ in range(m)]
+    ys = [mle.evaluate(T, p) for p in pts]
+    bl = [random_scalar() for _ in pts]
+    cs = [KEY.commit_scalar(y, b) for y, b in zip(ys, bl)]
+    proof, r, (v, b) = claims.prove(KEY, Transcript("c"), T, pts, cs, ys, bl)
+    r2, C = claims.verify(KEY, Transcript("c"), pts, cs, proof)
+    assert r2 == r and v == mle.evaluate(T, r) and C == KEY.commit_scalar(v, b)
+    w = Writer()
+    proof.write(w)
+    rd = Reader(w.getvalue())
+    assert claims.ClaimReductionProof.read(rd, k, m) == proof
+    rd.done()
+    if m > 1:
+        cs_bad = list(cs)
+        cs_bad[-1] = KEY.commit_scalar(ys[-1] + 1, bl[-1])
+        with pytest.raises(VerificationError):
+            claims.verify(KEY, Transcript("c"), pts, cs_bad, proof)
+        pts_bad = [list(p) for p in pts]
+        pts_bad[0][0] = (pts_bad[0][0] + 1) % R_MODULUS
+        with pytest.raises(VerificationError):
+            claims.verify(KEY, Transcript("c"), pts_bad, cs, proof)
+
+
+# ------------------------------------------------------------------ transcript
+
+
+def test_transcript_determinism_and_separation():
+    def run(label, data, order=False):
+        t = Transcript(label)
+        if order:
+            t.append_bytes("b", b"2")
+            t.append_bytes("a", b"1")
+        else:
+            t.append_bytes("a", b"1")
+            t.append_bytes("b", b"2")
+        t.append_scalar("x", data)
+        return t.challenge_scalar("c")
+
+    assert run("p", 5) == run("p", 5)
+    assert run("p", 5) != run("q", 5)
+    assert run("p", 5) != run("p", 6)
+    assert run("p", 5) != run("p", 5, order=True)
+    # length prefixing: ("ab", "c") differs from ("a", "bc")
+    t1, t2 = Transcript("p"), Transcript("p")
+    t1.append_bytes("ab", b"c")
+    t2.append_bytes("a", b"bc")
+    assert t1.challenge_scalar("c") != t2.challenge_scalar("c")
+    t = Transcript("p")
+    a, b = t.challenge_scalar("c"), t.challenge_scalar("c")
+    assert a != b and 0 <= a < R_MODULUS
+
+
+def test_programmed_transcript_runs_out():
+    t = ProgrammedTranscript([1])
+    assert t.challenge_scalar("x") == 1
+    with pytest.raises(ZkdlError, match="no challenge left"):
+        t.challenge_scalar("x")
+
+
+def test_codec_bounds():
+    w = Writer().u32(5)
+    with pytest.raises(ProofFormatError, match="exceeds"):
+        Reader(w.getvalue()).u32("n", 4)
+    with pytest.raises(ProofFormatError, match="G1"):
+        Reader(b"\x00" * 48).point()
+    with pytest.raises(ProofFormatError, match="magic"):
+        unwrap(b"XXXX" + b"\0" * 12, 1)
+    with pytest.raises(ProofFormatError, match="shorter"):
+        unwrap(b"ZK", 1)
+    g = G1.generator()
+    r = Reader(Writer().point(g).scalar(7).getvalue())
+    assert r.point() == g and r.scalar() == 7
+    r.done()
