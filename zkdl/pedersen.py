@@ -15,7 +15,7 @@ import secrets
 
 import numpy as np
 
-from .curve import G1, JacVec, PointVec, msm, msm_rows
+from .curve import G1, PointVec, fixed_base_mul, msm, msm_rows
 from .errors import ShapeError, ZkdlError
 from .field import R_MODULUS, FrVec
 from .generators import generators
@@ -63,5 +63,7 @@ class PedersenKey:
         body = msm_rows(self.G[:m], rows)
         if len(body) != len(blinds):
             raise ShapeError(f"{len(body)} rows but {len(blinds)} blinds")
-        hs = PointVec(np.repeat(self.h.limbs.reshape(1, 12), len(blinds), axis=0))
-        return (body.to_jacobian() + hs.to_jacobian().scale(blinds)).to_affine()
+        if len(blinds) < 32:
+            hs = PointVec(np.repeat(self.h.limbs.reshape(1, 12), len(blinds), axis=0))
+            return (body.to_jacobian() + hs.to_jacobian().scale(blinds)).to_affine()
+        return body + fixed_base_mul(self.h, blinds)

@@ -736,6 +736,63 @@ done:
     return ret;
 }
 
+
+/* g1_fixed_base_mul(out_aff[n], base_aff[1], k_fr[n]): out[i] = [k_i] B for one base point B.
+ * Fixed-base comb with 8-bit windows: a table of j * 2^(8w) B (w < 32, 1 <= j < 256, 8160
+ * affine points, built once per call), then at most 32 mixed additions per scalar.  Used for
+ * the blinding terms rho_i * h of row commitments. */
+static PyObject *py_g1_fixed_base_mul(PyObject *self, PyObject *args)
+{
+    PyObject *o, *b, *k;
+    zbuf bo, bb, bk;
+    bo.held = bb.held = bk.held = 0;
+    PyObject *ret = NULL;
+    if (!PyArg_ParseTuple(args, "OOO", &o, &b, &k)) return NULL;
+    if (zget(o, &bo, 1, AFF_SZ, "g1_fixed_base_mul") || zget(b, &bb, 0, AFF_SZ, "g1_fixed_base_mul") ||
+        zget(k, &bk, 0, FR_SZ, "g1_fixed_base_mul")) goto done;
+    size_t n = NITEMS(bo, AFF_SZ);
+    if (NITEMS(bb, AFF_SZ) != 1 || NITEMS(bk, FR_SZ) != n) { len_error("g1_fixed_base_mul"); goto done; }
+    const size_t W = 32, J = 255;
+    g1_jac *tj = (g1_jac *)malloc(W * J * sizeof(g1_jac));
+    g1_aff *tab = (g1_aff *)malloc(W * J * sizeof(g1_aff));
+    g1_jac *res = (g1_jac *)malloc((n ? n : 1) * sizeof(g1_jac));
+    if (!tj || !tab || !res) {
+        free(tj); free(tab); free(res);
+        PyErr_NoMemory();
+        goto done;
+    }
+    const g1_aff *B = (const g1_aff *)bb.view.buf;
+    const fr_t *K = (const fr_t *)bk.view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    g1_jac base;
+    g1_aff_to_jac(&base, B);
+    for (size_t w = 0; w < W; w++) {
+        tj[w * J] = base;
+        for (size_t j = 1; j < J; j++) g1_jac_add(&tj[w * J + j], &tj[w * J + j - 1], &base);
+        for (int d = 0; d < 8; d++) g1_jac_dbl(&base, &base);
+    }
+    g1_batch_normalize(tab, tj, W * J);
+#pragma omp parallel for num_threads(zk_threads) if (n >= 16) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        fr_t c;
+        fr_from_mont(&c, &K[i]);
+        g1_jac acc;
+        g1_jac_set_inf(&acc);
+        for (size_t w = 0; w < W; w++) {
+            unsigned byte = (unsigned)((c.v[w / 8] >> (8 * (w % 8))) & 0xff);
+            if (byte) g1_jac_madd(&acc, &acc, &tab[w * J + byte - 1]);
+        }
+        res[i] = acc;
+    }
+    g1_batch_normalize((g1_aff *)bo.view.buf, res, n);
+    Py_END_ALLOW_THREADS
+    free(tj); free(tab); free(res);
+    ret = Py_None; Py_INCREF(ret);
+done:
+    zrel(&bo); zrel(&bb); zrel(&bk);
+    return ret;
+}
+
 /* ---------------------------------------------------------------- MSM */
 
 /* Centred magnitudes and signs of Montgomery Fr scalars. */
@@ -997,6 +1054,7 @@ static PyMethodDef methods[] = {
     M(g1_compress, "g1_compress(out_bytes, a_aff)"),
     M(g1_decompress, "g1_decompress(out_aff, bytes[, subgroup]) -> (index, code)"),
     M(g1_hash_to_curve, "g1_hash_to_curve(out_aff, x_canonical, sign_bytes)"),
+    M(g1_fixed_base_mul, "g1_fixed_base_mul(out_aff, base_aff, k_fr): out[i] = k_i * base"),
     M(msm, "msm(out_aff, points_aff, scalars, kind)"),
     M(msm_rows, "msm_rows(out_aff, points_aff, scalars, kind)"),
     M(sc_term_evals, "sc_term_evals(out, eq_or_None, factors_tuple, D)"),
