@@ -293,6 +293,25 @@ class FrVec:
         return FrVec(out)
 
 
+    def half_sum(self) -> "FrVec":
+        """out[i] = a[i] + a[h + i]: sums out the most significant variable (eq tables)."""
+        n = len(self)
+        if n % 2:
+            raise ShapeError(f"half_sum: length {n} is odd")
+        out = np.empty((n // 2, 4), dtype=np.uint64)
+        _native.fr_half_sum(out, self.limbs)
+        return FrVec(out)
+
+
+def product_evals(eq: "FrVec | None", factors: Sequence[FrVec], degree: int) -> list[int]:
+    """Sumcheck round kernel: for X = 0..degree,
+    sum_i w_i * prod_j (f_j[i] + X * (f_j[m + i] - f_j[i])), with w = eq (length m) or 1 and
+    m = len(f_j) / 2 (the round binds the most significant variable)."""
+    out = np.empty((degree + 1, 4), dtype=np.uint64)
+    _native.sc_term_evals(out, None if eq is None else eq.limbs, tuple(f.limbs for f in factors), degree)
+    return FrVec(out).to_ints()
+
+
 def inner(a: FrVec, b: FrVec) -> int:
     return a.dot(b)
 

@@ -33,12 +33,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
-import numpy as np
-
-from . import _native
 from .codec import Reader, Writer
 from .errors import ShapeError, VerificationError, ZkdlError
-from .field import R_MODULUS, FrVec, scalar_from_limbs
+from .field import R_MODULUS, FrVec, product_evals
 from .transcript import Transcript
 
 MAX_VARS = 40
@@ -153,10 +150,6 @@ def horner(coeffs: Sequence[int], x: int) -> int:
     return acc
 
 
-def _ints_from_rows(limbs: np.ndarray) -> list[int]:
-    return FrVec(limbs).to_ints()
-
-
 class _Prover:
     """Round engine shared by the plain and zero-knowledge provers."""
 
@@ -171,15 +164,12 @@ class _Prover:
         self.tabs = list(tables)
         self.eq_rest = FrVec.eq_table(list(spec.eq_point[1:])) if spec.eq_point is not None \
             and spec.num_vars > 0 else None
-        self._out = np.empty((spec.degree + 1, 4), dtype=np.uint64)
 
     def round_poly(self) -> list[int]:
         D = self.spec.degree
         acc = [0] * (D + 1)
-        eq = self.eq_rest.limbs if self.eq_rest is not None else None
         for term in self.spec.terms:
-            _native.sc_term_evals(self._out, eq, tuple(self.tabs[f].limbs for f in term.factors), D)
-            vals = _ints_from_rows(self._out)
+            vals = product_evals(self.eq_rest, [self.tabs[f] for f in term.factors], D)
             for x in range(D + 1):
                 acc[x] += term.coeff * vals[x]
         return interpolate([a % R_MODULUS for a in acc])
@@ -187,10 +177,7 @@ class _Prover:
     def bind(self, r: int) -> None:
         self.tabs = [tab.fold(r) for tab in self.tabs]
         if self.eq_rest is not None and len(self.eq_rest) > 1:
-            h = len(self.eq_rest) // 2
-            out = np.empty((h, 4), dtype=np.uint64)
-            _native.fr_half_sum(out, self.eq_rest.limbs)
-            self.eq_rest = FrVec(out)
+            self.eq_rest = self.eq_rest.half_sum()
 
     def finals(self) -> list[int]:
         return [tab[0] for tab in self.tabs]
