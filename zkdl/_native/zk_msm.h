@@ -60,17 +60,18 @@ static inline int zk_booth_digit(const uint64_t m[4], int j, int c)
     return raw + inc - (top << c);
 }
 
-#define ZK_AFFINE_MIN_BUCKETS 1024 /* batch-affine buckets pay off from this many on */
-#define ZK_AFFINE_BATCH 1024
+#define ZK_AFFINE_MIN_BUCKETS 4096 /* batch-affine buckets pay off from this many on */
+#define ZK_AFFINE_BATCH 1024       /* additions per shared inversion (<= buckets / 4: few conflicts) */
+#define ZK_MAX_WINDOW 18
 
 /* Window width c minimising the estimated cost, in units of one mixed Jacobian addition:
  * per window, n bucket additions (batch-affine ones cost ~0.45) plus the running sums over
- * 2^(c-1) buckets (~2.5). */
+ * 2^(c-1) buckets (~2.5).  Windows up to 18 bits let 16-bit scalars fit in one window. */
 static int zk_msm_window(size_t n, int bits)
 {
     int best = 2;
     double best_cost = 1e300;
-    for (int c = 2; c <= 16; c++) {
+    for (int c = 2; c <= ZK_MAX_WINDOW; c++) {
         int nwin = bits / c + 1;
         double nb = (double)(1u << (c - 1));
         double per_point = nb >= ZK_AFFINE_MIN_BUCKETS ? 0.45 : 1.0;
@@ -218,49 +219,98 @@ static int zk_sum_signed(g1_jac *out, const g1_aff *pts, const zk_scalars *s, si
     return 0;
 }
 
-/* Pippenger over points [start, start + n) on one thread. */
-static int zk_msm_serial(g1_jac *out, const g1_aff *pts, const zk_scalars *s,
-                         size_t start, size_t n, int bits)
+/* Accumulate the points of [start, start + n) into the buckets of window w. */
+static void zk_window_accumulate(zk_affine_acc *A, const g1_aff *pts, const zk_scalars *s,
+                                 size_t start, size_t n, int w, int c, int affine)
 {
-    if (bits <= 1) return zk_sum_signed(out, pts, s, start, n);
-    g1_jac acc;
-    g1_jac_set_inf(&acc);
     uint64_t m[4];
     int neg;
-    int c = zk_msm_window(n, bits);
+    for (size_t i = start; i < start + n; i++) {
+        zk_scalar_get(s, i, m, &neg);
+        int d = zk_booth_digit(m, w, c);
+        if (!d || g1_aff_is_inf(&pts[i])) continue;
+        if (neg) d = -d;
+        g1_aff q;
+        const g1_aff *P = &pts[i];
+        if (d < 0) { g1_aff_neg(&q, P); P = &q; d = -d; }
+        if (affine) zk_affine_add(A, (uint32_t)(d - 1), P);
+        else g1_jac_madd(&A->bkj[d - 1], &A->bkj[d - 1], P);
+    }
+    if (affine) zk_affine_flush(A);
+}
+
+/* sum_{b in [lo, hi)} (b + 1) * B_b where B_b is the sum of bucket b over the T accumulators:
+ * a running sum from the top gives sum (b - lo + 1) B_b, plus lo times the plain sum. */
+static void zk_reduce_range(g1_jac *out, zk_affine_acc *const *As, int T, size_t lo, size_t hi, int affine)
+{
+    g1_jac run, tot;
+    g1_jac_set_inf(&run);
+    g1_jac_set_inf(&tot);
+    for (size_t b = hi; b-- > lo;) {
+        for (int u = 0; u < T; u++) {
+            if (affine) g1_jac_madd(&run, &run, &As[u]->bk[b]);
+            g1_jac_add(&run, &run, &As[u]->bkj[b]);
+        }
+        g1_jac_add(&tot, &tot, &run);
+    }
+    if (lo) {
+        uint64_t k[1] = {lo};
+        g1_jac_mul_limbs(&run, &run, k, 1);
+        g1_jac_add(&tot, &tot, &run);
+    }
+    *out = tot;
+}
+
+/* Pippenger with T threads: each thread accumulates a contiguous chunk of the points into its
+ * own buckets; after a barrier, each reduces a slice of the bucket range over all threads'
+ * buckets, so both phases split evenly whatever the distribution of the digits. */
+static int zk_msm_pippenger(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t n, int bits, int T)
+{
+    size_t chunk = (n + T - 1) / T;
+    int c = zk_msm_window(chunk, bits);
     int nwin = bits / c + 1;
     size_t nb = (size_t)1 << (c - 1);
+    if ((size_t)T > nb) T = 1;
+    chunk = (n + T - 1) / T;
     int affine = nb >= ZK_AFFINE_MIN_BUCKETS;
-    zk_affine_acc A;
-    if (!zk_affine_init(&A, nb, affine)) { zk_affine_free(&A); return -1; }
-    for (int w = nwin - 1; w >= 0; w--) {
-        for (int k = 0; k < c && w != nwin - 1; k++) g1_jac_dbl(&acc, &acc);
-        zk_affine_reset(&A, nb, affine);
-        for (size_t i = start; i < start + n; i++) {
-            zk_scalar_get(s, i, m, &neg);
-            int d = zk_booth_digit(m, w, c);
-            if (!d || g1_aff_is_inf(&pts[i])) continue;
-            if (neg) d = -d;
-            g1_aff q;
-            const g1_aff *P = &pts[i];
-            if (d < 0) { g1_aff_neg(&q, P); P = &q; d = -d; }
-            if (affine) zk_affine_add(&A, (uint32_t)(d - 1), P);
-            else g1_jac_madd(&A.bkj[d - 1], &A.bkj[d - 1], P);
-        }
-        if (affine) zk_affine_flush(&A);
-        g1_jac run, tot;
-        g1_jac_set_inf(&run);
-        g1_jac_set_inf(&tot);
-        for (size_t b = nb; b-- > 0;) {
-            if (affine) g1_jac_madd(&run, &run, &A.bk[b]);
-            g1_jac_add(&run, &run, &A.bkj[b]);
-            g1_jac_add(&tot, &tot, &run);
-        }
-        g1_jac_add(&acc, &acc, &tot);
+    zk_affine_acc accs[64];
+    zk_affine_acc *As[64];
+    g1_jac *parts = (g1_jac *)malloc((size_t)nwin * T * sizeof(g1_jac));
+    int ok = parts != NULL;
+    for (int t = 0; t < T; t++) {
+        As[t] = &accs[t];
+        if (!zk_affine_init(&accs[t], nb, affine)) ok = 0;
     }
-    zk_affine_free(&A);
-    *out = acc;
-    return 0;
+    if (ok) {
+#pragma omp parallel num_threads(T)
+        {
+#ifdef _OPENMP
+            int t = omp_get_thread_num();
+#else
+            int t = 0;
+#endif
+            size_t a = (size_t)t * chunk;
+            size_t len = a >= n ? 0 : (n - a < chunk ? n - a : chunk);
+            size_t lo = nb * t / T, hi = nb * (t + 1) / T;
+            for (int w = nwin - 1; w >= 0; w--) {
+                zk_affine_reset(As[t], nb, affine);
+                zk_window_accumulate(As[t], pts, s, a, len, w, c, affine);
+#pragma omp barrier
+                zk_reduce_range(&parts[(size_t)w * T + t], As, T, lo, hi, affine);
+#pragma omp barrier
+            }
+        }
+        g1_jac acc;
+        g1_jac_set_inf(&acc);
+        for (int w = nwin - 1; w >= 0; w--) {
+            for (int k = 0; k < c && w != nwin - 1; k++) g1_jac_dbl(&acc, &acc);
+            for (int t = 0; t < T; t++) g1_jac_add(&acc, &acc, &parts[(size_t)w * T + t]);
+        }
+        *out = acc;
+    }
+    for (int t = 0; t < T; t++) zk_affine_free(&accs[t]);
+    free(parts);
+    return ok ? 0 : -1;
 }
 
 /* Largest bit length among the magnitudes. */
@@ -285,16 +335,17 @@ static int zk_msm(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t n,
     g1_jac_set_inf(out);
     if (bits == 0 || n == 0) return 0;
     if (threads < 1) threads = 1;
+    if (threads > 64) threads = 64;
     if (n < 4096) threads = 1;
+    if (bits > 1) return zk_msm_pippenger(out, pts, s, n, bits, threads);
     g1_jac parts[64];
     int errs[64];
-    if (threads > 64) threads = 64;
     size_t chunk = (n + threads - 1) / threads;
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
     for (int t = 0; t < threads; t++) {
         size_t a = (size_t)t * chunk;
         size_t len = a >= n ? 0 : (n - a < chunk ? n - a : chunk);
-        errs[t] = zk_msm_serial(&parts[t], pts, s, a, len, bits);
+        errs[t] = zk_sum_signed(&parts[t], pts, s, a, len);
     }
     for (int t = 0; t < threads; t++) {
         if (errs[t]) return -1;
