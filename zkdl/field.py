@@ -174,7 +174,7 @@ class FrVec:
 
     def to_int64(self, bound_bits: int = 63) -> np.ndarray:
         """Centred lift to int64 (values above (r-1)/2 are negative).  Raises FieldRangeError
-        naming the first element whose magnitude is >= 2^bound_bits."""
+        naming the first element outside [-2^bound_bits, 2^bound_bits)."""
         if not 0 <= bound_bits <= 63:
             raise ZkdlError("bound_bits must be in [0, 63]")
         out = np.empty(len(self), dtype=np.int64)

@@ -185,8 +185,8 @@ ZK_FN int fr_centred(fr_t *mag, const fr_t *canon)
     return 1;
 }
 
-/* Montgomery -> int64 by the centred lift; returns the index of the first value with
- * |x| >= 2^bound_bits (bound_bits <= 63), or -1. */
+/* Montgomery -> int64 by the centred lift; returns the index of the first value outside
+ * [-2^bound_bits, 2^bound_bits) (bound_bits <= 63), or -1. */
 static PyObject *py_fr_to_i64(PyObject *self, PyObject *args)
 {
     PyObject *o, *a;
@@ -211,8 +211,9 @@ static PyObject *py_fr_to_i64(PyObject *self, PyObject *args)
         fr_t c, m;
         fr_from_mont(&c, &A[i]);
         int neg = fr_centred(&m, &c);
-        if (m.v[1] | m.v[2] | m.v[3] || m.v[0] >= lim) { bad = (long long)i; break; }
-        O[i] = neg ? -(int64_t)m.v[0] : (int64_t)m.v[0];
+        /* the range of a signed (bound_bits + 1)-bit integer: [-2^bound_bits, 2^bound_bits) */
+        if (m.v[1] | m.v[2] | m.v[3] || m.v[0] > lim || (m.v[0] == lim && !neg)) { bad = (long long)i; break; }
+        O[i] = neg ? (int64_t)((uint64_t)0 - m.v[0]) : (int64_t)m.v[0];
     }
     Py_END_ALLOW_THREADS
     ret = PyLong_FromLongLong(bad);
