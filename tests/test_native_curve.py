@@ -277,3 +277,24 @@ def test_generator_cache(tmp_path, monkeypatch):
         with pytest.warns(UserWarning, match="ignoring generator cache"):
             assert gens.generators("tests/cache", 20) == fresh
     assert path.read_bytes() == good  # rebuilt
+
+
+@pytest.mark.parametrize("kind", ["01", "pm1", "16", "fr"])
+def test_msm_rows_grouped_batch_affine(kind):
+    """Enough rows x buckets for the grouped batch-affine path; every row equals its own msm."""
+    m, rows = 2048, 24
+    pts = gens.generators("tests/msm-rows", m)
+    rng = np.random.default_rng(3)
+    if kind == "fr":
+        sc = FrVec.random(rows * m)
+        per_row = [sc[r * m:(r + 1) * m] for r in range(rows)]
+    else:
+        sc = _scalars(kind, rows * m, rng).reshape(rows, m)
+        sc[5] = 0  # an all-zero row
+        sc[6] = sc[7]  # two equal rows
+        per_row = list(sc)
+    for t in (1, 2):
+        with zkdl.threads(t):
+            got = msm_rows(pts, sc)
+        for r in (0, 5, 6, 7, rows - 1):
+            assert got[r] == msm(pts, per_row[r]), (t, r)

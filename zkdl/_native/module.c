@@ -850,8 +850,8 @@ done:
 }
 
 /* msm_rows(out_aff[rows], points_aff[m], scalars[rows * m], kind): one MSM per row over the
- * same points (Hyrax commits a matrix row by row).  Rows run in parallel when there are at
- * least as many rows as threads; otherwise each row uses all threads. */
+ * same points (Hyrax commits a matrix row by row).  With at least as many rows as threads,
+ * groups of rows share batch-affine buckets (zk_msm_rows); otherwise each row uses all threads. */
 static PyObject *py_msm_rows(PyObject *self, PyObject *args)
 {
     PyObject *o, *p, *k;
@@ -878,13 +878,18 @@ static PyObject *py_msm_rows(PyObject *self, PyObject *args)
     if (!res || (kind && (!mag || !neg))) fail = 1;
     else {
         int T = zk_threads;
-        int par_rows = rows >= (size_t)T;
-#pragma omp parallel for num_threads(par_rows ? T : 1) schedule(dynamic, 1) reduction(| : fail)
-        for (size_t r = 0; r < rows; r++) {
+        if (rows >= (size_t)T) {
             zk_scalars s = {NULL, NULL, NULL};
-            if (kind) { s.mag = mag + 4 * r * m; s.neg = neg + r * m; }
-            else s.i64 = (const int64_t *)bk.view.buf + r * m;
-            if (zk_msm(&res[r], (const g1_aff *)bp.view.buf, &s, m, par_rows ? 1 : T)) fail = 1;
+            if (kind) { s.mag = mag; s.neg = neg; }
+            else s.i64 = (const int64_t *)bk.view.buf;
+            if (zk_msm_rows(res, (const g1_aff *)bp.view.buf, &s, m, rows, T)) fail = 1;
+        } else {
+            for (size_t r = 0; r < rows && !fail; r++) {
+                zk_scalars s = {NULL, NULL, NULL};
+                if (kind) { s.mag = mag + 4 * r * m; s.neg = neg + r * m; }
+                else s.i64 = (const int64_t *)bk.view.buf + r * m;
+                if (zk_msm(&res[r], (const g1_aff *)bp.view.buf, &s, m, T)) fail = 1;
+            }
         }
         if (!fail) g1_batch_normalize((g1_aff *)bo.view.buf, res, rows);
     }

@@ -354,4 +354,85 @@ static int zk_msm(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t n,
     return 0;
 }
 
+/*
+ * Many MSMs over the same m points, one per row of a scalar matrix (Hyrax row commitments).
+ * Rows are processed in groups of G by one thread; the buckets of all G rows form one
+ * batch-affine accumulator (bucket r*nb + |d| - 1), and the loop runs over points outside and
+ * rows inside, so a batch of queued additions spreads over the G rows' buckets with few
+ * conflicts.  This amortises the shared inversions over rows even when each row is short.
+ */
+static int zk_msm_rows(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t m, size_t rows, int T)
+{
+    int bits = 0;
+    for (size_t r = 0; r < rows; r++) {
+        zk_scalars sr = *s;
+        if (sr.i64) sr.i64 += r * m; else { sr.mag += 4 * r * m; sr.neg += r * m; }
+        int b = zk_scalars_bits(&sr, m);
+        if (b > bits) bits = b;
+    }
+    for (size_t r = 0; r < rows; r++) g1_jac_set_inf(&out[r]);
+    if (bits == 0 || m == 0) return 0;
+    if (bits < 2) bits = 2; /* {-1, 0, 1}: Pippenger with tiny windows works too */
+    int c = zk_msm_window(m, bits);
+    int nwin = bits / c + 1;
+    size_t nb = (size_t)1 << (c - 1);
+    size_t G = (4 * ZK_AFFINE_BATCH + nb - 1) / nb;      /* enough buckets for few conflicts */
+    size_t gmax = ((size_t)16 << 20) / (nb * 244) + 1;    /* ~16 MB of buckets per thread */
+    if (G > gmax) G = gmax;
+    if (G > rows) G = rows;
+    if (G < 1) G = 1;
+    int affine = G * nb >= ZK_AFFINE_MIN_BUCKETS;
+    size_t ngroups = (rows + G - 1) / G;
+    int fail = 0;
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1) reduction(| : fail)
+    for (size_t g = 0; g < ngroups; g++) {
+        size_t r0 = g * G, gr = rows - r0 < G ? rows - r0 : G;
+        zk_affine_acc A;
+        if (!zk_affine_init(&A, gr * nb, affine)) { zk_affine_free(&A); fail = 1; continue; }
+        g1_jac *acc = &out[r0];
+        for (int w = nwin - 1; w >= 0; w--) {
+            if (w != nwin - 1)
+                for (size_t r = 0; r < gr; r++)
+                    for (int k = 0; k < c; k++) g1_jac_dbl(&acc[r], &acc[r]);
+            zk_affine_reset(&A, gr * nb, affine);
+            for (size_t i = 0; i < m; i++) {
+                if (g1_aff_is_inf(&pts[i])) continue;
+                g1_aff negp;
+                int have_neg = 0;
+                for (size_t r = 0; r < gr; r++) {
+                    uint64_t mg[4];
+                    int neg;
+                    zk_scalar_get(s, (r0 + r) * m + i, mg, &neg);
+                    int d = zk_booth_digit(mg, w, c);
+                    if (!d) continue;
+                    if (neg) d = -d;
+                    const g1_aff *P = &pts[i];
+                    if (d < 0) {
+                        if (!have_neg) { g1_aff_neg(&negp, P); have_neg = 1; }
+                        P = &negp;
+                        d = -d;
+                    }
+                    size_t b = r * nb + (size_t)(d - 1);
+                    if (affine) zk_affine_add(&A, (uint32_t)b, P);
+                    else g1_jac_madd(&A.bkj[b], &A.bkj[b], P);
+                }
+            }
+            if (affine) zk_affine_flush(&A);
+            for (size_t r = 0; r < gr; r++) {
+                g1_jac run, tot;
+                g1_jac_set_inf(&run);
+                g1_jac_set_inf(&tot);
+                for (size_t b = nb; b-- > 0;) {
+                    if (affine) g1_jac_madd(&run, &run, &A.bk[r * nb + b]);
+                    g1_jac_add(&run, &run, &A.bkj[r * nb + b]);
+                    g1_jac_add(&tot, &tot, &run);
+                }
+                g1_jac_add(&acc[r], &acc[r], &tot);
+            }
+        }
+        zk_affine_free(&A);
+    }
+    return fail ? -1 : 0;
+}
+
 #endif /* ZK_MSM_H */
