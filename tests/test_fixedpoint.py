@@ -1,0 +1,494 @@
+"""Normative fixed-point semantics (zkdl.fixedpoint): rescale, quantize, configuration, batch
+schedule, one training step (against an independent Python-int implementation and a float
+computation), StepTrace.validate and the range checks."""
+from __future__ import annotations
+
+import doctest
+import itertools
+from collections import Counter
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import zkdl.datasets
+import zkdl.fixedpoint
+import zkdl.trainer
+from zkdl.errors import FieldRangeError, ShapeError, ZkdlError
+from zkdl.fixedpoint import (
+    COMMITTED, ConfigError, FixedPointConfig, StepTrace, TraceMismatchError, TrainingRangeError,
+    batch_indices, dequantize, epoch_permutation, forward, quantize, rescale, train_step,
+    validate_chain,
+)
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+I64 = st.integers(-(1 << 63), (1 << 63) - 1)
+
+
+# ------------------------------------------------------------------ doctests of the new modules
+
+
+@pytest.mark.parametrize("module", [zkdl.fixedpoint, zkdl.trainer, zkdl.datasets])
+def test_doctests(module):
+    res = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0
+
+
+# ------------------------------------------------------------------ rescale
+
+
+def ref_rescale(x: int, s: int) -> tuple[int, int]:
+    """The definition, with exact rationals."""
+    if s == 0:
+        return x, 0
+    q = (Fraction(x) + Fraction(1, 2) * (1 << s)) / (1 << s)
+    q = q.numerator // q.denominator
+    return q, x - q * (1 << s)
+
+
+@FAST
+@given(I64, st.integers(0, 62))
+def test_rescale_scalar_matches_definition(x, s):
+    q, e = rescale(x, s)
+    assert (q, e) == ref_rescale(x, s)
+    assert q * (1 << s) + e == x
+    if s:
+        assert -(1 << (s - 1)) <= e < (1 << (s - 1))
+
+
+@FAST
+@given(st.lists(I64, min_size=1, max_size=20), st.integers(0, 62))
+def test_rescale_array_int64_and_object_agree(xs, s):
+    arr = np.array(xs, dtype=np.int64)
+    q, e = rescale(arr, s)
+    assert q.dtype == np.int64 and e.dtype == np.int64
+    qo, eo = rescale(np.array(xs, dtype=object), s)
+    for x, qi, ei, qoi, eoi in zip(xs, q, e, qo, eo):
+        assert (int(qi), int(ei)) == ref_rescale(x, s) == (qoi, eoi)
+
+
+@given(st.integers(-(1 << 40), 1 << 40), st.integers(1, 20))
+def test_rescale_exact_halves_round_up(m, s):
+    # x = (m + 1/2) * 2^s  ->  q = m + 1 (half up, also for negatives), e = -2^(s-1)
+    x = (2 * m + 1) << (s - 1)
+    q, e = rescale(np.array([x]), s)
+    assert int(q[0]) == m + 1 and int(e[0]) == -(1 << (s - 1))
+
+
+def test_rescale_examples_and_extremes():
+    q, e = rescale(np.array([-3, -2, -1, 0, 1, 2, 3]), 1)
+    assert q.tolist() == [-1, -1, 0, 0, 1, 1, 2]
+    assert e.tolist() == [-1, 0, -1, 0, -1, 0, -1]
+    big = np.array([(1 << 63) - 1, -(1 << 63)], dtype=np.int64)
+    for s in (1, 16, 62):
+        q, e = rescale(big, s)
+        for x, qi, ei in zip(big.tolist(), q.tolist(), e.tolist()):
+            assert (qi, ei) == ref_rescale(x, s)
+    with pytest.raises(ShapeError):
+        rescale(np.array([1.5]), 2)
+    with pytest.raises(ConfigError):
+        rescale(5, 63)
+
+
+# ------------------------------------------------------------------ quantize
+
+
+def ref_quantize(x: float, R: int) -> int:
+    v = Fraction(x) * (1 << R) + Fraction(1, 2)
+    return v.numerator // v.denominator
+
+
+@FAST
+@given(st.floats(-1e6, 1e6, allow_nan=False), st.integers(0, 30))
+def test_quantize_round_half_up(x, R):
+    assert int(quantize(x, R)) == ref_quantize(x, R)
+    assert abs(float(dequantize(quantize(x, R), R)) - x) <= 2.0 ** -(R + 1)
+
+
+def test_quantize_edge_cases():
+    # the largest double below 0.5: floor(y + 0.5) in floating point would give 1
+    y = np.nextafter(0.5, 0.0)
+    assert int(quantize(y, 0)) == 0
+    assert quantize([0.5, -0.5, 1.5, -1.5, -2.5], 0).tolist() == [1, 0, 2, -1, -2]
+    q = quantize(np.ones((2, 3)), 16)
+    assert q.dtype == np.int64 and q.shape == (2, 3) and (q == 65536).all()
+    for bad in (np.nan, np.inf, -np.inf, 2.0 ** 50):
+        with pytest.raises(FieldRangeError):
+            quantize(bad, 16)
+    assert dequantize(np.array([65536, -32768]), 16).tolist() == [1.0, -0.5]
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def test_config_defaults_and_properties():
+    cfg = FixedPointConfig(widths=[64, 32, 10], eta_int=3, k=7, batch_size=32)
+    assert cfg.widths == (64, 32, 10) and cfg.R == 16 and cfg.Q == 32 and cfg.seed == 0
+    assert cfg.eta == 3 / 128 and cfg.num_layers == 2 and cfg.one == 65536 and cfg.bound == 1 << 31
+    assert cfg.weight_shapes == ((65, 32), (33, 10))
+    with pytest.raises(Exception):
+        cfg.R = 8                                   # frozen
+
+
+@pytest.mark.parametrize("kw", [
+    dict(widths=(3,)), dict(widths=(3, 0)), dict(widths=(3, 2.5)), dict(widths=5),
+    dict(eta_int=0), dict(eta_int=1.5), dict(k=-1), dict(batch_size=0), dict(seed=-1),
+    dict(R=0), dict(R=16, Q=17), dict(Q=64), dict(R=40, k=23), dict(loss="xent"), dict(eta_int=True),
+])
+def test_config_validation(kw):
+    base = dict(widths=(2, 3, 1), eta_int=1, k=4, batch_size=2)
+    base.update(kw)
+    with pytest.raises(ConfigError) as ei:
+        FixedPointConfig(**base)
+    assert isinstance(ei.value, ZkdlError) and isinstance(ei.value, ValueError)
+
+
+# ------------------------------------------------------------------ batch schedule
+
+
+def test_epoch_permutation_pinned_and_deterministic():
+    # regression vector: the schedule is normative, it must never change
+    assert epoch_permutation(0, 0, 10).tolist() == [2, 9, 6, 0, 4, 7, 3, 5, 8, 1]
+    p = epoch_permutation(0, 0, 10)
+    assert p.tolist() == epoch_permutation(0, 0, 10).tolist()
+    assert sorted(p.tolist()) == list(range(10))
+    assert epoch_permutation(0, 0, 8).tolist() == [5, 4, 6, 2, 3, 0, 1, 7]
+    assert epoch_permutation(0, 1, 8).tolist() != epoch_permutation(0, 0, 8).tolist()
+    assert epoch_permutation(1, 0, 8).tolist() != epoch_permutation(0, 0, 8).tolist()
+    assert epoch_permutation(3, 2, 0).tolist() == [] and epoch_permutation(3, 2, 1).tolist() == [0]
+
+
+def test_epoch_permutation_matches_spec_with_raw_words():
+    """Re-implement the documented Fisher-Yates directly from PCG64 raw outputs."""
+    seed, epoch, n = 42, 3, 37
+    bg = np.random.PCG64([seed, epoch])
+    perm = list(range(n))
+    for i in range(n - 1, 0, -1):
+        mask = (1 << i.bit_length()) - 1
+        while True:
+            j = int(bg.random_raw()) & mask
+            if j <= i:
+                break
+        perm[i], perm[j] = perm[j], perm[i]
+    assert epoch_permutation(seed, epoch, n).tolist() == perm
+
+
+def test_epoch_permutation_roughly_uniform():
+    counts = Counter(tuple(epoch_permutation(s, 0, 3).tolist()) for s in range(1200))
+    assert set(counts) == set(itertools.permutations(range(3)))
+    assert all(120 < c < 280 for c in counts.values())
+
+
+@given(st.integers(0, 2**32), st.integers(1, 60), st.integers(1, 9))
+@settings(max_examples=40, deadline=None)
+def test_batch_schedule_epochs_are_permutations(seed, N, B):
+    if B > N:
+        with pytest.raises(ShapeError):
+            batch_indices(seed, 0, N, B)
+        return
+    P = N // B
+    for epoch in range(2):
+        batches = [batch_indices(seed, epoch * P + b, N, B) for b in range(P)]
+        flat = np.concatenate(batches)
+        assert all(len(b) == B and b.dtype == np.int64 for b in batches)
+        assert len(set(flat.tolist())) == P * B                      # no repeats within an epoch
+        assert flat.tolist() == epoch_permutation(seed, epoch, N)[:P * B].tolist()
+    assert batch_indices(seed, 0, N, B).tolist() == batch_indices(seed, 0, N, B).tolist()
+
+
+def test_batch_schedule_covers_everything_when_B_divides_N():
+    seen = np.concatenate([batch_indices(5, t, 24, 6) for t in range(4)])
+    assert sorted(seen.tolist()) == list(range(24))
+    assert batch_indices(5, 4, 24, 6).tolist() == epoch_permutation(5, 1, 24)[:6].tolist()
+    for bad in [(-1, 0, 10, 2), (0, -1, 10, 2), (0, 0, 10, 0), (0, 0, 1, 2)]:
+        with pytest.raises(ZkdlError):
+            batch_indices(*bad)
+
+
+# ------------------------------------------------------------------ one step: independent implementations
+
+
+def py_rescale(x: int, s: int) -> tuple[int, int]:
+    q = (x + (1 << (s - 1))) // (1 << s)
+    return q, x - q * (1 << s)
+
+
+def py_step(cfg: FixedPointConfig, W, X, Y):
+    """Straight-from-the-spec step in Python ints and nested lists (no numpy)."""
+    R, one, L = cfg.R, cfg.one, cfg.num_layers
+    W = [w.tolist() for w in W]
+    X, Y = X.tolist(), Y.tolist()
+    matmul = lambda a, b: [[sum(a[i][t] * b[t][j] for t in range(len(b))) for j in range(len(b[0]))]
+                           for i in range(len(a))]
+    T = lambda a: [list(r) for r in zip(*a)]
+    aug = lambda a: [row + [one] for row in a]
+    A, Zp, E, S = [X], [], [], []
+    for l in range(L):
+        Z = matmul(aug(A[l]), W[l])
+        qe = [[py_rescale(v, R) for v in row] for row in Z]
+        Zp.append([[q for q, _ in row] for row in qe])
+        E.append([[e for _, e in row] for row in qe])
+        if l < L - 1:
+            S.append([[1 if v > 0 else 0 for v in row] for row in Zp[l]])
+            A.append([[s * v for s, v in zip(sr, zr)] for sr, zr in zip(S[l], Zp[l])])
+    G_Z = [None] * L
+    G_Z[L - 1] = [[a - b for a, b in zip(r1, r2)] for r1, r2 in zip(Zp[-1], Y)]
+    G_A, E_bwd, G_W, dW, E_upd = [None] * (L - 1), [None] * (L - 1), [None] * L, [None] * L, [None] * L
+    for l in range(L - 1, -1, -1):
+        G_W[l] = matmul(T(aug(A[l])), G_Z[l])
+        qe = [[py_rescale(cfg.eta_int * v, R + cfg.k) for v in row] for row in G_W[l]]
+        dW[l] = [[q for q, _ in row] for row in qe]
+        E_upd[l] = [[e for _, e in row] for row in qe]
+        if l > 0:
+            qe = [[py_rescale(v, R) for v in row] for row in matmul(G_Z[l], T(W[l][:-1]))]
+            G_A[l - 1] = [[q for q, _ in row] for row in qe]
+            E_bwd[l - 1] = [[e for _, e in row] for row in qe]
+            G_Z[l - 1] = [[s * g for s, g in zip(sr, gr)] for sr, gr in zip(S[l - 1], G_A[l - 1])]
+    W_after = [[[a - b for a, b in zip(r1, r2)] for r1, r2 in zip(w, d)] for w, d in zip(W, dW)]
+    loss = sum(v * v for row in G_Z[L - 1] for v in row)
+    return dict(Zp=Zp, E_fwd=E, S=S, A=A, G_Z=G_Z, G_A=G_A, E_bwd=E_bwd, G_W=G_W, dW=dW,
+                E_upd=E_upd, W_after=W_after, loss_int=loss)
+
+
+@st.composite
+def tiny_problems(draw):
+    widths = tuple(draw(st.lists(st.integers(1, 4), min_size=2, max_size=4)))
+    B = draw(st.integers(1, 4))
+    R = draw(st.integers(1, 16))
+    k = draw(st.integers(0, 6))
+    eta_int = draw(st.integers(1, 5))
+    cfg = FixedPointConfig(widths=widths, eta_int=eta_int, k=k, batch_size=B, R=R, Q=R + 12)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32)))
+    scale = 1 << R
+    W = [rng.integers(-2 * scale, 2 * scale, size=s, dtype=np.int64) for s in cfg.weight_shapes]
+    X = rng.integers(-2 * scale, 2 * scale, size=(B, widths[0]), dtype=np.int64)
+    Y = rng.integers(-2 * scale, 2 * scale, size=(B, widths[-1]), dtype=np.int64)
+    return cfg, W, X, Y
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_problems())
+def test_step_matches_python_int_reference(problem):
+    cfg, W, X, Y = problem
+    ref = py_step(cfg, W, X, Y)
+    try:
+        tr = train_step(cfg, W, X, Y, step=0)
+    except TrainingRangeError:
+        event("range error")
+        # only legitimate if a committed value really left the range
+        bound = cfg.bound
+        vals = [v for name in ("Zp", "G_A", "dW", "W_after") for m in ref[name] for r in m for v in r]
+        assert max(abs(v) for v in vals) >= bound
+        return
+    for name in ("Zp", "E_fwd", "S", "A", "G_Z", "G_A", "E_bwd", "G_W", "dW", "E_upd", "W_after"):
+        got = getattr(tr, name)
+        assert len(got) == len(ref[name]), name
+        for g, r in zip(got, ref[name]):
+            assert g.dtype == np.int64 and g.tolist() == r, name
+    assert tr.loss_int == ref["loss_int"]
+    tr.validate()
+    # remainders lie in their ranges; Z is derived exactly
+    half, halfu = 1 << (cfg.R - 1), 1 << (cfg.R + cfg.k - 1)
+    assert all(((-half <= e) & (e < half)).all() for e in tr.E_fwd + tr.E_bwd)
+    assert all(((-halfu <= e) & (e < halfu)).all() for e in tr.E_upd)
+    for z, a, w in zip(tr.Z, tr.A, tr.W_before):
+        assert (z == np.hstack([a, np.full((a.shape[0], 1), cfg.one)]) @ w).all()
+
+
+def test_tiny_network_against_float():
+    """The fixed-point step approximates the real-valued step (same formulas in float64)."""
+    cfg = FixedPointConfig(widths=(3, 5, 4, 2), eta_int=3, k=5, batch_size=6, seed=1)
+    rng = np.random.default_rng(7)
+    Wf = [rng.uniform(-1, 1, s) for s in cfg.weight_shapes]
+    Xf, Yf = rng.uniform(-1, 1, (6, 3)), rng.uniform(-1, 1, (6, 2))
+    W, X, Y = [quantize(w) for w in Wf], quantize(Xf), quantize(Yf)
+    tr = train_step(cfg, W, X, Y, step=0)
+    # float computation from the same (quantized) values
+    Wq, A = [dequantize(w) for w in W], [dequantize(X)]
+    Zs = []
+    for i, w in enumerate(Wq):
+        z = np.hstack([A[i], np.ones((6, 1))]) @ w
+        Zs.append(z)
+        assert np.min(np.abs(z)) > 1e-3               # no sign ambiguity near 0
+        if i < 2:
+            A.append(np.maximum(z, 0))
+    g = Zs[-1] - dequantize(Y)
+    tol = 1e-3
+    assert np.allclose(dequantize(tr.Yhat), Zs[-1], atol=tol)
+    assert abs(tr.loss - np.sum(g * g) / 6) < tol
+    for i in range(2, -1, -1):
+        gw = np.hstack([A[i], np.ones((6, 1))]).T @ g
+        assert np.allclose(tr.G_W[i] / 2.0 ** 32, gw, atol=tol)
+        assert np.allclose(dequantize(tr.dW[i]), cfg.eta * gw, atol=tol)
+        assert np.allclose(dequantize(tr.W_after[i]), Wq[i] - cfg.eta * gw, atol=tol)
+        if i > 0:
+            ga = g @ Wq[i][:-1].T
+            assert np.allclose(dequantize(tr.G_A[i - 1]), ga, atol=tol)
+            g = (Zs[i - 1] > 0) * ga
+            assert (tr.S[i - 1] == (Zs[i - 1] > 0)).all()
+            assert np.allclose(dequantize(tr.G_Z[i - 1]), g, atol=tol)
+    assert np.allclose(dequantize(forward(cfg, W, X)), Zs[-1], atol=tol)
+
+
+# ------------------------------------------------------------------ validate
+
+
+@pytest.fixture(scope="module")
+def honest_traces():
+    cfg = FixedPointConfig(widths=(4, 6, 5, 3), eta_int=5, k=6, batch_size=4, seed=3)
+    rng = np.random.default_rng(11)
+    N = 10
+    Xd, Yd = quantize(rng.uniform(-1, 1, (N, 4))), quantize(rng.uniform(-1, 1, (N, 3)))
+    W = [quantize(rng.uniform(-0.8, 0.8, s)) for s in cfg.weight_shapes]
+    traces = []
+    for t in range(5):
+        idx = batch_indices(cfg.seed, t, N, cfg.batch_size)
+        tr = train_step(cfg, W, Xd[idx], Yd[idx], t, idx, n_examples=N)
+        traces.append(tr)
+        W = tr.W_after
+    return traces
+
+
+def test_validate_accepts_honest_trace(honest_traces):
+    for tr in honest_traces:
+        tr.validate()
+        assert all(s.any() for s in tr.S) and all(s.dtype == np.int64 for s in tr.S)
+    assert validate_chain(honest_traces) == 5
+    tr = honest_traces[0]
+    assert set(tr.committed()) == set(COMMITTED)
+    assert tr.Yhat is tr.Zp[-1] and tr.loss == tr.loss_int / (2.0 ** 32 * 4)
+
+
+def _corrupted(tr: StepTrace, name: str, i: int, fn) -> StepTrace:
+    lists = {f: [a.copy() for a in getattr(tr, f)] for f in
+             ("Zp", "E_fwd", "S", "A", "G_Z", "G_A", "E_bwd", "G_W", "dW", "E_upd", "W_after")}
+    arr = lists[name][i]
+    fn(arr)
+    return StepTrace(**{**tr.__dict__, **lists})
+
+
+@pytest.mark.parametrize("name,i,fn", [
+    ("W_after", 1, lambda a: a.__setitem__((2, 3), a[2, 3] + 1)),          # one weight changed
+    ("dW", 0, lambda a: a.__setitem__((0, 0), a[0, 0] - 1)),
+    ("S", 0, lambda a: a.__setitem__((1, 2), 1 - a[1, 2])),                 # one sign flipped
+    ("Zp", 1, lambda a: a.__setitem__((0, 0), -a[0, 0])),
+    ("E_fwd", 2, lambda a: a.__setitem__((3, 1), a[3, 1] + 1)),            # wrong remainder
+    ("E_bwd", 0, lambda a: a.__setitem__((2, 2), a[2, 2] - 7)),
+    ("E_upd", 2, lambda a: a.__setitem__((5, 0), a[5, 0] + 1)),
+    ("G_A", 1, lambda a: a.__setitem__((0, 4), a[0, 4] + 1)),
+    ("G_W", 2, lambda a: a.__setitem__((1, 1), a[1, 1] + 1)),
+])
+def test_validate_detects_single_corruption(honest_traces, name, i, fn):
+    bad = _corrupted(honest_traces[2], name, i, fn)
+    with pytest.raises(TraceMismatchError) as ei:
+        bad.validate()
+    assert ei.value.tensor == f"{name}[{i}]" and "step 2" in str(ei.value)
+    assert f"layer {i + 1}" in str(ei.value)
+
+
+def test_validate_detects_other_corruptions(honest_traces):
+    tr = honest_traces[1]
+    bad = StepTrace(**{**tr.__dict__, "loss_int": tr.loss_int + 1})
+    with pytest.raises(TraceMismatchError, match="loss_int"):
+        bad.validate()
+    batch = tr.batch.copy()
+    batch[0] = (batch[0] + 1) % 10
+    with pytest.raises(TraceMismatchError, match="batch"):
+        StepTrace(**{**tr.__dict__, "batch": batch}).validate()
+    with pytest.raises(TraceMismatchError, match="dtype"):
+        StepTrace(**{**tr.__dict__, "dW": [d.astype(np.int32) for d in tr.dW]}).validate()
+    with pytest.raises(TraceMismatchError, match="list of 2"):
+        StepTrace(**{**tr.__dict__, "S": tr.S[:1]}).validate()
+    # a changed W_before is a different (valid) step, but it breaks the chain
+    Wb = [w.copy() for w in tr.W_before]
+    Wb[0][0, 0] += 1
+    moved = train_step(tr.config, Wb, tr.X, tr.Y, tr.step, tr.batch, n_examples=10)
+    moved.validate()
+    with pytest.raises(TraceMismatchError, match="W_before"):
+        validate_chain([honest_traces[0], moved])
+    with pytest.raises(TraceMismatchError, match="follows"):
+        validate_chain([honest_traces[0], honest_traces[2]])
+
+
+# ------------------------------------------------------------------ ranges
+
+
+def test_forward_range_error_names_step_layer_tensor():
+    cfg = FixedPointConfig(widths=(2, 2, 2), eta_int=1, k=10, batch_size=1)
+    W1 = np.array([[1 << 20, 0], [0, 1 << 20], [0, 0]], dtype=np.int64)   # 16 * x
+    W2 = np.array([[1 << 30, 0], [0, 0], [0, 0]], dtype=np.int64)          # 16384 * a
+    X = np.array([[1 << 16, 0]], dtype=np.int64)                            # 1.0
+    with pytest.raises(TrainingRangeError) as ei:
+        train_step(cfg, [W1, W2], X, np.zeros((1, 2), np.int64), step=3)
+    msg = str(ei.value)
+    assert msg.startswith("step 3, layer 2: Z' out of range (|value| = ")
+    assert ">= 2^31" in msg and "index [0, 0]" in msg
+    assert ei.value.where == "step 3, layer 2" and ei.value.tensor == "Z'"
+    assert ei.value.value == (1 << 20) * (1 << 30) >> 16 and ei.value.bound == 1 << 31
+    with pytest.raises(TrainingRangeError, match="predict, layer 2: Z'"):
+        forward(cfg, [W1, W2], X, where="predict")
+
+
+def test_int64_overflow_falls_back_to_exact_arithmetic():
+    # max|A| * max|W| * inner > 2^63: the exact product is computed and reported, never wrapped
+    cfg = FixedPointConfig(widths=(3, 1), eta_int=1, k=0, batch_size=1)
+    big = (1 << 31) - 1
+    W = [np.array([[big], [big], [big], [0]], dtype=np.int64)]
+    X = np.array([[big, big, big]], dtype=np.int64)
+    with pytest.raises(TrainingRangeError) as ei:
+        forward(cfg, W, X)
+    assert ei.value.tensor == "Z'" and ei.value.value == (3 * big * big + (1 << 15)) >> 16
+    # one layer whose product fits exactly at the edge of int64: no error from the matmul itself
+    cfg2 = FixedPointConfig(widths=(1, 1), eta_int=1, k=0, batch_size=1, R=32, Q=63)
+    W2 = [np.array([[(1 << 61)], [0]], dtype=np.int64)]
+    out = forward(cfg2, W2, np.array([[3]], dtype=np.int64))
+    assert int(out[0, 0]) == (3 << 61) >> 32
+
+
+def test_backward_range_error():
+    cfg = FixedPointConfig(widths=(1, 2, 1), eta_int=1, k=20, batch_size=1)
+    W1 = np.array([[-(1 << 16), -(1 << 16)], [0, 0]], dtype=np.int64)     # Z'_1 < 0: A_1 = 0
+    W2 = np.array([[1 << 30], [1 << 30], [0]], dtype=np.int64)
+    X = np.array([[1 << 16]], dtype=np.int64)
+    Y = np.array([[1 << 30]], dtype=np.int64)
+    # G_A = G_Z @ W2[:-1]^T is computed (it is range-checked) even where S = 0
+    with pytest.raises(TrainingRangeError) as ei:
+        train_step(cfg, [W1, W2], X, Y, step=0)
+    assert str(ei.value).startswith("step 0, layer 1: G_A out of range")
+
+
+def test_update_and_input_range_errors():
+    cfg = FixedPointConfig(widths=(1, 1), eta_int=1 << 20, k=0, batch_size=1)
+    W = [np.array([[1 << 16], [0]], dtype=np.int64)]
+    X = np.array([[1 << 20]], dtype=np.int64)
+    with pytest.raises(TrainingRangeError, match="step 5, layer 1: dW out of range"):
+        train_step(cfg, W, X, np.zeros((1, 1), np.int64), step=5)
+    with pytest.raises(TrainingRangeError, match="layer 1: W out of range"):
+        train_step(cfg, [np.array([[1 << 31], [0]])], X, X, step=0)
+    with pytest.raises(TrainingRangeError, match="step 0: X out of range"):
+        train_step(cfg, W, np.array([[1 << 31]]), X, step=0)
+    with pytest.raises(TrainingRangeError, match="step 0: Y out of range"):
+        train_step(cfg, W, X, np.array([[-(1 << 31)]]), step=0)
+    # |dW| < 2^31 but W - dW leaves the range
+    cfg2 = FixedPointConfig(widths=(2, 1), eta_int=1, k=0, batch_size=1)
+    big = (1 << 31) - 1
+    W2 = [np.array([[big], [-big], [0]], dtype=np.int64)]
+    with pytest.raises(TrainingRangeError, match=r"step 0, layer 1: W \(updated\) out of range"):
+        train_step(cfg2, W2, np.array([[1 << 16, 1 << 16]]), np.array([[1 << 30]]), step=0)
+
+
+def test_shape_errors():
+    cfg = FixedPointConfig(widths=(2, 1), eta_int=1, k=0, batch_size=2)
+    W = [np.zeros((3, 1), np.int64)]
+    X, Y = np.zeros((2, 2), np.int64), np.zeros((2, 1), np.int64)
+    train_step(cfg, W, X, Y, 0)
+    for args in [([np.zeros((2, 1), np.int64)], X, Y), (W, X[:1], Y), (W, X, Y.T),
+                 (W, X.astype(float), Y), (W + W, X, Y), (W[0], X, Y)]:
+        with pytest.raises(ShapeError):
+            train_step(cfg, *args, 0)
+    with pytest.raises(ConfigError):
+        train_step(cfg, W, X, Y, -1)
+    with pytest.raises(ShapeError):
+        train_step(cfg, W, X, Y, 0, np.array([0, 1, 2]))

@@ -1,0 +1,638 @@
+"""Normative fixed-point training semantics (see docs/semantics.md).
+
+This module is the single implementation of the integer arithmetic that the training proofs
+attest to: quantization, rounding rescales, the forward pass with ReLU, the MSE gradient,
+backpropagation with zkReLU (the forward sign vector reused backwards), the SGD update and the
+public batch schedule.  Everything is exact integer arithmetic on numpy int64 arrays; every
+matmul and product is bound-checked first (with a Python-int fallback when the int64 bound cannot
+be guaranteed), and a value that leaves its range raises :class:`TrainingRangeError` naming the
+step, the layer and the tensor -- nothing ever wraps silently.
+
+Conventions:
+
+* A real x is the integer round(x * 2^R) (round half up).  ``R`` is the number of fractional bits.
+* Layer l = 1..L maps width d_{l-1} to d_l.  Its weight W_l has shape (d_{l-1} + 1, d_l): the
+  last row is the bias, multiplied by a constant-one input column (the fixed-point one, 2^R).
+* Python lists are 0-based: ``W[i]``, ``Zp[i]``, ``G_W[i]`` ... belong to layer ``i + 1``;
+  ``A[i]`` is the *input* of layer ``i + 1`` (``A[0]`` is X); ``S[i]``, ``G_A[i]``, ``E_bwd[i]``
+  (i = 0..L-2) belong to the hidden layer ``i + 1``.
+
+>>> import numpy as np
+>>> cfg = FixedPointConfig(widths=(2, 3, 1), eta_int=1, k=4, batch_size=2, seed=7)
+>>> rescale(np.array([3, -3, 2, -2, 5]), 2)      # x = 4q + e, e in [-2, 2)
+(array([ 1, -1,  1,  0,  1]), array([-1,  1, -2, -2,  1]))
+>>> quantize(0.75, 4), dequantize(12, 4)
+(array(12), array(0.75))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .errors import FieldRangeError, ShapeError, ZkdlError
+
+__all__ = [
+    "FixedPointConfig", "TrainingRangeError", "TraceMismatchError", "ConfigError",
+    "quantize", "dequantize", "rescale", "epoch_permutation", "batch_indices",
+    "forward", "train_step", "StepTrace", "validate_chain", "check_weights", "COMMITTED",
+]
+
+_I64_MAX = (1 << 63) - 1
+_I64_MIN = -(1 << 63)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class ConfigError(ZkdlError, ValueError):
+    """A :class:`FixedPointConfig` parameter is invalid."""
+
+
+class TrainingRangeError(ZkdlError, ArithmeticError):
+    """A tensor of an (honest) training run left the range the proofs require, or would overflow
+    int64.  ``where`` ("step 3, layer 2"), ``tensor`` (e.g. "Z'"), ``value`` (the offending
+    magnitude, a Python int) and ``bound`` carry the details; the message states them all."""
+
+    def __init__(self, message: str, *, where: str = "", tensor: str = "", value: int | None = None,
+                 bound: int | None = None):
+        super().__init__(message)
+        self.where = where
+        self.tensor = tensor
+        self.value = value
+        self.bound = bound
+
+
+class TraceMismatchError(ZkdlError):
+    """A :class:`StepTrace` disagrees with the recomputation from its inputs (``validate``).
+    ``tensor`` names the first mismatching tensor (e.g. "G_A[0]")."""
+
+    def __init__(self, message: str, *, tensor: str = ""):
+        super().__init__(message)
+        self.tensor = tensor
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+@dataclass(frozen=True)
+class FixedPointConfig:
+    """Public parameters of a fixed-point training run.
+
+    Attributes:
+        widths: layer widths (d_0, d_1, ..., d_L), at least two entries, all >= 1.
+        eta_int, k: learning rate eta = eta_int * 2^-k (eta_int >= 1, k >= 0).
+        batch_size: B, examples per step (the last partial batch of an epoch is dropped).
+        seed: public seed of the batch schedule (integer >= 0).
+        R: fractional bits of the fixed-point scale 2^R (1 <= R, R + k <= 62).
+        Q: range parameter: committed values (Z', G_A, dW) and weights satisfy |v| < 2^(Q-1)
+           (R + 2 <= Q <= 63, so the fixed-point 1 = 2^R is representable).
+        loss: "mse" (the only loss so far).
+
+    >>> cfg = FixedPointConfig(widths=(64, 32, 10), eta_int=1, k=8, batch_size=32, seed=0)
+    >>> cfg.eta, cfg.num_layers, cfg.weight_shapes
+    (0.00390625, 2, ((65, 32), (33, 10)))
+    """
+
+    widths: tuple[int, ...]
+    eta_int: int
+    k: int
+    batch_size: int
+    seed: int = 0
+    R: int = 16
+    Q: int = 32
+    loss: str = "mse"
+
+    def __post_init__(self) -> None:
+        try:
+            widths = tuple(self.widths)
+        except TypeError:
+            raise ConfigError(f"widths must be a sequence of integers, got {self.widths!r}") from None
+        if len(widths) < 2 or not all(_is_int(w) and w >= 1 for w in widths):
+            raise ConfigError(f"widths must be >= 2 positive integers (d_0, ..., d_L), got {self.widths!r}")
+        object.__setattr__(self, "widths", tuple(int(w) for w in widths))
+        for name in ("eta_int", "k", "batch_size", "seed", "R", "Q"):
+            v = getattr(self, name)
+            if not _is_int(v):
+                raise ConfigError(f"{name} must be an integer, got {v!r}")
+            object.__setattr__(self, name, int(v))
+        if self.eta_int < 1:
+            raise ConfigError(f"eta_int must be >= 1, got {self.eta_int}")
+        if self.k < 0:
+            raise ConfigError(f"k must be >= 0, got {self.k}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if self.R < 1:
+            raise ConfigError(f"R must be >= 1, got {self.R}")
+        if self.R + self.k > 62:
+            raise ConfigError(f"R + k must be <= 62 (the update rescale shifts by R + k), got {self.R + self.k}")
+        if not self.R + 2 <= self.Q <= 63:
+            raise ConfigError(f"Q must satisfy R + 2 <= Q <= 63, got Q = {self.Q} with R = {self.R}")
+        if self.loss != "mse":
+            raise ConfigError(f"loss must be 'mse', got {self.loss!r}")
+
+    @property
+    def eta(self) -> float:
+        """The learning rate as a float, eta_int * 2^-k."""
+        return self.eta_int / (1 << self.k)
+
+    @property
+    def num_layers(self) -> int:
+        """L, the number of linear layers."""
+        return len(self.widths) - 1
+
+    @property
+    def weight_shapes(self) -> tuple[tuple[int, int], ...]:
+        """Shapes of W_1..W_L: (d_{l-1} + 1, d_l), the last row being the bias."""
+        return tuple((self.widths[i] + 1, self.widths[i + 1]) for i in range(self.num_layers))
+
+    @property
+    def one(self) -> int:
+        """The fixed-point 1, 2^R (the constant bias column)."""
+        return 1 << self.R
+
+    @property
+    def bound(self) -> int:
+        """2^(Q-1): committed values v satisfy |v| < bound."""
+        return 1 << (self.Q - 1)
+
+
+# ----------------------------------------------------------------------------- scalars
+
+
+def quantize(x, R: int = 16) -> np.ndarray:
+    """round(x * 2^R), rounding half up (floor(x * 2^R + 1/2)), exactly, as int64.
+
+    The float product x * 2^R is exact; the rounding is done without the classic
+    floor(y + 0.5) double-rounding error.  Raises FieldRangeError for non-finite values or
+    |x * 2^R| > 2^62.
+
+    >>> quantize([0.5, -0.5, 1.25, -1.25, 0.1], 2)
+    array([ 2, -2,  5, -5,  0])
+    >>> quantize(-0.375, 2)                          # -1.5 rounds up to -1
+    array(-1)
+    """
+    R = _check_shift(R, "R")
+    y = np.ldexp(np.asarray(x, dtype=np.float64), R)
+    if not np.all(np.isfinite(y)):
+        raise FieldRangeError("quantize: non-finite value")
+    if y.size and float(np.max(np.abs(y))) > 2.0 ** 62:
+        raise FieldRangeError(f"quantize: |x * 2^{R}| exceeds 2^62")
+    fl = np.floor(y)
+    frac = y - fl                        # exact: fl holds a prefix of y's bits
+    return np.asarray(fl.astype(np.int64) + (frac >= 0.5).astype(np.int64))
+
+
+def dequantize(x, R: int = 16) -> np.ndarray:
+    """x / 2^R as float64 (exact while |x| < 2^53).
+
+    >>> dequantize([3, -2], 1)
+    array([ 1.5, -1. ])
+    """
+    R = _check_shift(R, "R")
+    return np.asarray(np.ldexp(np.asarray(x, dtype=np.float64), -R))
+
+
+def _check_shift(s, name: str = "s") -> int:
+    if not _is_int(s) or not 0 <= int(s) <= 62:
+        raise ConfigError(f"{name} must be an integer in [0, 62], got {s!r}")
+    return int(s)
+
+
+def rescale(x, s: int) -> tuple:
+    """Rounding rescale by 2^s: q = floor((x + 2^(s-1)) / 2^s) (round half up) and the remainder
+    e = x - q * 2^s, which lies in [-2^(s-1), 2^(s-1)).  For s = 0, (x, 0).
+
+    ``x`` may be a Python int, an int64 array (no intermediate can overflow: q is computed as
+    (x >> s) + bit_{s-1}(x)) or an object array of Python ints.  Returns (q, e) of the same kind.
+
+    >>> rescale(np.array([6, -6, 5, -5, 4]), 2)       # 6/4 = 1.5 -> 2, -6/4 = -1.5 -> -1
+    (array([ 2, -1,  1, -1,  1]), array([-2, -2,  1, -1,  0]))
+    >>> rescale(-(1 << 63), 16)
+    (-140737488355328, 0)
+    """
+    s = _check_shift(s)
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        x = int(x)
+        if s == 0:
+            return x, 0
+        q = (x + (1 << (s - 1))) >> s
+        return q, x - (q << s)
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        if s == 0:
+            return arr.copy(), np.zeros(arr.shape, dtype=object)
+        q = (arr + (1 << (s - 1))) // (1 << s)
+        return q, arr - q * (1 << s)
+    if arr.dtype.kind not in "iu" or arr.dtype.itemsize > 8 or arr.dtype == np.uint64:
+        raise ShapeError(f"rescale expects int64-compatible integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if s == 0:
+        return arr.copy(), np.zeros_like(arr)
+    bit = (arr >> (s - 1)) & 1                      # bit s-1 of x (two's complement)
+    q = (arr >> s) + bit
+    e = (arr & ((1 << s) - 1)) - (bit << s)
+    return q, e
+
+
+# ----------------------------------------------------------------------------- exact helpers
+
+
+def _maxabs(a: np.ndarray) -> int:
+    """max |a| as a Python int (0 for empty arrays); no int64 overflow at -2^63."""
+    if a.size == 0:
+        return 0
+    return max(-int(a.min()), int(a.max()))
+
+
+def _argmaxabs(a: np.ndarray) -> tuple[int, ...]:
+    flat = np.abs(a.astype(object).reshape(-1)) if a.dtype == object else np.abs(a.astype(np.float64).reshape(-1))
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(flat)), a.shape))
+
+
+def _fits_i64(a: np.ndarray) -> bool:
+    return a.size == 0 or (int(a.min()) >= _I64_MIN and int(a.max()) <= _I64_MAX)
+
+
+def _as_exact(a: np.ndarray) -> np.ndarray:
+    """int64 when every value fits, object (Python ints) otherwise."""
+    if a.dtype == object:
+        return a.astype(np.int64) if _fits_i64(a) else a
+    return a
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact integer a @ b.  int64 when max|a| * max|b| * inner < 2^63 (then no partial sum can
+    overflow); otherwise computed with Python ints and returned as int64 if the result fits, as an
+    object array if not (the caller's range check then reports it)."""
+    inner = a.shape[-1]
+    if a.dtype != object and b.dtype != object and _maxabs(a) * _maxabs(b) * inner <= _I64_MAX:
+        return a @ b
+    return _as_exact(a.astype(object) @ b.astype(object))
+
+
+def _scale(c: int, a: np.ndarray) -> np.ndarray:
+    """Exact c * a for a Python int c."""
+    if a.dtype != object and abs(c) * _maxabs(a) <= _I64_MAX:
+        return a * np.int64(c)
+    return _as_exact(a.astype(object) * c)
+
+
+def _with_one(a: np.ndarray, one: int) -> np.ndarray:
+    """[a | one]: append the constant bias column."""
+    col = np.full((a.shape[0], 1), one, dtype=a.dtype)
+    return np.concatenate([a, col], axis=1)
+
+
+def _check_range(a: np.ndarray, bound: int, where: str, tensor: str) -> np.ndarray:
+    """Require |a| < bound (a power of two); return a as int64."""
+    m = _maxabs(a)
+    if m >= bound:
+        idx = _argmaxabs(a)
+        raise TrainingRangeError(
+            f"{where}: {tensor} out of range (|value| = {m} >= 2^{bound.bit_length() - 1}, at index {list(idx)})",
+            where=where, tensor=tensor, value=m, bound=bound)
+    return a.astype(np.int64, copy=False)
+
+
+def _check_i64(a: np.ndarray, where: str, tensor: str) -> np.ndarray:
+    if not _fits_i64(a):
+        m = _maxabs(a)
+        raise TrainingRangeError(f"{where}: {tensor} out of int64 range (|value| = {m} >= 2^63)",
+                                 where=where, tensor=tensor, value=m, bound=1 << 63)
+    return a.astype(np.int64, copy=False)
+
+
+def _int_matrix(a, name: str, shape: tuple | None = None) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "iu" or (arr.dtype.kind == "u" and arr.dtype.itemsize == 8):
+        raise ShapeError(f"{name} must be an integer (fixed-point) array, got dtype {arr.dtype}; "
+                         "use zkdl.fixedpoint.quantize for float data")
+    arr = arr.astype(np.int64, copy=False)
+    if shape is not None and arr.shape != shape:
+        raise ShapeError(f"{name} must have shape {shape}, got {arr.shape}")
+    return arr
+
+
+def check_weights(config: FixedPointConfig, W: Sequence, where: str = "weights") -> list[np.ndarray]:
+    """Validate a weight list against ``config`` (count, shapes (d_{l-1} + 1, d_l), integer dtype,
+    |W| < 2^(Q-1)) and return it as a list of int64 arrays (not copied when already int64)."""
+    if isinstance(W, np.ndarray) or not isinstance(W, Sequence):
+        raise ShapeError(f"{where}: weights must be a list of {config.num_layers} arrays")
+    if len(W) != config.num_layers:
+        raise ShapeError(f"{where}: expected {config.num_layers} weight matrices, got {len(W)}")
+    out = []
+    for i, (w, shape) in enumerate(zip(W, config.weight_shapes)):
+        w = _int_matrix(w, f"W[{i}] (layer {i + 1})", shape)
+        out.append(_check_range(w, config.bound, f"{where}, layer {i + 1}", "W"))
+    return out
+
+
+# ----------------------------------------------------------------------------- batch schedule
+
+
+def _pcg_words(seed: int, epoch: int) -> Iterator[int]:
+    bg = np.random.PCG64([seed, epoch])
+    while True:
+        yield from (int(v) for v in bg.random_raw(1024))
+
+
+@lru_cache(maxsize=64)
+def _epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
+    perm = np.arange(n, dtype=np.int64)
+    words = _pcg_words(seed, epoch)
+    for i in range(n - 1, 0, -1):
+        mask = (1 << i.bit_length()) - 1
+        while True:
+            j = next(words) & mask
+            if j <= i:
+                break
+        perm[i], perm[j] = perm[j], perm[i]
+    perm.flags.writeable = False
+    return perm
+
+
+def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The public permutation of range(n) for an epoch (normative, numpy-version independent).
+
+    Fisher-Yates driven by the 64-bit outputs w_1, w_2, ... of
+    ``np.random.PCG64([seed, epoch]).random_raw()`` (NumPy guarantees bit-generator streams):
+    for i = n-1 down to 1, draw j = w & (2^bitlen(i) - 1) until j <= i, then swap perm[i], perm[j].
+
+    >>> epoch_permutation(0, 0, 8).tolist()
+    [5, 4, 6, 2, 3, 0, 1, 7]
+    """
+    for name, v in (("seed", seed), ("epoch", epoch), ("n", n)):
+        if not _is_int(v) or v < 0:
+            raise ConfigError(f"epoch_permutation: {name} must be an integer >= 0, got {v!r}")
+    return _epoch_permutation(int(seed), int(epoch), int(n)).copy()
+
+
+def batch_indices(seed: int, step: int, N: int, B: int) -> np.ndarray:
+    """Indices (into the dataset of N examples) of the batch used by training step ``step``.
+
+    With P = N // B batches per epoch (the last partial batch dropped), step t uses epoch
+    e = t // P and batch b = t % P: ``epoch_permutation(seed, e, N)[b*B : (b+1)*B]``.
+
+    >>> batch_indices(0, 0, 8, 3).tolist(), batch_indices(0, 1, 8, 3).tolist()
+    ([5, 4, 6], [2, 3, 0])
+    """
+    if not _is_int(B) or B < 1 or not _is_int(N) or N < B:
+        raise ShapeError(f"batch_indices: need integers 1 <= B <= N, got B = {B!r}, N = {N!r}")
+    for name, v in (("seed", seed), ("step", step)):
+        if not _is_int(v) or v < 0:
+            raise ConfigError(f"batch_indices: {name} must be an integer >= 0, got {v!r}")
+    per_epoch = int(N) // int(B)
+    epoch, b = divmod(int(step), per_epoch)
+    perm = _epoch_permutation(int(seed), epoch, int(N))
+    return perm[b * B:(b + 1) * B].copy()
+
+
+# ----------------------------------------------------------------------------- forward / step
+
+
+def _forward(config: FixedPointConfig, W: list[np.ndarray], X: np.ndarray, where: str):
+    """Returns Zp, E, S, A (lists as in StepTrace); raises TrainingRangeError on range exits."""
+    L = config.num_layers
+    Zp, E, S, A = [], [], [], [X]
+    for i in range(L):
+        w = f"{where}, layer {i + 1}"
+        Z = _matmul(_with_one(A[i], config.one), W[i])
+        q, e = rescale(Z, config.R)
+        q = _check_range(q, config.bound, w, "Z'")
+        Zp.append(q)
+        E.append(e.astype(np.int64, copy=False))
+        if i < L - 1:
+            s = (q > 0).astype(np.int64)
+            S.append(s)
+            A.append(s * q)
+    return Zp, E, S, A
+
+
+def forward(config: FixedPointConfig, W: Sequence, X, *, where: str = "forward") -> np.ndarray:
+    """Yhat = Z'_L for a batch X (B x d_0, fixed-point ints), with the range checks of training.
+
+    >>> cfg = FixedPointConfig(widths=(1, 1), eta_int=1, k=0, batch_size=1, R=4, Q=16)
+    >>> forward(cfg, [np.array([[24], [8]])], np.array([[16], [-16]]))   # 1.5*x + 0.5
+    array([[ 32],
+           [-16]])
+    """
+    W = check_weights(config, W, where)
+    X = _int_matrix(X, "X")
+    if X.ndim != 2 or X.shape[1] != config.widths[0]:
+        raise ShapeError(f"{where}: X must have shape (n, {config.widths[0]}), got {X.shape}")
+    X = _check_range(X, config.bound, where, "X")
+    return _forward(config, W, X, where)[0][-1]
+
+
+def train_step(config: FixedPointConfig, W: Sequence, X, Y, step: int, batch_idx=None, *,
+               n_examples: int | None = None) -> "StepTrace":
+    """One SGD step of the normative semantics on the batch rows X (B x d_0) and targets Y
+    (B x d_L), both fixed-point int arrays.  ``W`` is not modified.  ``batch_idx`` (the dataset
+    indices of the rows) and ``n_examples`` (dataset size, enables the schedule check in
+    ``validate``) are recorded only.
+
+    Raises TrainingRangeError ("step t, layer l: <tensor> out of range ...") when an honest value
+    leaves its range, ShapeError for malformed inputs.
+
+    >>> cfg = FixedPointConfig(widths=(2, 2, 1), eta_int=1, k=2, batch_size=1, R=4, Q=16)
+    >>> W = [np.array([[16, -8], [0, 16], [0, 0]]), np.array([[16], [8], [0]])]
+    >>> t = train_step(cfg, W, np.array([[16, 8]]), np.array([[0]]), step=0)
+    >>> t.Yhat.tolist(), t.loss_int, [w.tolist() for w in t.dW]
+    ([[16]], 256, [[[4, 0], [2, 0], [4, 0]], [[4], [0], [4]]])
+    """
+    if not _is_int(step) or step < 0:
+        raise ConfigError(f"step must be an integer >= 0, got {step!r}")
+    step = int(step)
+    where = f"step {step}"
+    W = check_weights(config, W, where)
+    B, L = config.batch_size, config.num_layers
+    X = _int_matrix(X, "X", (B, config.widths[0]))
+    Y = _int_matrix(Y, "Y", (B, config.widths[-1]))
+    X = _check_range(X, config.bound, where, "X")
+    Y = _check_range(Y, config.bound, where, "Y")
+    if batch_idx is None:
+        batch = np.arange(B, dtype=np.int64)
+    else:
+        batch = _int_matrix(batch_idx, "batch_idx", (B,)).copy()
+
+    Zp, E_fwd, S, A = _forward(config, W, X, where)
+    Yhat = Zp[-1]
+    diff = Yhat - Y                                   # |.| < 2^Q: no overflow
+    m = _maxabs(diff)
+    if m * m * diff.size <= _I64_MAX:
+        loss_int = int(np.sum(diff * diff))
+    else:
+        loss_int = sum(int(v) * int(v) for v in diff.reshape(-1))
+
+    G_Z: list = [None] * L
+    G_A: list = [None] * (L - 1)
+    E_bwd: list = [None] * (L - 1)
+    G_W: list = [None] * L
+    dW: list = [None] * L
+    E_upd: list = [None] * L
+    G_Z[L - 1] = diff
+    for i in range(L - 1, -1, -1):                   # layer l = i + 1
+        w = f"{where}, layer {i + 1}"
+        gw = _matmul(_with_one(A[i], config.one).T, G_Z[i])
+        upd = _scale(config.eta_int, gw)
+        q, e = rescale(upd, config.R + config.k)
+        dW[i] = _check_range(q, config.bound, w, "dW")
+        E_upd[i] = e.astype(np.int64, copy=False)
+        G_W[i] = _check_i64(gw, w, "G_W")
+        if i > 0:
+            ga, eb = rescale(_matmul(G_Z[i], W[i][:-1].T), config.R)
+            # G_A[i-1] is the gradient w.r.t. A_i, the output of layer i
+            G_A[i - 1] = _check_range(ga, config.bound, f"{where}, layer {i}", "G_A")
+            E_bwd[i - 1] = eb.astype(np.int64, copy=False)
+            G_Z[i - 1] = S[i - 1] * G_A[i - 1]
+    W_after = [_check_range(W[i] - dW[i], config.bound, f"{where}, layer {i + 1}", "W (updated)")
+               for i in range(L)]
+    return StepTrace(config=config, step=step, batch=batch, X=X, Y=Y, W_before=[w.copy() for w in W],
+                     Zp=Zp, E_fwd=E_fwd, S=S, A=A, G_Z=G_Z, G_A=G_A, E_bwd=E_bwd, G_W=G_W, dW=dW,
+                     E_upd=E_upd, W_after=W_after, loss_int=loss_int, n_examples=n_examples)
+
+
+# ----------------------------------------------------------------------------- step trace
+
+#: names of the per-step tensors that the prover commits to (besides the data X, Y and the weights)
+COMMITTED = ("Zp", "E_fwd", "S", "G_A", "E_bwd", "dW", "E_upd")
+
+# field order of the comparison in StepTrace.validate
+_COMPARED = ("Zp", "E_fwd", "S", "A", "G_Z", "G_A", "E_bwd", "G_W", "dW", "E_upd", "W_after")
+
+
+@dataclass(eq=False)
+class StepTrace:
+    """Every tensor of one training step (int64 arrays), as a prover needs them.
+
+    List indexing (0-based, layer l = i + 1), L = number of layers, B = batch size:
+
+    ========  ======  ==========================  =====================================
+    field     length  item i, shape               meaning
+    ========  ======  ==========================  =====================================
+    W_before  L       (d_i + 1, d_{i+1})          weights (last row bias) before the step
+    A         L       (B, d_i)                    input of layer i+1 (A[0] is X)
+    Zp        L       (B, d_{i+1})                Z' = rescale_R([A|2^R] @ W) value
+    E_fwd     L       (B, d_{i+1})                its remainder, in [-2^(R-1), 2^(R-1))
+    S         L-1     (B, d_{i+1})                ReLU sign [Z'_{i+1} > 0] (0/1)
+    G_Z       L       (B, d_{i+1})                gradient w.r.t. Z'; G_Z[L-1] = Yhat - Y
+    G_A       L-1     (B, d_{i+1})                rescale_R(G_Z[i+1] @ W[i+1][:-1]^T) value
+    E_bwd     L-1     (B, d_{i+1})                its remainder, in [-2^(R-1), 2^(R-1))
+    G_W       L       (d_i + 1, d_{i+1})          [A|2^R]^T @ G_Z (scale 2^(2R))
+    dW        L       (d_i + 1, d_{i+1})          rescale_{R+k}(eta_int * G_W) value
+    E_upd     L       (d_i + 1, d_{i+1})          its remainder, in [-2^(R+k-1), 2^(R+k-1))
+    W_after   L       (d_i + 1, d_{i+1})          W_before - dW
+    ========  ======  ==========================  =====================================
+
+    ``loss_int`` = sum((Yhat - Y)^2) as a Python int (scale 2^(2R)); ``loss`` its float value per
+    example.  ``Z`` (the pre-rescale matmul outputs) is derived: Zp * 2^R + E_fwd.
+    """
+
+    config: FixedPointConfig
+    step: int
+    batch: np.ndarray
+    X: np.ndarray
+    Y: np.ndarray
+    W_before: list[np.ndarray]
+    Zp: list[np.ndarray]
+    E_fwd: list[np.ndarray]
+    S: list[np.ndarray]
+    A: list[np.ndarray]
+    G_Z: list[np.ndarray]
+    G_A: list[np.ndarray]
+    E_bwd: list[np.ndarray]
+    G_W: list[np.ndarray]
+    dW: list[np.ndarray]
+    E_upd: list[np.ndarray]
+    W_after: list[np.ndarray]
+    loss_int: int
+    n_examples: int | None = field(default=None)
+
+    @property
+    def num_layers(self) -> int:
+        return self.config.num_layers
+
+    @property
+    def Yhat(self) -> np.ndarray:
+        """The network output Z'_L (no ReLU on the last layer)."""
+        return self.Zp[-1]
+
+    @property
+    def Z(self) -> list[np.ndarray]:
+        """Pre-rescale matmul outputs [A|2^R] @ W, recomputed as Zp * 2^R + E_fwd (never committed)."""
+        return [zp * np.int64(self.config.one) + e for zp, e in zip(self.Zp, self.E_fwd)]
+
+    @property
+    def loss(self) -> float:
+        """Mean over the batch of the squared error summed over outputs: loss_int / (2^(2R) B)."""
+        return self.loss_int / (4.0 ** self.config.R * self.config.batch_size)
+
+    def committed(self) -> dict[str, list[np.ndarray]]:
+        """The per-step tensors the prover commits to, by name (see COMMITTED)."""
+        return {name: list(getattr(self, name)) for name in COMMITTED}
+
+    def validate(self) -> None:
+        """Recompute the step from (config, step, X, Y, W_before) and compare every tensor.
+
+        Raises TraceMismatchError naming the first mismatch (tensor, layer, index, both values),
+        or the TrainingRangeError / ShapeError the recomputation raises.  Also checks the batch
+        indices against the public schedule when ``n_examples`` is set.
+        """
+        cfg = self.config
+        where = f"step {self.step}"
+        if self.n_examples is not None:
+            expect = batch_indices(cfg.seed, self.step, self.n_examples, cfg.batch_size)
+            _compare(f"{where}: batch", np.asarray(self.batch), expect, "batch")
+        ref = train_step(cfg, self.W_before, self.X, self.Y, self.step, self.batch,
+                         n_examples=self.n_examples)
+        for name in _COMPARED:
+            got, exp = getattr(self, name), getattr(ref, name)
+            if not isinstance(got, (list, tuple)) or len(got) != len(exp):
+                raise TraceMismatchError(f"{where}: {name} must be a list of {len(exp)} arrays",
+                                         tensor=name)
+            for i, (g, e) in enumerate(zip(got, exp)):
+                layer = f"input of layer {i + 1}" if name == "A" else f"layer {i + 1}"
+                _compare(f"{where}: {name}[{i}] ({layer})", np.asarray(g), e, f"{name}[{i}]")
+        if self.loss_int != ref.loss_int:
+            raise TraceMismatchError(f"{where}: loss_int is {self.loss_int}, recomputed {ref.loss_int}",
+                                     tensor="loss_int")
+
+
+def _compare(what: str, got: np.ndarray, exp: np.ndarray, tensor: str) -> None:
+    if got.shape != exp.shape:
+        raise TraceMismatchError(f"{what}: shape {got.shape}, expected {exp.shape}", tensor=tensor)
+    if got.dtype != np.int64:
+        raise TraceMismatchError(f"{what}: dtype {got.dtype}, expected int64", tensor=tensor)
+    bad = np.argwhere(got != exp)
+    if bad.size:
+        idx = tuple(int(v) for v in bad[0])
+        raise TraceMismatchError(
+            f"{what}: mismatch at index {list(idx)}: trace has {int(got[idx])}, recomputed {int(exp[idx])}"
+            f" ({len(bad)} entries differ)", tensor=tensor)
+
+
+def validate_chain(traces: Iterable[StepTrace]) -> int:
+    """Validate consecutive traces: each one (``validate``), consecutive step numbers and
+    W_after of step t == W_before of step t + 1.  Returns the number of traces checked."""
+    prev = None
+    n = 0
+    for tr in traces:
+        tr.validate()
+        if prev is not None:
+            if tr.step != prev.step + 1:
+                raise TraceMismatchError(f"step {tr.step} follows step {prev.step}", tensor="step")
+            for i, (a, b) in enumerate(zip(prev.W_after, tr.W_before)):
+                _compare(f"step {tr.step}: W_before[{i}] vs previous W_after", np.asarray(b), a,
+                         f"W_before[{i}]")
+        prev = tr
+        n += 1
+    return n

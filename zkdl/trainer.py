@@ -1,0 +1,385 @@
+"""Reference fixed-point trainer, weight import/export and the float64 reference.
+
+The arithmetic lives in :mod:`zkdl.fixedpoint` (normative, see docs/semantics.md); this module
+drives it over a dataset with the public batch schedule and produces one
+:class:`~zkdl.fixedpoint.StepTrace` per step for the prover.
+
+>>> import numpy as np
+>>> from zkdl.fixedpoint import FixedPointConfig, quantize
+>>> cfg = FixedPointConfig(widths=(2, 4, 1), eta_int=1, k=6, batch_size=4, seed=1)
+>>> W0 = init_weights_from_float(init_mlp(cfg.widths, seed=0), cfg.R)
+>>> X = quantize(np.random.default_rng(0).uniform(-1, 1, (8, 2)), cfg.R)
+>>> trainer = Trainer(cfg, W0, X, quantize(np.ones((8, 1)), cfg.R))
+>>> traces = trainer.run(3)
+>>> [t.step for t in traces], trainer.step_index
+([0, 1, 2], 3)
+>>> traces[-1].validate()                  # the prover-side consistency check
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import ShapeError
+from .fixedpoint import (
+    ConfigError, FixedPointConfig, StepTrace, _check_range, _int_matrix, batch_indices, check_weights,
+    dequantize, forward, quantize, train_step,
+)
+
+__all__ = [
+    "Trainer", "init_weights_from_float", "export_state_dict", "init_mlp", "float_forward",
+    "float_train", "FloatRun", "compare_digits", "DIGITS_DEFAULTS",
+]
+
+
+# ----------------------------------------------------------------------------- weight import
+
+
+def _as_float_array(v, name: str) -> np.ndarray:
+    if hasattr(v, "detach"):                     # a torch tensor, without importing torch
+        v = v.detach().cpu().numpy()
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "fiu":
+        raise ShapeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def _natural_key(s: str) -> tuple:
+    return tuple((0, int(c), "") if c.isdigit() else (1, 0, c) for c in re.split(r"(\d+)", s) if c)
+
+
+def _layers_from_mapping(src: Mapping) -> list[np.ndarray]:
+    keys = [str(k) for k in src.keys()]
+    torch_keys = [k for k in keys if k.endswith(".weight") or k.endswith(".bias")]
+    if torch_keys:
+        other = sorted(set(keys) - set(torch_keys))
+        if other:
+            raise ShapeError(f"state dict: unexpected keys {other} (only Linear '<prefix>.weight' "
+                             "and '<prefix>.bias' entries are supported)")
+        prefixes = sorted({k.rsplit(".", 1)[0] for k in torch_keys}, key=_natural_key)
+        layers = []
+        for p in prefixes:
+            if f"{p}.weight" not in src:
+                raise ShapeError(f"state dict: '{p}.bias' without '{p}.weight'")
+            w = _as_float_array(src[f"{p}.weight"], f"{p}.weight")
+            if w.ndim != 2:
+                raise ShapeError(f"state dict: '{p}.weight' must be 2-D (out, in), got shape {w.shape}")
+            b = (_as_float_array(src[f"{p}.bias"], f"{p}.bias") if f"{p}.bias" in src
+                 else np.zeros(w.shape[0]))
+            if b.shape != (w.shape[0],):
+                raise ShapeError(f"state dict: '{p}.bias' must have shape ({w.shape[0]},), got {b.shape}")
+            layers.append(np.vstack([w.T, b[None, :]]))     # torch Linear weight is (out, in)
+        return layers
+    idx = {}
+    for k in keys:
+        m = re.fullmatch(r"([Wb])(\d+)", k)
+        if not m:
+            raise ShapeError(f"weights: unexpected key {k!r} (expected W0, b0, W1, b1, ... or "
+                             "torch-style '<prefix>.weight' / '<prefix>.bias')")
+        idx.setdefault(int(m.group(2)), {})[m.group(1)] = k
+    layers = []
+    for i in sorted(idx):
+        if "W" not in idx[i]:
+            raise ShapeError(f"weights: b{i} without W{i}")
+        w = _as_float_array(src[idx[i]["W"]], f"W{i}")
+        if w.ndim != 2:
+            raise ShapeError(f"weights: W{i} must be 2-D (in, out), got shape {w.shape}")
+        b = _as_float_array(src[idx[i]["b"]], f"b{i}") if "b" in idx[i] else np.zeros(w.shape[1])
+        if b.shape != (w.shape[1],):
+            raise ShapeError(f"weights: b{i} must have shape ({w.shape[1]},), got {b.shape}")
+        layers.append(np.vstack([w, b[None, :]]))
+    return layers
+
+
+def init_weights_from_float(source: Any, R: int = 16, *, widths: Sequence[int] | None = None
+                            ) -> list[np.ndarray]:
+    """Quantize float weights (round half up, scale 2^R) into zkdl's layout: a list of int64
+    W_l of shape (d_{l-1} + 1, d_l) whose last row is the bias.
+
+    ``source`` may be
+      * a list whose items are either arrays already in zkdl layout (d_in + 1, d_out) or pairs
+        (W, b) with W of shape (d_in, d_out) and b of shape (d_out,);
+      * a PyTorch-style state dict of Linear layers, {"0.weight": (out, in), "0.bias": (out,),
+        "2.weight": ...} (values: numpy arrays or anything np.asarray accepts; layers ordered by
+        their key prefix, numbers compared numerically; a missing bias means zero bias);
+      * a dict {"W0": (in, out), "b0": (out,), "W1": ...} (b optional);
+      * a path to an .npz file or an opened NpzFile holding either kind of keys.
+    ``widths``, if given, must match the layer shapes.
+
+    >>> sd = {"0.weight": np.array([[1.0, -0.5]]), "0.bias": np.array([0.25])}   # Linear(2, 1)
+    >>> init_weights_from_float(sd, R=4)[0].tolist()
+    [[16], [-8], [4]]
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with np.load(source, allow_pickle=False) as npz:
+            layers = _layers_from_mapping({k: npz[k] for k in npz.files})
+    elif hasattr(source, "keys") and hasattr(source, "__getitem__"):
+        layers = _layers_from_mapping(source)
+    elif isinstance(source, Sequence) and not isinstance(source, np.ndarray):
+        layers = []
+        for i, item in enumerate(source):
+            if isinstance(item, (tuple, list)):
+                if len(item) != 2:
+                    raise ShapeError(f"layer {i + 1}: expected a pair (W, b)")
+                w, b = _as_float_array(item[0], f"W{i}"), _as_float_array(item[1], f"b{i}")
+                if w.ndim != 2 or b.shape != (w.shape[1],):
+                    raise ShapeError(f"layer {i + 1}: W must be (in, out) and b (out,), got "
+                                     f"{w.shape} and {b.shape}")
+                layers.append(np.vstack([w, b[None, :]]))
+            else:
+                w = _as_float_array(item, f"W{i}")
+                if w.ndim != 2 or w.shape[0] < 2:
+                    raise ShapeError(f"layer {i + 1}: expected shape (d_in + 1, d_out), got {w.shape}")
+                layers.append(w)
+    else:
+        raise ShapeError(f"init_weights_from_float: unsupported source of type {type(source).__name__}")
+    if not layers:
+        raise ShapeError("init_weights_from_float: no layers")
+    for i in range(1, len(layers)):
+        if layers[i].shape[0] - 1 != layers[i - 1].shape[1]:
+            raise ShapeError(f"layer {i + 1} expects {layers[i].shape[0] - 1} inputs but layer {i} "
+                             f"has {layers[i - 1].shape[1]} outputs")
+    if widths is not None:
+        got = (layers[0].shape[0] - 1,) + tuple(w.shape[1] for w in layers)
+        if tuple(widths) != got:
+            raise ShapeError(f"weights have widths {got}, expected {tuple(widths)}")
+    return [quantize(w, R) for w in layers]
+
+
+def export_state_dict(W: Sequence[np.ndarray], R: int = 16, *, prefix: str = "{i}") -> dict[str, np.ndarray]:
+    """Fixed-point weights (zkdl layout) as a PyTorch-style float state dict
+    {"0.weight": (out, in), "0.bias": (out,), "1.weight": ...}; ``prefix`` formats the layer
+    index i (0-based), e.g. "fc{i}".  Inverse of init_weights_from_float on quantized values."""
+    out = {}
+    for i, w in enumerate(W):
+        f = dequantize(w, R)
+        p = prefix.format(i=i)
+        out[f"{p}.weight"] = np.ascontiguousarray(f[:-1].T)
+        out[f"{p}.bias"] = f[-1].copy()
+    return out
+
+
+def init_mlp(widths: Sequence[int], seed: int = 0) -> list[np.ndarray]:
+    """PyTorch-default-like float initialisation in zkdl layout: every entry of W_l (bias row
+    included) uniform in [-1/sqrt(d_{l-1}), 1/sqrt(d_{l-1})].
+
+    Not normative (the initial weights are committed, however they were drawn), but
+    reproducible across numpy versions: the entries of all layers, in order and row-major, are
+    a * (2u - 1) with u = (w >> 11) * 2^-53 for the 64-bit outputs w of
+    ``np.random.PCG64([seed, 0x1A17]).random_raw()``.
+    """
+    bg = np.random.PCG64([int(seed), 0x1A17])
+    out = []
+    for d_in, d_out in zip(widths[:-1], widths[1:]):
+        a = 1.0 / np.sqrt(d_in)
+        u = np.ldexp((bg.random_raw((d_in + 1) * d_out) >> np.uint64(11)).astype(np.float64), -53)
+        out.append((a * (2.0 * u - 1.0)).reshape(d_in + 1, d_out))
+    return out
+
+
+# ----------------------------------------------------------------------------- trainer
+
+
+class Trainer:
+    """Runs the normative fixed-point SGD over a dataset with the public batch schedule.
+
+    Args:
+        config: the public parameters (widths, learning rate, batch size, seed, R, Q).
+        W_init: initial weights, int64 arrays of shapes config.weight_shapes (see
+            init_weights_from_float).  Copied.
+        X_data: (N, d_0) fixed-point inputs; Y_data: (N, d_L) fixed-point targets.  Not copied;
+            do not modify them while training.
+        start_step: index of the first step (to resume a run).
+
+    ``step()`` performs one step and returns its StepTrace; ``run(T)`` performs T steps.
+    """
+
+    def __init__(self, config: FixedPointConfig, W_init: Sequence, X_data, Y_data, *,
+                 start_step: int = 0):
+        self.config = config
+        self._W = [w.copy() for w in check_weights(config, W_init, "initial weights")]
+        X = _int_matrix(X_data, "X_data")
+        Y = _int_matrix(Y_data, "Y_data")
+        if X.ndim != 2 or X.shape[1] != config.widths[0]:
+            raise ShapeError(f"X_data must have shape (N, {config.widths[0]}), got {X.shape}")
+        if Y.shape != (X.shape[0], config.widths[-1]):
+            raise ShapeError(f"Y_data must have shape ({X.shape[0]}, {config.widths[-1]}), got {Y.shape}")
+        if X.shape[0] < config.batch_size:
+            raise ShapeError(f"dataset has {X.shape[0]} examples, fewer than the batch size {config.batch_size}")
+        self.X = _check_range(X, config.bound, "dataset", "X")
+        self.Y = _check_range(Y, config.bound, "dataset", "Y")
+        if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
+            raise ConfigError(f"start_step must be an integer >= 0, got {start_step!r}")
+        self.step_index = start_step
+        #: loss (float, see StepTrace.loss) of every step run so far
+        self.losses: list[float] = []
+
+    @property
+    def num_examples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.num_examples // self.config.batch_size
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Copies of the current weights (int64, zkdl layout)."""
+        return [w.copy() for w in self._W]
+
+    def step(self) -> StepTrace:
+        """One training step on batch ``batch_indices(seed, step_index, N, B)``."""
+        cfg = self.config
+        idx = batch_indices(cfg.seed, self.step_index, self.num_examples, cfg.batch_size)
+        tr = train_step(cfg, self._W, self.X[idx], self.Y[idx], self.step_index, idx,
+                        n_examples=self.num_examples)
+        self._W = [w.copy() for w in tr.W_after]
+        self.step_index += 1
+        self.losses.append(tr.loss)
+        return tr
+
+    def run(self, steps: int, *, keep_traces: bool = True,
+            callback: Callable[[StepTrace], None] | None = None) -> list[StepTrace]:
+        """Run ``steps`` steps; returns their traces (an empty list if keep_traces is False).
+        ``callback`` is called with each trace as it is produced (e.g. to prove it and drop it)."""
+        out = []
+        for _ in range(int(steps)):
+            tr = self.step()
+            if callback is not None:
+                callback(tr)
+            if keep_traces:
+                out.append(tr)
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """Forward pass only: Yhat (fixed point, scale 2^R) for inputs X (n x d_0)."""
+        return forward(self.config, self._W, X, where="predict")
+
+    def accuracy(self, X, labels) -> float:
+        """Fraction of rows whose argmax of Yhat equals the label (ties: lowest index)."""
+        labels = np.asarray(labels)
+        pred = np.argmax(self.predict(X), axis=1)
+        if labels.shape != pred.shape:
+            raise ShapeError(f"labels must have shape {pred.shape}, got {labels.shape}")
+        return float(np.mean(pred == labels))
+
+
+# ----------------------------------------------------------------------------- float reference
+
+
+def float_forward(W: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
+    """Float64 forward pass of the same architecture: ReLU hidden layers, linear output."""
+    a = np.asarray(X, dtype=np.float64)
+    for i, w in enumerate(W):
+        z = np.hstack([a, np.ones((a.shape[0], 1))]) @ w
+        a = np.maximum(z, 0.0) if i < len(W) - 1 else z
+    return a
+
+
+@dataclass
+class FloatRun:
+    """Result of float_train: the final float weights and the per-step losses."""
+    weights: list[np.ndarray]
+    losses: list[float]
+
+
+def float_train(config: FixedPointConfig, W_init: Sequence[np.ndarray], X, Y, steps: int, *,
+                start_step: int = 0) -> FloatRun:
+    """Float64 SGD with exactly the update of the fixed-point semantics, without rounding:
+    same architecture, same batches (batch_indices with config.seed), and
+    W_l <- W_l - eta * [A_{l-1} | 1]^T G_Z_l with G_Z_L = Yhat - Y (the gradient of
+    0.5 * sum over the batch of |yhat - y|^2, i.e. no 1/B), G_Z_l = [Z_l > 0] * (G_Z_{l+1} W_{l+1}[:-1]^T).
+
+    Pass ``[dequantize(w, R) for w in W_int]`` and dequantized data to start from exactly the
+    fixed-point run's initial state.
+    """
+    W = [np.array(w, dtype=np.float64) for w in W_init]
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    eta, B, L = config.eta, config.batch_size, len(W)
+    losses = []
+    for t in range(start_step, start_step + int(steps)):
+        idx = batch_indices(config.seed, t, X.shape[0], B)
+        A, Z = [X[idx]], []
+        for i, w in enumerate(W):
+            z = np.hstack([A[i], np.ones((B, 1))]) @ w
+            Z.append(z)
+            if i < L - 1:
+                A.append(np.maximum(z, 0.0))
+        g = Z[-1] - Y[idx]
+        losses.append(float(np.sum(g * g) / B))
+        grads = [None] * L
+        for i in range(L - 1, -1, -1):
+            grads[i] = np.hstack([A[i], np.ones((B, 1))]).T @ g
+            if i > 0:
+                g = (Z[i - 1] > 0) * (g @ W[i][:-1].T)
+        for i in range(L):
+            W[i] = W[i] - eta * grads[i]
+    return FloatRun(weights=W, losses=losses)
+
+
+# ----------------------------------------------------------------------------- digits comparison
+
+#: the digits experiment of docs/semantics.md (64-32-10 MLP)
+DIGITS_DEFAULTS = dict(steps=200, hidden=32, batch_size=32, eta_int=1, k=6, seed=0, init_seed=0, R=16)
+
+
+def compare_digits(*, steps: int = 200, hidden: int = 32, batch_size: int = 32, eta_int: int = 1,
+                   k: int = 6, seed: int = 0, init_seed: int = 0, R: int = 16, Q: int = 32,
+                   validate: bool = False) -> dict:
+    """Train a 64-hidden-10 MLP on the digits in fixed point and in float64 from the same
+    (quantized) initial weights with the same batches and learning rate; return the accuracies
+    and losses.  ``validate`` also re-checks every trace.  Needs scikit-learn."""
+    from .datasets import load_digits_fixed
+
+    d = load_digits_fixed(R)
+    cfg = FixedPointConfig(widths=(64, hidden, 10), eta_int=eta_int, k=k, batch_size=batch_size,
+                           seed=seed, R=R, Q=Q)
+    W0 = init_weights_from_float(init_mlp(cfg.widths, init_seed), R)
+    t0 = time.perf_counter()
+    tr = Trainer(cfg, W0, d.X_train, d.Y_train)
+    tr.run(steps, keep_traces=False, callback=(lambda t: t.validate()) if validate else None)
+    t_fixed = time.perf_counter() - t0
+    fr = float_train(cfg, [dequantize(w, R) for w in W0], dequantize(d.X_train, R),
+                     dequantize(d.Y_train, R), steps)
+
+    def facc(X, labels):
+        return float(np.mean(np.argmax(float_forward(fr.weights, dequantize(X, R)), axis=1) == labels))
+
+    return {
+        "widths": list(cfg.widths), "steps": steps, "batch_size": batch_size, "eta": cfg.eta,
+        "eta_int": eta_int, "k": k, "R": R, "Q": Q, "seed": seed, "init_seed": init_seed,
+        "fixed_train_acc": tr.accuracy(d.X_train, d.labels_train),
+        "fixed_test_acc": tr.accuracy(d.X_test, d.labels_test),
+        "float_train_acc": facc(d.X_train, d.labels_train),
+        "float_test_acc": facc(d.X_test, d.labels_test),
+        "fixed_final_loss": float(np.mean(tr.losses[-10:])),
+        "float_final_loss": float(np.mean(fr.losses[-10:])),
+        "max_weight_diff": float(max(np.max(np.abs(dequantize(a, R) - b))
+                                     for a, b in zip(tr.weights, fr.weights))),
+        "fixed_seconds": round(t_fixed, 3),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m zkdl.trainer [--steps N] [--hidden H] [--batch-size B] [--eta-int E] [--k K]
+    [--seed S] [--init-seed I] [--R R] [--validate]``: the digits comparison as one JSON line."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m zkdl.trainer", description=main.__doc__)
+    for name, default in DIGITS_DEFAULTS.items():
+        ap.add_argument("--" + name.replace("_", "-"), type=int, default=default, dest=name)
+    ap.add_argument("--validate", action="store_true", help="re-check every step trace")
+    args = ap.parse_args(argv)
+    print(json.dumps(compare_digits(**vars(args))))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
