@@ -338,6 +338,20 @@ def _term_order(term: Term, public: frozenset) -> list[int]:
     return sorted(term.factors, key=lambda f: (f in public, f))
 
 
+def _term_commitments(spec: SumcheckSpec, pub: frozenset, coms_f: dict, pub_vals: dict, multiply) -> list:
+    """Commitment to each term's product, as the verifier replays it: public factors scale the
+    running commitment; a private factor goes through multiply(running, factor_commitment),
+    which returns the next committed partial product (checked by a product proof)."""
+    out = []
+    for term in spec.terms:
+        order = _term_order(term, pub)
+        cur = coms_f[order[0]]
+        for f in order[1:]:
+            cur = cur * pub_vals[f] if f in pub else multiply(cur, coms_f[f])
+        out.append(cur)
+    return out
+
+
 def _com_linear(points: Sequence, scalars: Sequence[int]):
     from .curve import PointVec, msm
 
@@ -478,21 +492,16 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
     for f, fn in public.items():
         pub_vals[f] = int(fn(rs)) % R_MODULUS
         coms_f[f] = key.g * pub_vals[f]
-    k = 0
-    term_coms = []
-    for term in spec.terms:
-        order = _term_order(term, pub)
-        cur_c = coms_f[order[0]]
-        for f in order[1:]:
-            if f in pub:
-                cur_c = cur_c * pub_vals[f]
-                continue
-            nc = proof.product_coms[k]
-            t.append_point(b"product-com", nc)
-            verify_product(key, t, cur_c, coms_f[f], nc, proof.product_proofs[k])
-            cur_c = nc
-            k += 1
-        term_coms.append(cur_c)
+    k = [0]
+
+    def multiply(cur_c, f_com):
+        nc = proof.product_coms[k[0]]
+        t.append_point(b"product-com", nc)
+        verify_product(key, t, cur_c, f_com, nc, proof.product_proofs[k[0]])
+        k[0] += 1
+        return nc
+
+    term_coms = _term_commitments(spec, pub, coms_f, pub_vals, multiply)
     rhs = _com_linear(term_coms, [e * term.coeff % R_MODULUS for term in spec.terms])
     verify_equality(key, t, cur, rhs, proof.final_proof)
     return rs, coms_f
@@ -536,19 +545,15 @@ def simulate_zk(key, spec: SumcheckSpec, claim_com, challenges: Sequence[int], p
     pub_vals = {f: int(fn(rs)) % R_MODULUS for f, fn in public.items()}
     for f, v in pub_vals.items():
         coms_f[f] = key.g * v
-    prods, proofs, term_coms = [], [], []
-    for term in spec.terms:
-        order = _term_order(term, pub)
-        cur_c = coms_f[order[0]]
-        for f in order[1:]:
-            if f in pub:
-                cur_c = cur_c * pub_vals[f]
-                continue
-            nc = key.h * random_scalar()
-            proofs.append(simulate_product(key, cur_c, coms_f[f], nc, rest.pop(0)))
-            prods.append(nc)
-            cur_c = nc
-        term_coms.append(cur_c)
+    prods, proofs = [], []
+
+    def multiply(cur_c, f_com):
+        nc = key.h * random_scalar()
+        proofs.append(simulate_product(key, cur_c, f_com, nc, rest.pop(0)))
+        prods.append(nc)
+        return nc
+
+    term_coms = _term_commitments(spec, pub, coms_f, pub_vals, multiply)
     rhs = _com_linear(term_coms, [e * term.coeff % R_MODULUS for term in spec.terms])
     final = simulate_equality(key, cur, rhs, rest.pop(0))
     return ZkSumcheckProof(tuple(rounds), fac, PointVec.from_points(prods) if prods else PointVec.identity(0),
