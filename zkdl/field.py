@@ -55,6 +55,9 @@ class FrVec:
     """A vector of Fr elements in Montgomery form (numpy uint64 array of shape (n, 4))."""
 
     __slots__ = ("limbs",)
+    # numpy scalars on the left of an operator defer to FrVec's reflected operators instead of
+    # broadcasting over the object (which would give unreduced integers)
+    __array_ufunc__ = None
 
     def __init__(self, limbs: np.ndarray):
         """Wrap Montgomery limbs as they are (no reduction); use the from_* constructors for

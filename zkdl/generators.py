@@ -14,8 +14,13 @@ Timing is irrelevant here (the inputs are public).
 
 Derived vectors are cached on disk (``$ZKDL_CACHE_DIR`` or ``~/.cache/zkdl``), one file per label,
 written atomically.  A cache file is validated on load: magic, label and count in the header,
-a SHA-256 digest of the whole content, every point on the curve, and a few points (first, last and
-random ones) re-derived and compared.  A file that fails is reported and rebuilt, never trusted.
+a SHA-256 digest of the whole content, every point on the curve, the first 4096 points (all a
+verifier's Hyrax rows need) in the prime-order subgroup, and a few points (first, last and random
+ones) re-derived and compared.  A file that fails is reported and rebuilt.  These checks catch
+corruption and stale files; they do not make the cache a security boundary: a file rewritten
+with care by someone who can write to the cache directory (and could as well edit the installed
+code) may pass for points past the first 4096, so keep the cache directory as private as the
+installation itself (files are created with mode 0600).
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from .errors import CacheError, ZkdlError
 DST = b"zkdl-v1:BLS12-381:G1:try-and-increment:SHAKE256"
 _MAGIC = b"ZKDLGEN1"
 _SPOT_CHECKS = 4
+_FULL_CHECK = 4096  # points of a cache file checked for subgroup membership on load
 _lock = threading.Lock()
 _memo: dict[str, PointVec] = {}
 
@@ -101,7 +107,8 @@ def _decode_cache(label: str, data: bytes) -> PointVec:
         raise CacheError("length mismatch")
     pts = PointVec(np.frombuffer(payload, dtype="<u8").astype(np.uint64).reshape(count, 12))
     try:
-        pts.validate(subgroup=False)
+        pts[:_FULL_CHECK].validate(subgroup=True)
+        pts[_FULL_CHECK:].validate(subgroup=False)
     except ZkdlError as e:
         raise CacheError(f"invalid point: {e}") from None
     if count:
