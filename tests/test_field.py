@@ -450,9 +450,9 @@ def test_threads_context_manager_restores():
 
 def test_numpy_scalar_on_the_left_defers_to_frvec():
     """np.int64(3) * v must be an FrVec reduced mod r, not a numpy object array."""
-    a = FrVec.from_ints([R_MODULUS - 1, 5])
-    for op, want in ((lambda x: np.int64(3) * x, [(3 * (R_MODULUS - 1)) % R_MODULUS, 15]),
-                     (lambda x: np.int64(3) - x, [4, (3 - 5) % R_MODULUS]),
+    a = FrVec.from_ints([R - 1, 5])
+    for op, want in ((lambda x: np.int64(3) * x, [(3 * (R - 1)) % R, 15]),
+                     (lambda x: np.int64(3) - x, [4, (3 - 5) % R]),
                      (lambda x: np.uint8(2) + x, [1, 7])):
         got = op(a)
         assert isinstance(got, FrVec) and got.to_ints() == want
