@@ -1,0 +1,193 @@
+"""One protocol description for prover and verifier: the channel.
+
+A FAC4DNN proof is a long sequence of sub-protocols (commitments, zk sumchecks, Σ-protocols,
+Hyrax openings) whose order and shapes depend only on public data.  The circuits describe that
+sequence once, as a function of a :class:`Channel`; the prover runs it with a
+:class:`ProverChannel` (which computes, commits, proves and writes the proof bytes) and the
+verifier with a :class:`VerifierChannel` (which reads the same items from the proof bytes, strictly,
+and checks them).  Prover-only work is passed as thunks (``lambda: ...``) that the verifier never
+calls, so the verifier needs no witness and the two sides cannot drift apart.
+
+Values flow as :class:`Claimed`: a Pedersen commitment Com(v; ρ) = v·g + ρ·h together with, on the
+prover's side only, v and ρ.  Claimed values form a vector space (sums, differences, scaling by
+public scalars, public constants) on both sides at once, which is how the circuits derive
+commitments homomorphically instead of sending them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from zkdl import hyrax, sigma
+from zkdl.codec import Reader, Writer
+from zkdl.curve import G1, PointVec, msm
+from zkdl.errors import VerificationError, ZkdlError
+from zkdl.field import R_MODULUS, FrVec
+from zkdl.pedersen import PedersenKey, random_scalar
+from zkdl.sumcheck import SumcheckSpec, ZkSumcheckProof, prove_zk, verify_zk
+from zkdl.transcript import Transcript
+
+P = R_MODULUS
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Com(val; blind) -- val and blind are None on the verifier's side."""
+
+    com: G1
+    val: int | None = None
+    blind: int | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.val is not None
+
+    def __add__(self, o: "Claimed") -> "Claimed":
+        if self.known and o.known:
+            return Claimed(self.com + o.com, (self.val + o.val) % P, (self.blind + o.blind) % P)
+        return Claimed(self.com + o.com)
+
+    def __sub__(self, o: "Claimed") -> "Claimed":
+        return self + o * (P - 1)
+
+    def __mul__(self, k: int) -> "Claimed":
+        k = int(k) % P
+        if self.known:
+            return Claimed(self.com * k, self.val * k % P, self.blind * k % P)
+        return Claimed(self.com * k)
+
+    __rmul__ = __mul__
+
+    def inv_scale(self, k: int) -> "Claimed":
+        k = int(k) % P
+        if k == 0:
+            raise ZkdlError("division of a commitment by zero (probability ~2^-254); retry the proof")
+        return self * pow(k, -1, P)
+
+
+def lincomb(items: Sequence[Claimed], coeffs: Sequence[int]) -> Claimed:
+    """sum_i coeffs_i * items_i with one MSM."""
+    cs = [int(c) % P for c in coeffs]
+    com = msm(PointVec.from_points([it.com for it in items]), FrVec.from_ints(cs)) if items else G1.identity()
+    if items and all(it.known for it in items):
+        return Claimed(com, sum(c * it.val for c, it in zip(cs, items)) % P,
+                       sum(c * it.blind for c, it in zip(cs, items)) % P)
+    return Claimed(com)
+
+
+class Channel:
+    """Common part: key, transcript, public constants."""
+
+    prover: bool
+
+    def __init__(self, key: PedersenKey, transcript: Transcript):
+        self.key = key
+        self.t = transcript
+
+    # -- public values
+    def const(self, v: int) -> Claimed:
+        """A public value as a claimed value with blind 0."""
+        v = int(v) % P
+        return Claimed(self.key.g * v, v, 0) if self.prover else Claimed(self.key.g * v)
+
+    def zero(self) -> Claimed:
+        return Claimed(G1.identity(), 0, 0) if self.prover else Claimed(G1.identity())
+
+    def challenge(self, label: bytes) -> int:
+        return self.t.challenge_scalar(label)
+
+    def challenges(self, label: bytes, n: int) -> list[int]:
+        return self.t.challenge_scalars(label, n)
+
+    def challenge_nonzero(self, label: bytes) -> int:
+        return sigma.challenge_nonzero(self.t, label)
+
+
+class ProverChannel(Channel):
+    prover = True
+
+    def __init__(self, key: PedersenKey, transcript: Transcript):
+        super().__init__(key, transcript)
+        self.w = Writer()
+        self.sizes: dict[str, int] = {}
+
+    def _count(self, what: str, before: int) -> None:
+        self.sizes[what] = self.sizes.get(what, 0) + len(self.w.getvalue()) - before
+
+    def _pos(self) -> int:
+        return len(self.w.getvalue())
+
+    def send_scalar_com(self, label: bytes, value: Callable[[], int]) -> Claimed:
+        """Commit to a value with a fresh blind, send and absorb the commitment."""
+        v = int(value()) % P
+        rho = random_scalar()
+        c = self.key.commit_scalar(v, rho)
+        self.w.point(c)
+        self.t.append_point(label, c)
+        return Claimed(c, v, rho)
+
+    def send_hyrax(self, label: bytes, num_vars: int, col_vars: int, values: Callable[[], object]):
+        """Commit to a table (Hyrax rows), send and absorb; returns (commitment, secret)."""
+        com, sec = hyrax.commit(self.key, values(), col_vars=col_vars, num_vars=num_vars)
+        com.write(self.w)
+        com.absorb(self.t, label)
+        return com, sec
+
+    def sumcheck(self, spec: SumcheckSpec, tables: Callable[[], list[FrVec]], claim: Claimed,
+                 public: dict[int, Callable[[list[int]], int]]) -> tuple[list[int], dict[int, Claimed]]:
+        """Zero-knowledge sumcheck of the claimed value; returns (r, {private factor: Claimed})."""
+        proof, r, openings = prove_zk(self.key, spec, tables(), claim.blind, self.t, public=sorted(public))
+        proof.write(self.w)
+        priv = [f for f in range(spec.num_factors) if f not in public]
+        out = {f: Claimed(proof.factor_coms[i], *openings[f]) for i, f in enumerate(priv)}
+        return r, out
+
+    def equal(self, a: Claimed, b: Claimed) -> None:
+        """Prove that two commitments hold the same value."""
+        sigma.prove_equality(self.key, self.t, a.com, b.com, a.blind, b.blind).write(self.w)
+
+    def open(self, com: hyrax.HyraxCommitment, secret: hyrax.HyraxSecret, point: Sequence[int],
+             claim: Claimed) -> None:
+        hyrax.prove_eval(self.key, self.t, com, secret, point, claim.val, claim.blind).write(self.w)
+
+    def getvalue(self) -> bytes:
+        return self.w.getvalue()
+
+
+class VerifierChannel(Channel):
+    prover = False
+
+    def __init__(self, key: PedersenKey, transcript: Transcript, data: bytes):
+        super().__init__(key, transcript)
+        self.r = Reader(data)
+
+    def send_scalar_com(self, label: bytes, value=None) -> Claimed:
+        c = self.r.point(label.decode("ascii", "replace"))
+        self.t.append_point(label, c)
+        return Claimed(c)
+
+    def send_hyrax(self, label: bytes, num_vars: int, col_vars: int, values=None):
+        com = hyrax.HyraxCommitment.read(self.r, num_vars, col_vars)
+        com.absorb(self.t, label)
+        return com, None
+
+    def sumcheck(self, spec: SumcheckSpec, tables, claim: Claimed,
+                 public: dict[int, Callable[[list[int]], int]]) -> tuple[list[int], dict[int, Claimed]]:
+        proof = ZkSumcheckProof.read(self.r, spec, public=sorted(public))
+        r, coms = verify_zk(self.key, spec, claim.com, proof, self.t, public=public)
+        return r, {f: Claimed(c) for f, c in coms.items() if f not in public}
+
+    def equal(self, a: Claimed, b: Claimed) -> None:
+        sigma.verify_equality(self.key, self.t, a.com, b.com, sigma.EqualityProof.read(self.r))
+
+    def open(self, com: hyrax.HyraxCommitment, secret, point: Sequence[int], claim: Claimed) -> None:
+        proof = hyrax.HyraxEvalProof.read(self.r, com.col_vars)
+        hyrax.verify_eval(self.key, self.t, com, point, claim.com, proof)
+
+    def done(self) -> None:
+        self.r.done()
+
+
+def require(cond: bool, what: str) -> None:
+    if not cond:
+        raise VerificationError(what)

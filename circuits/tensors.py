@@ -1,0 +1,336 @@
+"""Committed tensors, evaluation claims on them, and their batched openings.
+
+**Layouts.**  A tensor of logical shape (v_1, …, v_m) is stored zero-padded to (2^e_1, …, 2^e_m)
+and flattened row-major (docs/protocol.md §2), committed with Hyrax in rows of 2^c columns.  The
+*valid box* is the logical shape; everything outside it is padding.
+
+**Masked claims.**  A prover may put anything in the padding of a commitment it makes.  So every
+claim about a tensor that the circuits use is a claim on its *masked* multilinear extension
+
+    T~(u) = sum_{x in valid box} eq(u, x) T[x],
+
+and the openings below check exactly that: garbage in the padding is invisible to every relation.
+(Raw claims, over the whole padded table, are used by the range check, which must also cover the
+padding it reads.)  The mask of a box is a product over axes, so the verifier evaluates the masked
+eq weights axis by axis: sum_{x in box} eq(r, x) eq(s, x) = prod_a sum_{x_a < v_a} eq(r_a, x_a) eq(s_a, x_a).
+
+**Openings.**  All claims are collected during the proof.  At the end, committed tensors with the
+same padded shape and column split form a group; one zero-knowledge sumcheck reduces all claims of
+the group to claims on every member at one common point s,
+
+    sum_i alpha_i y_i = sum_x sum_j T_j(x) W_j(x),   W_j = sum_{i on T_j} alpha_i eq(r_i, .)[ * mask_j ],
+
+(W_j public: multiplications by them need no product proofs), and a random combination
+sum_j gamma_j T_j is opened at s with one Hyrax dot-product proof against sum_j gamma_j Com(T_j),
+formed by the verifier with one MSM over all row commitments of the group.
+
+**Range tensors.**  A tensor whose entries must lie in [-offset, 2^bits - offset) is committed as
+its limbs: value = sum_j 2^(16 j) limb_j - offset, every limb in [0, 2^16) by the lookup of
+zkdl.logup (the top limb, if it has fewer than 16 bits, is looked up again scaled by
+2^(16 - top bits)).  The value itself is never committed: a claim on it at u splits into claims on
+the limbs at u, the first limb's commitment being derived from the others.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+
+from zkdl.errors import FieldRangeError, ShapeError
+from zkdl.field import R_MODULUS, FrVec
+from zkdl.hyrax import HyraxCommitment, HyraxSecret
+from zkdl.mle import ceil_log2, eq_eval
+from zkdl.sumcheck import SumcheckSpec, Term
+from zkdl import sigma
+
+from .channel import Channel, Claimed, lincomb
+
+P = R_MODULUS
+LIMB_BITS = 16
+
+
+def default_col_vars(num_vars: int, min_cols: int = 10) -> int:
+    """Hyrax split: at least 2^min_cols columns (few row commitments in the proof), at least half
+    the variables, at most all of them."""
+    return min(num_vars, max((num_vars + 1) // 2, min_cols))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Padded shape (powers of two), valid box and Hyrax column split of a tensor."""
+
+    valid: tuple[int, ...]
+    col_vars: int | None = None
+
+    def __post_init__(self):
+        if any(v < 1 for v in self.valid):
+            raise ShapeError(f"layout: empty axis in {self.valid}")
+        if self.col_vars is None:
+            object.__setattr__(self, "col_vars", default_col_vars(self.num_vars))
+        if not 0 <= self.col_vars <= self.num_vars:
+            raise ShapeError(f"layout: {self.col_vars} column variables for {self.num_vars} variables")
+
+    @property
+    def axis_vars(self) -> tuple[int, ...]:
+        return tuple(ceil_log2(v) for v in self.valid)
+
+    @property
+    def padded(self) -> tuple[int, ...]:
+        return tuple(1 << e for e in self.axis_vars)
+
+    @property
+    def num_vars(self) -> int:
+        return sum(self.axis_vars)
+
+    @property
+    def size(self) -> int:
+        return 1 << self.num_vars
+
+    @property
+    def group_key(self) -> tuple:
+        return (self.num_vars, self.col_vars)
+
+    def split(self, point: Sequence[int]) -> list[list[int]]:
+        if len(point) != self.num_vars:
+            raise ShapeError(f"layout {self.valid}: point of {len(point)} coordinates, expected {self.num_vars}")
+        out, i = [], 0
+        for e in self.axis_vars:
+            out.append(list(point[i:i + e]))
+            i += e
+        return out
+
+    def mask_at(self, point: Sequence[int]) -> int:
+        """MLE of the valid box's indicator at a point."""
+        acc = 1
+        for seg, v in zip(self.split(point), self.valid):
+            if v == 1 << len(seg):
+                continue
+            acc = acc * (FrVec.eq_table(seg)[:v].sum() if seg else 1) % P
+        return acc
+
+    def masked_eq(self, r: Sequence[int], s: Sequence[int]) -> int:
+        """sum over the valid box of eq(r, x) eq(s, x)."""
+        acc = 1
+        for ra, sa, v in zip(self.split(r), self.split(s), self.valid):
+            if v == 1 << len(ra):
+                acc = acc * eq_eval(ra, sa) % P
+            elif ra:
+                acc = acc * FrVec.eq_table(ra)[:v].dot(FrVec.eq_table(sa)[:v]) % P
+        return acc
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        """0/1 int64 table of the valid box, padded and flattened."""
+        m = np.zeros(self.padded, dtype=np.int64)
+        m[tuple(slice(0, v) for v in self.valid)] = 1
+        return m.reshape(-1)
+
+    def pad(self, arr: np.ndarray) -> np.ndarray:
+        """Zero-pad an integer array of the valid shape and flatten it."""
+        arr = np.asarray(arr)
+        if arr.shape != self.valid:
+            raise ShapeError(f"tensor of shape {arr.shape}, expected {self.valid}")
+        out = np.zeros(self.padded, dtype=np.int64)
+        out[tuple(slice(0, v) for v in self.valid)] = arr
+        return out.reshape(-1)
+
+
+def mle(table: FrVec, point: Sequence[int]) -> int:
+    """Plain MLE evaluation (prover side)."""
+    if not point:
+        return table[0]
+    return table.dot(FrVec.eq_table(list(point)))
+
+
+@dataclass(eq=False)
+class Tensor:
+    """A committed (or derived-from-commitments) tensor: the verifier holds `com`, the prover also
+    `secret` (values and row blinds)."""
+
+    name: str
+    layout: Layout
+    com: HyraxCommitment
+    secret: HyraxSecret | None = None
+
+    @property
+    def values(self) -> FrVec:
+        return self.secret.values
+
+    def mle(self, point: Sequence[int]) -> int:
+        """Masked MLE (= plain MLE for honest, zero-padded tables)."""
+        return mle(self.values, point)
+
+
+@dataclass(frozen=True)
+class RangeSpec:
+    """Entries in [-offset, 2^bits - offset), stored as 16-bit limbs of value + offset."""
+
+    bits: int
+    offset: int
+
+    @property
+    def n_limbs(self) -> int:
+        return max(1, -(-self.bits // LIMB_BITS))
+
+    @property
+    def top_bits(self) -> int:
+        return self.bits - LIMB_BITS * (self.n_limbs - 1)
+
+    def limbs(self, values: np.ndarray, what: str) -> list[np.ndarray]:
+        v = np.asarray(values, dtype=np.int64)
+        lo, hi = -self.offset, (1 << self.bits) - self.offset
+        if v.size and (v.min() < lo or v.max() >= hi):
+            bad = np.argwhere((v < lo) | (v >= hi))[0]
+            raise FieldRangeError(f"{what}: value {int(v[tuple(bad)])} at index {bad.tolist()} is outside "
+                                  f"[{lo}, {hi})")
+        u = v + self.offset  # < 2^bits <= 2^62
+        return [(u >> (LIMB_BITS * j)) & ((1 << LIMB_BITS) - 1) for j in range(self.n_limbs)]
+
+
+@dataclass(eq=False)
+class RangeTensor:
+    name: str
+    layout: Layout
+    spec: RangeSpec
+    limbs: list[Tensor]
+
+
+@dataclass
+class _Claim:
+    point: list[int]
+    value: Claimed
+    masked: bool
+
+
+class Claims:
+    """All evaluation claims of a proof, per tensor, in registration order."""
+
+    def __init__(self):
+        self.tensors: dict[str, Tensor] = {}
+        self.claims: dict[str, list[_Claim]] = {}
+
+    def register(self, t: Tensor) -> Tensor:
+        if t.name in self.tensors:
+            raise ShapeError(f"tensor {t.name} registered twice")
+        self.tensors[t.name] = t
+        self.claims[t.name] = []
+        return t
+
+    def add(self, name: str, point: Sequence[int], value: Claimed, masked: bool = True) -> None:
+        t = self.tensors[name]
+        if len(point) != t.layout.num_vars:
+            raise ShapeError(f"claim on {name}: {len(point)} coordinates, expected {t.layout.num_vars}")
+        self.claims[name].append(_Claim([int(x) % P for x in point], value, masked))
+
+    # -- range tensors
+    def value_claim(self, ch: Channel, rt: RangeTensor, point: Sequence[int], value: Claimed) -> None:
+        """A claim on the value of a range tensor: send claims on limbs 1.., derive limb 0."""
+        mask = rt.layout.mask_at(point)
+        acc = value + ch.const(rt.spec.offset * mask)
+        for j in range(1, rt.spec.n_limbs):
+            lj = rt.limbs[j]
+            c = ch.send_scalar_com(b"limb-claim", lambda lj=lj: lj.mle(point))
+            self.add(lj.name, point, c)
+            acc = acc - c * pow(2, LIMB_BITS * j, P)
+        self.add(rt.limbs[0].name, point, acc)
+
+    def send_value(self, ch: Channel, rt: RangeTensor, point: Sequence[int]) -> Claimed:
+        """Commit to the value of a range tensor at a point (a new claim) and return it."""
+        def val():
+            acc = -rt.spec.offset * rt.layout.mask_at(point)
+            for j, lj in enumerate(rt.limbs):
+                acc += lj.mle(point) << (LIMB_BITS * j)
+            return acc
+        c = ch.send_scalar_com(b"value-claim", val)
+        self.value_claim(ch, rt, point, c)
+        return c
+
+    # -- openings
+    def open_all(self, ch: Channel) -> None:
+        groups: dict[tuple, list[str]] = {}
+        for name, cl in self.claims.items():
+            if cl:
+                groups.setdefault(self.tensors[name].layout.group_key, []).append(name)
+        for key in groups:
+            self._open_group(ch, groups[key])
+
+    def _open_group(self, ch: Channel, names: list[str]) -> None:
+        t = ch.t
+        t.domain(b"zkdl/open-group")
+        t.append_u64(b"tensors", len(names))
+        flat: list[tuple[int, _Claim]] = []
+        for j, n in enumerate(names):
+            t.append_bytes(b"tensor", n.encode())
+            for c in self.claims[n]:
+                t.append_scalars(b"point", c.point)
+                t.append_point(b"claim", c.value.com)
+                t.append_u64(b"masked", int(c.masked))
+                flat.append((j, c))
+        alpha = ch.challenges(b"alpha", len(flat))
+        layouts = [self.tensors[n].layout for n in names]
+        k = layouts[0].num_vars
+        n = len(names)
+        spec = SumcheckSpec(k, 2 * n, tuple(Term(1, (j, n + j)) for j in range(n)))
+        start = lincomb([c.value for _, c in flat], alpha)
+
+        def weight(j):
+            def w(s):
+                acc = 0
+                for a, (jj, c) in zip(alpha, flat):
+                    if jj == j:
+                        e = layouts[j].masked_eq(c.point, s) if c.masked else eq_eval(c.point, s)
+                        acc += a * e
+                return acc % P
+            return w
+
+        def tables():
+            ws = [FrVec.zeros(1 << k) for _ in range(n)]
+            mask_fr = {}
+            for a, (j, c) in zip(alpha, flat):
+                e = FrVec.eq_table(c.point) * a
+                if c.masked and 0 in layouts[j].mask:
+                    if j not in mask_fr:
+                        mask_fr[j] = FrVec.from_int64(layouts[j].mask)
+                    e = e * mask_fr[j]
+                ws[j] = ws[j] + e
+            return [self.tensors[nm].values for nm in names] + ws
+
+        s, fac = ch.sumcheck(spec, tables, start, {n + j: weight(j) for j in range(n)})
+        gamma = ch.challenges(b"gamma", n)
+        claim = lincomb([fac[j] for j in range(n)], gamma)
+        _open_combined(ch, [self.tensors[nm] for nm in names], gamma, s, claim)
+
+
+def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: list[int],
+                   claim: Claimed) -> None:
+    """Hyrax opening of sum_j gamma_j T_j at point against sum_j gamma_j Com(T_j)."""
+    from zkdl.curve import PointVec, msm
+
+    lay = tensors[0].layout
+    c = lay.col_vars
+    rv = lay.num_vars - c
+    eq_row = FrVec.eq_table(point[:rv]) if rv else FrVec.ones(1)
+    eq_col = FrVec.eq_table(point[rv:]) if c else FrVec.ones(1)
+    rows = PointVec.concat([tt.com.rows for tt in tensors])
+    scal = FrVec.concat([eq_row * g for g in gamma])
+    c_comb = msm(rows, scal)
+    ch.t.domain(b"zkdl/open-combined")
+    ch.t.append_scalars(b"point", point)
+    ch.t.append_point(b"claim", claim.com)
+    if ch.prover:
+        vals = None
+        blinds = FrVec.zeros(1 << rv)
+        for g, tt in zip(gamma, tensors):
+            vals = tt.values * g if vals is None else vals + tt.values * g
+            blinds = blinds + tt.secret.blinds * g
+        w = vals
+        for x in point[:rv]:
+            w = w.fold(x)
+        proof = sigma.prove_dot_product(ch.key, ch.t, c_comb, claim.com, eq_col, w, eq_row.dot(blinds),
+                                        claim.blind)
+        proof.write(ch.w)
+    else:
+        proof = sigma.DotProductProof.read(ch.r, c)
+        sigma.verify_dot_product(ch.key, ch.t, c_comb, claim.com, eq_col, proof)

@@ -1,0 +1,879 @@
+"""FAC4DNN proof of a window of fixed-point training steps (docs/protocol.md §10, docs/semantics.md).
+
+Every tensor of every step of the window is stacked along a leading step axis (padded to a power
+of two), layer by layer, so one sumcheck per (relation kind, layer) covers all T steps.  The
+protocol is written once, as :func:`_protocol` over a :mod:`circuits.channel` channel, and run by
+the prover (:func:`prove_window`) and the verifier (:func:`verify_window`).
+
+Committed per window (all as Hyrax commitments, range-checked ones as 16-bit limbs):
+
+    per layer l < L:  S (ReLU sign, 0/1), P = S(Z'-1) + (1-S)(-Z') in [0, 2^(Q-1)) (zkReLU: Z' is
+                      never committed; Z' = 2A - S - P and A = S*(P+1)), E (forward remainder),
+                      G_A, E' (backward remainder)
+    last layer:       Yhat = Z'_L in [-2^(Q-1), 2^(Q-1)), E
+    every layer:      dW, db (the update, |.| < 2^(Q-1)), E'', E''_b (update remainders, R+k bits)
+    once:             m, the multiplicities of the 16-bit lookup table
+
+Derived (never committed): Z, the activations A, the gradients G_Z, the weight gradients G_W, the
+data stacks X, Y (rows of the dataset commitment selected by the public batch schedule) and the
+weight stacks W_t = W_0 - sum_{s<t} dW_s (Hyrax row homomorphism), and the weights after the
+window, which must equal the statement's.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from zkdl import logup
+from zkdl.codec import ProofFormatError, Reader, Writer, unwrap, wrap
+from zkdl.curve import G1, PointVec
+from zkdl.errors import ShapeError, VerificationError, ZkdlError
+from zkdl.field import R_MODULUS, FrVec
+from zkdl.fixedpoint import FixedPointConfig, StepTrace, batch_indices
+from zkdl.hyrax import HyraxCommitment, HyraxSecret
+from zkdl.mle import ceil_log2, eq_eval
+from zkdl.pedersen import PedersenKey, random_scalars
+from zkdl.sumcheck import SumcheckSpec, Term
+from zkdl.transcript import Transcript
+
+from .channel import Channel, Claimed, ProverChannel, VerifierChannel, lincomb
+from .matmul import MatmulShape, _bind_axis
+from .tensors import LIMB_BITS, Claims, Layout, RangeSpec, RangeTensor, Tensor, default_col_vars
+
+P = R_MODULUS
+KEY_LABEL = "zkdl/train/v1"
+PROOF_KIND = 0x0101
+STATEMENT_KIND = 0x0102
+DATASET_KIND = 0x0103
+MAX_LAYERS = 64
+MAX_STEPS = 1 << 16
+
+
+def _eq_tab(u: Sequence[int]) -> FrVec:
+    return FrVec.eq_table(list(u)) if len(u) else FrVec.ones(1)
+
+
+def _bits(n: int) -> int:
+    return ceil_log2(n)
+
+
+# ============================================================================ layouts
+@dataclass(frozen=True)
+class WindowLayout:
+    """Padded shapes of every stacked tensor of a window of T steps."""
+
+    config: FixedPointConfig
+    T: int
+
+    @property
+    def L(self) -> int:
+        return self.config.num_layers
+
+    def act(self, i: int) -> Layout:
+        """Output of layer i + 1 (and its gradients), stacked: (T, B, d_{i+1})."""
+        return Layout((self.T, self.config.batch_size, self.config.widths[i + 1]))
+
+    def data(self, d: int) -> Layout:
+        return Layout((self.T, self.config.batch_size, d), _bits(d))
+
+    def weight(self, i: int) -> Layout:
+        """W_{i+1} without its bias row: (d_i, d_{i+1})."""
+        d_in, d_out = self.config.widths[i], self.config.widths[i + 1]
+        return Layout((d_in, d_out), default_col_vars(_bits(d_in) + _bits(d_out)))
+
+    def weight_stack(self, i: int) -> Layout:
+        w = self.weight(i)
+        return Layout((self.T,) + w.valid, w.col_vars)
+
+    def bias(self, i: int) -> Layout:
+        d = self.config.widths[i + 1]
+        return Layout((d,), _bits(d))
+
+    def bias_stack(self, i: int) -> Layout:
+        d = self.config.widths[i + 1]
+        return Layout((self.T, d), _bits(d))
+
+    def key_size(self) -> int:
+        c = max([16 // 2 + 2] + [lay.col_vars for i in range(self.L)
+                                 for lay in (self.act(i), self.weight(i), self.bias(i))]
+                + [_bits(self.config.widths[0]), _bits(self.config.widths[-1])])
+        return 1 << c
+
+
+_KEYS: dict[int, PedersenKey] = {}
+
+
+def training_key(n: int) -> PedersenKey:
+    """The Pedersen key of training proofs (hash-to-curve generators, label KEY_LABEL)."""
+    if n not in _KEYS:
+        _KEYS[n] = PedersenKey(KEY_LABEL, n)
+    return _KEYS[n]
+
+
+def model_key(config: FixedPointConfig) -> PedersenKey:
+    return training_key(WindowLayout(config, 1).key_size())
+
+
+# ============================================================================ model and data
+@dataclass(eq=False)
+class ModelCommitment:
+    """Per layer: Hyrax commitments to W (d_in x d_out, without the bias row) and to the bias."""
+
+    W: list[HyraxCommitment]
+    b: list[HyraxCommitment]
+
+    def write(self, w: Writer) -> None:
+        w.u32(len(self.W))
+        for cw, cb in zip(self.W, self.b):
+            cw.write(w)
+            cb.write(w)
+
+    @classmethod
+    def read(cls, r: Reader, config: FixedPointConfig) -> "ModelCommitment":
+        L = r.u32("layers", MAX_LAYERS)
+        if L != config.num_layers:
+            raise ProofFormatError(f"model commitment: {L} layers, the architecture has {config.num_layers}")
+        lay = WindowLayout(config, 1)
+        W, b = [], []
+        for i in range(L):
+            W.append(HyraxCommitment.read(r, lay.weight(i).num_vars, lay.weight(i).col_vars))
+            b.append(HyraxCommitment.read(r, lay.bias(i).num_vars, lay.bias(i).col_vars))
+        return cls(W, b)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ModelCommitment) and self.W == other.W and self.b == other.b
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        self.write(w)
+        return w.getvalue()
+
+
+@dataclass(eq=False)
+class ModelSecret:
+    """The prover's openings of a ModelCommitment."""
+
+    W: list[HyraxSecret]
+    b: list[HyraxSecret]
+
+
+def commit_model(config: FixedPointConfig, weights: Sequence[np.ndarray]) -> tuple[ModelCommitment, ModelSecret]:
+    """Commit to integer weights in the semantics' layout ((d_in + 1) x d_out, last row bias)."""
+    from zkdl import hyrax
+    from zkdl.fixedpoint import check_weights
+
+    weights = check_weights(config, weights, "commit_model")
+    lay = WindowLayout(config, 1)
+    key = model_key(config)
+    cw, cb, sw, sb = [], [], [], []
+    for i, w in enumerate(weights):
+        lw, lb = lay.weight(i), lay.bias(i)
+        c, s = hyrax.commit(key, lw.pad(w[:-1]), col_vars=lw.col_vars, num_vars=lw.num_vars)
+        cw.append(c)
+        sw.append(s)
+        c, s = hyrax.commit(key, lb.pad(w[-1]), col_vars=lb.col_vars, num_vars=lb.num_vars)
+        cb.append(c)
+        sb.append(s)
+    return ModelCommitment(cw, cb), ModelSecret(sw, sb)
+
+
+@dataclass(eq=False)
+class DatasetCommitment:
+    """One row commitment per example for its features and one for its target (label)."""
+
+    n: int
+    d_in: int
+    d_out: int
+    X: PointVec
+    Y: PointVec
+
+    def write(self, w: Writer) -> None:
+        w.u32(self.n).u32(self.d_in).u32(self.d_out)
+        w.raw(self.X.to_bytes())
+        w.raw(self.Y.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        self.write(w)
+        return wrap(DATASET_KIND, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "DatasetCommitment":
+        r = Reader(unwrap(data, DATASET_KIND))
+        n = r.u32("examples", 1 << 28)
+        d_in, d_out = r.u32("d_in", 1 << 20), r.u32("d_out", 1 << 20)
+        X = PointVec.from_bytes(r._take(48 * n, "dataset X rows"))
+        Y = PointVec.from_bytes(r._take(48 * n, "dataset Y rows"))
+        r.done()
+        return cls(n, d_in, d_out, X, Y)
+
+    def digest(self) -> bytes:
+        return hashlib.blake2b(self.to_bytes(), digest_size=32, person=b"zkdl-dataset").digest()
+
+
+@dataclass(eq=False)
+class DatasetSecret:
+    X: np.ndarray  # (n, d_in) int64
+    Y: np.ndarray
+    bX: FrVec
+    bY: FrVec
+
+
+def commit_dataset(config: FixedPointConfig, X, Y) -> tuple[DatasetCommitment, DatasetSecret]:
+    """Commit to a dataset (integer features X (n x d_0) and targets Y (n x d_L)), one row each."""
+    X = np.asarray(X)
+    Y = np.asarray(Y)
+    d0, dL = config.widths[0], config.widths[-1]
+    if X.ndim != 2 or X.shape[1] != d0 or Y.ndim != 2 or Y.shape != (X.shape[0], dL):
+        raise ShapeError(f"dataset: need X (n, {d0}) and Y (n, {dL}), got {X.shape} and {Y.shape}")
+    if X.dtype.kind not in "iu" or Y.dtype.kind not in "iu":
+        raise ShapeError("dataset: X and Y must be integer (fixed-point) arrays")
+    X = X.astype(np.int64)
+    Y = Y.astype(np.int64)
+    bound = config.bound
+    for name, a in (("X", X), ("Y", Y)):
+        if a.size and np.abs(a).max() >= bound:
+            raise ShapeError(f"dataset: {name} has values outside (-2^(Q-1), 2^(Q-1))")
+    key = model_key(config)
+    n = X.shape[0]
+    bX, bY = random_scalars(n), random_scalars(n)
+    px = np.zeros((n, 1 << _bits(d0)), dtype=np.int64)
+    px[:, :d0] = X
+    py = np.zeros((n, 1 << _bits(dL)), dtype=np.int64)
+    py[:, :dL] = Y
+    cX = key.commit_rows(px, bX)
+    cY = key.commit_rows(py, bY)
+    return DatasetCommitment(n, d0, dL, cX, cY), DatasetSecret(X, Y, bX, bY)
+
+
+# ============================================================================ statement
+@dataclass(eq=False)
+class Statement:
+    """What a window proof proves (public): the run's configuration, the window (first step t0 and
+    length T), the dataset (size and digest of its commitment), the weight commitments before and
+    after, and optionally the per-step losses sum((Yhat - Y)^2) (exact integers, scale 2^(2R))."""
+
+    config: FixedPointConfig
+    t0: int
+    T: int
+    n_examples: int
+    dataset_digest: bytes
+    before: ModelCommitment
+    after: ModelCommitment
+    losses: list[int] | None = None
+
+    def write(self, w: Writer) -> None:
+        c = self.config
+        w.u32(len(c.widths))
+        for d in c.widths:
+            w.u32(d)
+        for v in (c.eta_int, c.k, c.batch_size, c.R, c.Q):
+            w.u32(v)
+        w.blob(c.seed.to_bytes(8, "little"))
+        w.blob(c.loss.encode())
+        w.u32(self.t0).u32(self.T).u32(self.n_examples)
+        w.blob(self.dataset_digest)
+        self.before.write(w)
+        self.after.write(w)
+        if self.losses is None:
+            w.u32(0)
+        else:
+            w.u32(1)
+            w.scalars(self.losses)
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        self.write(w)
+        return wrap(STATEMENT_KIND, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Statement":
+        from zkdl.fixedpoint import ConfigError
+
+        r = Reader(unwrap(data, STATEMENT_KIND))
+        nw = r.u32("widths", MAX_LAYERS + 1)
+        widths = tuple(r.u32("width", 1 << 20) for _ in range(nw))
+        eta_int, k, B, R, Q = (r.u32(n, 1 << 31) for n in ("eta_int", "k", "batch_size", "R", "Q"))
+        seed = int.from_bytes(r.blob("seed", 8), "little")
+        loss = r.blob("loss", 16).decode("ascii", "replace")
+        try:
+            config = FixedPointConfig(widths=widths, eta_int=eta_int, k=k, batch_size=B, seed=seed, R=R, Q=Q,
+                                      loss=loss)
+        except ConfigError as e:
+            raise ProofFormatError(f"statement: invalid configuration: {e}") from None
+        t0, T, n = r.u32("t0"), r.u32("T", MAX_STEPS), r.u32("examples", 1 << 28)
+        if T < 1:
+            raise ProofFormatError("statement: a window has at least one step")
+        digest = r.blob("dataset digest", 64)
+        before = ModelCommitment.read(r, config)
+        after = ModelCommitment.read(r, config)
+        flag = r.u32("losses flag", 1)
+        losses = None
+        if flag:
+            losses = r.scalars("losses", MAX_STEPS, exact=T)
+            if any(v >= 1 << 128 for v in losses):
+                raise ProofFormatError("statement: a loss is not a small non-negative integer")
+        r.done()
+        return cls(config, t0, T, n, digest, before, after, losses)
+
+    def absorb(self, t: Transcript) -> None:
+        """Absorb everything but the after-commitment, which the protocol derives from the
+        committed updates (and the verifier compares with this statement's)."""
+        after, self.after = self.after, self.before
+        try:
+            t.append_bytes(b"statement", self.to_bytes())
+        finally:
+            self.after = after
+
+    def differences(self, other: "Statement") -> list[str]:
+        """Names of the fields in which two statements differ."""
+        out = []
+        for f in ("config", "t0", "T", "n_examples", "dataset_digest", "losses"):
+            if getattr(self, f) != getattr(other, f):
+                out.append(f)
+        if self.before != other.before:
+            out.append("before")
+        if self.after != other.after:
+            out.append("after")
+        return out
+
+
+# ============================================================================ witness
+@dataclass
+class _Witness:
+    """Stacked integer tensors (valid shapes, leading step axis) of a window."""
+
+    t: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def fr(self, name: str, lay: Layout) -> FrVec:
+        return FrVec.from_int64(lay.pad(self.t[name]))
+
+
+def _stack(traces: Sequence[StepTrace], get) -> np.ndarray:
+    return np.stack([np.asarray(get(tr), dtype=np.int64) for tr in traces])
+
+
+def _witness(traces: Sequence[StepTrace]) -> _Witness:
+    L = traces[0].config.num_layers
+    w = _Witness()
+    for i in range(L):
+        w.t[f"E{i}"] = _stack(traces, lambda tr: tr.E_fwd[i])
+        if i < L - 1:
+            S = _stack(traces, lambda tr: tr.S[i])
+            Zp = _stack(traces, lambda tr: tr.Zp[i])
+            w.t[f"S{i}"] = S
+            w.t[f"P{i}"] = S * (Zp - 1) + (1 - S) * (-Zp)
+            w.t[f"A{i}"] = _stack(traces, lambda tr: tr.A[i + 1])
+            w.t[f"GA{i}"] = _stack(traces, lambda tr: tr.G_A[i])
+            w.t[f"EB{i}"] = _stack(traces, lambda tr: tr.E_bwd[i])
+        else:
+            w.t["Yh"] = _stack(traces, lambda tr: tr.Zp[i])
+        w.t[f"GZ{i}"] = _stack(traces, lambda tr: tr.G_Z[i])
+        w.t[f"dW{i}"] = _stack(traces, lambda tr: tr.dW[i][:-1])
+        w.t[f"db{i}"] = _stack(traces, lambda tr: tr.dW[i][-1])
+        w.t[f"EU{i}"] = _stack(traces, lambda tr: tr.E_upd[i][:-1])
+        w.t[f"EUb{i}"] = _stack(traces, lambda tr: tr.E_upd[i][-1])
+    return w
+
+
+# ============================================================================ helpers
+def _mask_rows(key: PedersenKey, lay: Layout) -> PointVec:
+    """Commitments (blind 0) to the rows of the layout's 0/1 validity table."""
+    c = lay.col_vars
+    rows = lay.mask.reshape(-1, 1 << c)
+    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    com = key.commit_rows(uniq, FrVec.zeros(len(uniq)))
+    return com[np.asarray(inv).reshape(-1)]
+
+
+def _range_value_com(key, rt: RangeTensor) -> tuple[HyraxCommitment, HyraxSecret | None]:
+    """Hyrax commitment (and secret) of the value tensor sum_j 2^(16j) limb_j - offset * mask."""
+    lay = rt.layout
+    mrows = _mask_rows(key, lay)
+    com = None
+    for j, lt in enumerate(rt.limbs):
+        c = lt.com.scale(1 << (LIMB_BITS * j)) if j else lt.com
+        com = c if com is None else com + c
+    com = com - HyraxCommitment(mrows, lay.num_vars, lay.col_vars).scale(rt.spec.offset)
+    sec = None
+    if rt.limbs[0].secret is not None:
+        sec = None
+        for j, lt in enumerate(rt.limbs):
+            s = lt.secret.scale(1 << (LIMB_BITS * j)) if j else lt.secret
+            sec = s if sec is None else sec + s
+        msec = HyraxSecret(FrVec.from_int64(lay.mask), FrVec.zeros(lay.size >> lay.col_vars), lay.num_vars,
+                           lay.col_vars)
+        sec = sec - msec.scale(rt.spec.offset)
+    return com, sec
+
+
+def _stack_weights(lay: WindowLayout, before: HyraxCommitment, before_sec, delta: HyraxCommitment,
+                   delta_sec, single: Layout, stacked: Layout):
+    """Rows of W_t = W_0 - sum_{s<t} dW_s for t < T (identity / zero rows for padded steps), and
+    W_T (the weights after the window)."""
+    rps = single.size >> single.col_vars  # rows per step
+    T = lay.T
+    Tp = 1 << _bits(T)
+    cur = before.rows
+    rows = []
+    for t in range(T):
+        rows.append(cur)
+        cur = cur - delta.rows[t * rps:(t + 1) * rps]
+    rows.append(PointVec.identity((Tp - T) * rps))
+    com = HyraxCommitment(PointVec.concat(rows), stacked.num_vars, stacked.col_vars)
+    after = HyraxCommitment(cur, single.num_vars, single.col_vars)
+    sec = sec_after = None
+    if before_sec is not None:
+        n = single.size
+        vals, blinds = [], []
+        cv, cb = before_sec.values, before_sec.blinds
+        for t in range(T):
+            vals.append(cv)
+            blinds.append(cb)
+            cv = cv - delta_sec.values[t * n:(t + 1) * n]
+            cb = cb - delta_sec.blinds[t * rps:(t + 1) * rps]
+        vals.append(FrVec.zeros((Tp - T) * n))
+        blinds.append(FrVec.zeros((Tp - T) * rps))
+        sec = HyraxSecret(FrVec.concat(vals), FrVec.concat(blinds), stacked.num_vars, stacked.col_vars)
+        sec_after = HyraxSecret(cv, cb, single.num_vars, single.col_vars)
+    return com, sec, after, sec_after
+
+
+def _select_rows(lay: WindowLayout, rows: PointVec, blinds, values: np.ndarray | None, batches, stacked: Layout):
+    """The data stack: dataset rows of every step's batch, identity rows for padding."""
+    T, B = lay.T, lay.config.batch_size
+    Tp, Bp = 1 << _bits(T), 1 << _bits(B)
+    idx = np.full((Tp, Bp), -1, dtype=np.int64)
+    idx[:T, :B] = np.stack(batches)
+    flat = idx.reshape(-1)
+    valid = flat >= 0
+    pts = PointVec.identity(len(flat))
+    sel = rows[flat[valid]]
+    limbs = pts.limbs.copy()
+    limbs[valid] = sel.limbs
+    com = HyraxCommitment(PointVec(limbs), stacked.num_vars, stacked.col_vars)
+    sec = None
+    if values is not None:
+        d = values.shape[1]
+        arr = np.zeros((Tp, Bp, 1 << stacked.col_vars), dtype=np.int64)
+        arr[:T, :B, :d] = values[np.stack(batches)]
+        bl = FrVec.zeros(len(flat))
+        bl.limbs[valid] = blinds.limbs[flat[valid]]
+        sec = HyraxSecret(FrVec.from_int64(arr.reshape(-1)), bl, stacked.num_vars, stacked.col_vars)
+    return com, sec
+
+
+def _matmul(ch: Channel, N: int, b: int, kk: int, o: int, A_fn, W_fn, point, claim: Claimed):
+    """Claim on Z(point) = sum over instances of A (N x b x kk) @ W (N x kk x o) -> claims on A and W."""
+    shape = MatmulShape(N, b, kk, o)
+    ni, nb, nk, no = shape.vars
+    u_i, u_r, u_o = list(point[:ni]), list(point[ni:ni + nb]), list(point[ni + nb:])
+    ch.t.domain(b"zkdl/matmul")
+    shape.absorb(ch.t)
+    ch.t.append_scalars(b"z-point", point)
+
+    def tables():
+        A1 = _bind_axis(A_fn(), (N, b, kk), 1, u_r)
+        W1 = _bind_axis(W_fn(), (N, kk, o), 2, u_o)
+        E = FrVec(np.repeat(_eq_tab(u_i).limbs, kk, axis=0))
+        return [A1, W1, E]
+
+    r, fac = ch.sumcheck(shape.spec(), tables, claim, {2: lambda rr: eq_eval(u_i, rr[:ni])})
+    return r[:ni] + u_r + r[ni:], fac[0], r + u_o, fac[1]
+
+
+def _transpose(v: FrVec, dims: tuple[int, int, int]) -> FrVec:
+    idx = np.arange(len(v)).reshape(dims).transpose(0, 2, 1).reshape(-1)
+    return FrVec(v.limbs[idx])
+
+
+@dataclass
+class _Block:
+    tensor: Tensor
+    scale: int
+    offset: int = 0
+
+
+# ============================================================================ the protocol
+def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness | None,
+              model_sec: ModelSecret | None = None, data_sec: DatasetSecret | None = None):
+    cfg = st.config
+    L, R, Q, k, B = cfg.num_layers, cfg.R, cfg.Q, cfg.k, cfg.batch_size
+    lay = WindowLayout(cfg, st.T)
+    T = st.T
+    Tp, Bp = 1 << _bits(T), 1 << _bits(B)
+    dp = [1 << _bits(d) for d in cfg.widths]
+    key = ch.key
+    t = ch.t
+    prover = ch.prover
+    t.domain(b"zkdl/train-window")
+    st.absorb(t)
+    cl = Claims()
+    rts: dict[str, RangeTensor] = {}
+
+    def commit_range(name: str, layout: Layout, spec: RangeSpec) -> RangeTensor:
+        parts = spec.limbs(wit.t[name], name) if prover else None
+        limbs = []
+        for j in range(spec.n_limbs):
+            com, sec = ch.send_hyrax(f"{name}.{j}".encode(), layout.num_vars, layout.col_vars,
+                                     lambda j=j: layout.pad(parts[j]))
+            limbs.append(cl.register(Tensor(f"{name}.{j}", layout, com, sec)))
+        rts[name] = RangeTensor(name, layout, spec, limbs)
+        return rts[name]
+
+    def commit_plain(name: str, layout: Layout) -> Tensor:
+        com, sec = ch.send_hyrax(name.encode(), layout.num_vars, layout.col_vars,
+                                 lambda: layout.pad(wit.t[name]))
+        return cl.register(Tensor(name, layout, com, sec))
+
+    E_spec = RangeSpec(R, 1 << (R - 1))
+    V_spec = RangeSpec(Q, 1 << (Q - 1))
+    U_spec = RangeSpec(R + k, 1 << (R + k - 1))
+    # ---------------------------------------------------------------- 1. commitments
+    for i in range(L):
+        a = lay.act(i)
+        commit_range(f"E{i}", a, E_spec)
+        if i < L - 1:
+            commit_plain(f"S{i}", a)
+            commit_range(f"P{i}", a, RangeSpec(Q - 1, 0))
+            commit_range(f"GA{i}", a, V_spec)
+            commit_range(f"EB{i}", a, E_spec)
+        else:
+            commit_range("Yh", a, V_spec)
+        commit_range(f"dW{i}", lay.weight_stack(i), V_spec)
+        commit_range(f"EU{i}", lay.weight_stack(i), U_spec)
+        commit_range(f"db{i}", lay.bias_stack(i), V_spec)
+        commit_range(f"EUb{i}", lay.bias_stack(i), U_spec)
+
+    # lookup witness: every limb, the top limb again scaled when it has fewer than 16 bits
+    blocks: list[_Block] = []
+    for rt in rts.values():
+        for j, lt in enumerate(rt.limbs):
+            blocks.append(_Block(lt, 1))
+            if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < LIMB_BITS:
+                blocks.append(_Block(lt, 1 << (LIMB_BITS - rt.spec.top_bits)))
+    blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
+    off = 0
+    for bl in blocks:
+        bl.offset = off
+        off += bl.tensor.layout.size
+    kv = _bits(off)
+    v_fr = m_np = None
+    if prover:
+        parts = [lay_int * bl.scale for bl in blocks
+                 for lay_int in [bl.tensor.layout.pad(_limb_array(wit, bl.tensor.name, rts))]]
+        v_np = np.concatenate(parts + [np.zeros((1 << kv) - off, dtype=np.int64)])
+        m_np = logup.multiplicities(v_np, kv)
+        v_fr = FrVec.from_int64(v_np)
+    m_lay = Layout((1 << logup.TABLE_BITS,))
+    m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
+    cl.register(Tensor("m", m_lay, m_com, m_sec))
+
+    # external (derived) tensors: data stacks, weight stacks
+    batches = [batch_indices(cfg.seed, st.t0 + s, st.n_examples, B) for s in range(T)]
+    xl, yl = lay.data(cfg.widths[0]), lay.data(cfg.widths[-1])
+    com, sec = _select_rows(lay, data.X, data_sec.bX if prover else None, data_sec.X if prover else None,
+                            batches, xl)
+    cl.register(Tensor("X", xl, com, sec))
+    com, sec = _select_rows(lay, data.Y, data_sec.bY if prover else None, data_sec.Y if prover else None,
+                            batches, yl)
+    cl.register(Tensor("Y", yl, com, sec))
+    W_after, b_after, W_after_sec, b_after_sec = [], [], [], []
+    for i in range(L):
+        dcom, dsec = _range_value_com(key, rts[f"dW{i}"])
+        com, sec, aft, aft_sec = _stack_weights(lay, st.before.W[i], model_sec.W[i] if prover else None, dcom,
+                                                dsec, lay.weight(i), lay.weight_stack(i))
+        cl.register(Tensor(f"W{i}", lay.weight_stack(i), com, sec))
+        W_after.append(aft)
+        W_after_sec.append(aft_sec)
+        dcom, dsec = _range_value_com(key, rts[f"db{i}"])
+        com, sec, aft, aft_sec = _stack_weights(lay, st.before.b[i], model_sec.b[i] if prover else None, dcom,
+                                                dsec, lay.bias(i), lay.bias_stack(i))
+        cl.register(Tensor(f"b{i}", lay.bias_stack(i), com, sec))
+        b_after.append(aft)
+        b_after_sec.append(aft_sec)
+    if not prover:
+        for i in range(L):
+            if W_after[i] != st.after.W[i] or b_after[i] != st.after.b[i]:
+                raise VerificationError(f"layer {i + 1}: the weights after the window do not match the "
+                                        "statement's commitment (before - sum of committed updates)")
+
+    # ---------------------------------------------------------------- 2. range check (logUp-GKR)
+    if prover:
+        lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_fr, FrVec.from_int64(m_np))
+        lproof.write(ch.w)
+        com_v, com_m = Claimed(key.commit_scalar(vv, vb), vv, vb), Claimed(key.commit_scalar(mv, mb), mv, mb)
+    else:
+        lproof = logup.LogupProof.read(ch.r, kv)
+        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof)
+        com_v, com_m = Claimed(cv), Claimed(cm)
+    cl.add("m", x_m, com_m, masked=False)
+    limb_claims: dict[str, Claimed] = {}
+    terms, coeffs = [], []
+    for bl in blocks:
+        kb = bl.tensor.layout.num_vars
+        hi, lo = x_v[:kv - kb], x_v[kv - kb:]
+        name = bl.tensor.name
+        if name not in limb_claims:
+            limb_claims[name] = ch.send_scalar_com(b"lookup-claim", lambda tt=bl.tensor, lo=lo: tt.mle(lo))
+            cl.add(name, lo, limb_claims[name], masked=False)
+        idx = bl.offset >> kb
+        bits = [(idx >> (len(hi) - 1 - j)) & 1 for j in range(len(hi))]
+        terms.append(limb_claims[name])
+        coeffs.append(eq_eval(hi, bits) * bl.scale % P)
+    ch.equal(lincomb(terms, coeffs), com_v)
+
+    # ---------------------------------------------------------------- 3. relations
+    A_claims: dict[int, list] = {i: [] for i in range(L - 1)}
+    GZ_claims: dict[int, list] = {i: [] for i in range(L)}
+    inv = lambda x: pow(x % P, -1, P)  # noqa: E731
+    row_mask = Layout((B,))
+    eta_inv = inv(cfg.eta_int)
+
+    def fr(name, layout):
+        return wit.fr(name, layout)
+
+    def input_fn(i):
+        if i == 0:
+            return lambda: cl.tensors["X"].values
+        return lambda: fr(f"A{i - 1}", lay.act(i - 1))
+
+    def add_input_claim(i, point, c):
+        if i == 0:
+            cl.add("X", point, c)
+        else:
+            A_claims[i - 1].append((point, c))
+
+    for i in reversed(range(L)):
+        a_lay = lay.act(i)
+        nt, nb = _bits(T), _bits(B)
+        # R1: forward matmul and rescale: 2^R Z' + E = [A | 2^R] W
+        u = ch.challenges(b"u-fwd", a_lay.num_vars)
+        u_t, u_r, u_o = u[:nt], u[nt:nt + nb], u[nt + nb:]
+        if i == L - 1:
+            zc = cl.send_value(ch, rts["Yh"], u)
+        else:
+            ac = ch.send_scalar_com(b"A-claim", lambda: fr(f"A{i}", a_lay).dot(_eq_tab(u)))
+            A_claims[i].append((u, ac))
+            sc = ch.send_scalar_com(b"S-claim", lambda: cl.tensors[f"S{i}"].mle(u))
+            cl.add(f"S{i}", u, sc)
+            pc = cl.send_value(ch, rts[f"P{i}"], u)
+            zc = ac * 2 - sc - pc
+        ec = cl.send_value(ch, rts[f"E{i}"], u)
+        bc = ch.send_scalar_com(b"bias-claim", lambda: cl.tensors[f"b{i}"].mle(u_t + u_o))
+        cl.add(f"b{i}", u_t + u_o, bc)
+        mm = zc * (1 << R) + ec - bc * ((1 << R) * row_mask.mask_at(u_r))
+        a_pt, a_c, w_pt, w_c = _matmul(ch, Tp, Bp, dp[i], dp[i + 1], input_fn(i),
+                                       lambda: cl.tensors[f"W{i}"].values, u, mm)
+        add_input_claim(i, a_pt, a_c)
+        cl.add(f"W{i}", w_pt, w_c)
+        # R2: backward data: 2^R G_A + E' = G_Z W^T
+        if i >= 1:
+            pl = lay.act(i - 1)
+            v = ch.challenges(b"u-bwd", pl.num_vars)
+            lhs = cl.send_value(ch, rts[f"GA{i - 1}"], v) * (1 << R) + cl.send_value(ch, rts[f"EB{i - 1}"], v)
+            g_pt, g_c, m_pt, m_c = _matmul(
+                ch, Tp, Bp, dp[i + 1], dp[i], lambda: fr(f"GZ{i}", a_lay),
+                lambda: _transpose(cl.tensors[f"W{i}"].values, (Tp, dp[i], dp[i + 1])), v, lhs)
+            GZ_claims[i].append((g_pt, g_c))
+            no, nc = _bits(dp[i + 1]), _bits(dp[i])
+            cl.add(f"W{i}", m_pt[:nt] + m_pt[nt + no:] + m_pt[nt:nt + no], m_c)
+        # R3: weight update: 2^(R+k) dW + E'' = eta_int A^T G_Z
+        wl = lay.weight_stack(i)
+        w = ch.challenges(b"u-upd", wl.num_vars)
+        lhs = cl.send_value(ch, rts[f"dW{i}"], w) * (1 << (R + k)) + cl.send_value(ch, rts[f"EU{i}"], w)
+        a_pt, a_c, g_pt, g_c = _matmul(
+            ch, Tp, dp[i], Bp, dp[i + 1],
+            lambda: _transpose(input_fn(i)(), (Tp, Bp, dp[i])), lambda: fr(f"GZ{i}", a_lay), w, lhs * eta_inv)
+        nc = _bits(dp[i])
+        add_input_claim(i, a_pt[:nt] + a_pt[nt + nc:] + a_pt[nt:nt + nc], a_c)
+        GZ_claims[i].append((g_pt, g_c))
+        # R3b: bias update: 2^(R+k) db + E''_b = eta_int 2^R sum_rows G_Z
+        bl_ = lay.bias_stack(i)
+        z = ch.challenges(b"u-upd-bias", bl_.num_vars)
+        lhs = cl.send_value(ch, rts[f"db{i}"], z) * (1 << (R + k)) + cl.send_value(ch, rts[f"EUb{i}"], z)
+        half = inv(2)
+        GZ_claims[i].append((z[:nt] + [half] * nb + z[nt:], lhs * inv(cfg.eta_int * (1 << (R + nb)))))
+
+    # proven losses: sum_{rows, outputs} G_Z_L^2 per step
+    if st.losses is not None:
+        a_lay = lay.act(L - 1)
+        nt = _bits(T)
+        u_t = ch.challenges(b"u-loss", nt)
+        value = sum(eq_eval(u_t, [(s >> (nt - 1 - j)) & 1 for j in range(nt)]) * st.losses[s]
+                    for s in range(T)) % P
+        rest = a_lay.num_vars - nt
+        spec = SumcheckSpec(a_lay.num_vars, 2, (Term(1, (0, 0, 1)),))
+        r, fac = ch.sumcheck(spec, lambda: [fr(f"GZ{L - 1}", a_lay),
+                                            FrVec(np.repeat(_eq_tab(u_t).limbs, 1 << rest, axis=0))],
+                             ch.const(value), {1: lambda rr: eq_eval(u_t, rr[:nt])})
+        GZ_claims[L - 1].append((r, fac[0]))
+
+    # ---------------------------------------------------------------- 4. derived tensors
+    for i in range(L):
+        a_lay = lay.act(i)
+        claims = GZ_claims[i]
+        if i == L - 1:  # G_Z = Yhat - Y
+            for pt, c in claims:
+                yh = cl.send_value(ch, rts["Yh"], pt)
+                cl.add("Y", pt, yh - c)
+            continue
+        # G_Z = S * G_A, all claims at once
+        beta = ch.challenges(b"beta-gz", len(claims))
+        start = lincomb([c for _, c in claims], beta)
+        pts = [p for p, _ in claims]
+        spec = SumcheckSpec(a_lay.num_vars, 3, (Term(1, (0, 1, 2)),))
+
+        def eq_comb(pts=pts, beta=beta):
+            acc = FrVec.zeros(a_lay.size)
+            for p, bta in zip(pts, beta):
+                acc = acc + _eq_tab(p) * bta
+            return acc
+
+        r, fac = ch.sumcheck(spec, lambda: [cl.tensors[f"S{i}"].values, fr(f"GA{i}", a_lay), eq_comb()], start,
+                             {2: lambda rr, pts=pts, beta=beta: sum(bt * eq_eval(p, rr) for p, bt in zip(pts, beta)) % P})
+        cl.add(f"S{i}", r, fac[0])
+        cl.value_claim(ch, rts[f"GA{i}"], r, fac[1])
+    for i in range(L - 1):
+        a_lay = lay.act(i)
+        claims = A_claims[i]
+        beta = ch.challenges(b"beta-a", len(claims))
+        tau = ch.challenges(b"tau-binary", a_lay.num_vars)
+        gam = ch.challenge(b"gamma-binary")
+        start = lincomb([c for _, c in claims], beta)
+        pts = [p for p, _ in claims]
+        # A = S (P + 1) on every claim; S (S - 1) = 0 everywhere (zero-check at tau)
+        spec = SumcheckSpec(a_lay.num_vars, 4, (Term(1, (0, 1, 2)), Term(1, (0, 2)), Term(gam, (0, 0, 3)),
+                                                 Term(P - gam, (0, 3))))
+
+        def tabs(pts=pts, beta=beta, tau=tau, i=i, a_lay=a_lay):
+            acc = FrVec.zeros(a_lay.size)
+            for p, bta in zip(pts, beta):
+                acc = acc + _eq_tab(p) * bta
+            vals = fr(f"P{i}", a_lay)
+            return [cl.tensors[f"S{i}"].values, vals, acc, _eq_tab(tau)]
+
+        r, fac = ch.sumcheck(spec, tabs, start, {
+            2: lambda rr, pts=pts, beta=beta: sum(bt * eq_eval(p, rr) for p, bt in zip(pts, beta)) % P,
+            3: lambda rr, tau=tau: eq_eval(tau, rr)})
+        cl.add(f"S{i}", r, fac[0])
+        cl.value_claim(ch, rts[f"P{i}"], r, fac[1])
+
+    # ---------------------------------------------------------------- 5. openings
+    cl.open_all(ch)
+    return W_after, b_after, W_after_sec, b_after_sec
+
+
+def _limb_array(wit: _Witness, limb_name: str, rts: dict) -> np.ndarray:
+    base, j = limb_name.rsplit(".", 1)
+    return rts[base].spec.limbs(wit.t[base], base)[int(j)]
+
+
+# ============================================================================ API
+@dataclass(eq=False)
+class WindowProof:
+    statement: Statement
+    body: bytes
+    sizes: dict = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        w.blob(self.statement.to_bytes())
+        w.raw(self.body)
+        return wrap(PROOF_KIND, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "WindowProof":
+        r = Reader(unwrap(data, PROOF_KIND))
+        st = Statement.from_bytes(r.blob("statement", 1 << 30))
+        body = r._take(len(r._buf) - r._pos, "proof body")
+        return cls(st, body)
+
+
+def _check_traces(traces: Sequence[StepTrace], config: FixedPointConfig) -> None:
+    if not traces:
+        raise ShapeError("prove_window: no traces")
+    for j, tr in enumerate(traces):
+        if not isinstance(tr, StepTrace):
+            raise ShapeError(f"prove_window: item {j} is not a StepTrace")
+        if tr.config != config:
+            raise ShapeError(f"prove_window: step {tr.step} was recorded with a different configuration")
+        if tr.step != traces[0].step + j:
+            raise ShapeError(f"prove_window: steps are not consecutive (step {tr.step} at position {j}, "
+                             f"expected {traces[0].step + j})")
+
+
+def prove_window(traces: Sequence[StepTrace], model: ModelCommitment, model_secret: ModelSecret,
+                 dataset: DatasetCommitment, dataset_secret: DatasetSecret, *, reveal_losses: bool = True,
+                 unsafe_skip_checks: bool = False):
+    """Prove a window of consecutive training steps.
+
+    Returns (proof, after, after_secret): the proof (with its statement), the commitment to the
+    weights after the window (derived, not recomputed) and its opening for the next window.
+    Unless ``unsafe_skip_checks`` (for soundness tests only), every trace is re-validated against
+    the semantics and the dataset, and the window's first weights must open ``model``."""
+    traces = list(traces)
+    config = traces[0].config if traces else None
+    _check_traces(traces, config)
+    T = len(traces)
+    if not unsafe_skip_checks:
+        for tr in traces:
+            tr.validate()
+            want = batch_indices(config.seed, tr.step, dataset.n, config.batch_size)
+            if not np.array_equal(np.asarray(tr.batch), want):
+                raise ShapeError(f"step {tr.step}: batch indices do not follow the public schedule")
+            if not (np.array_equal(tr.X, dataset_secret.X[want]) and np.array_equal(tr.Y, dataset_secret.Y[want])):
+                raise ShapeError(f"step {tr.step}: X / Y are not the committed dataset rows")
+        for a, b in zip(traces, traces[1:]):
+            for i in range(config.num_layers):
+                if not np.array_equal(a.W_after[i], b.W_before[i]):
+                    raise ShapeError(f"step {b.step}: weights do not continue from step {a.step}")
+        lay1 = WindowLayout(config, 1)
+        for i in range(config.num_layers):
+            w = traces[0].W_before[i]
+            if not (model_secret.W[i].values == FrVec.from_int64(lay1.weight(i).pad(w[:-1]))
+                    and model_secret.b[i].values == FrVec.from_int64(lay1.bias(i).pad(w[-1]))):
+                raise ShapeError(f"layer {i + 1}: the first step's weights are not the committed model")
+    lay = WindowLayout(config, T)
+    key = training_key(lay.key_size())
+    wit = _witness(traces)
+    losses = [tr.loss_int for tr in traces] if reveal_losses else None
+    st = Statement(config, traces[0].step, T, dataset.n, dataset.digest(), model, None, losses)
+    ch = ProverChannel(key, Transcript(b"zkdl-train"))
+    W_after, b_after, sW, sb = _protocol(ch, st, dataset, wit, model_secret, dataset_secret)
+    st.after = ModelCommitment(W_after, b_after)
+    return WindowProof(st, ch.getvalue()), st.after, ModelSecret(sW, sb)
+
+
+def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
+                  expected: Statement | None = None) -> Statement:
+    """Verify a window proof against the dataset commitment; returns the proven statement.
+
+    With ``expected``, the proof's statement must equal it (else VerificationError naming the
+    fields that differ).  Raises VerificationError (or ProofFormatError for malformed bytes)."""
+    if isinstance(proof, (bytes, bytearray, memoryview)):
+        proof = WindowProof.from_bytes(bytes(proof))
+    if not isinstance(proof, WindowProof):
+        raise VerificationError("verify_window: not a WindowProof")
+    st = proof.statement
+    if expected is not None:
+        diff = expected.differences(st)
+        if diff:
+            raise VerificationError("the proof's statement differs from the expected one in: " + ", ".join(diff))
+    if not isinstance(dataset, DatasetCommitment):
+        raise VerificationError("verify_window: the dataset must be a DatasetCommitment")
+    if st.n_examples != dataset.n or st.dataset_digest != dataset.digest():
+        raise VerificationError("the statement's dataset digest does not match the dataset commitment")
+    if dataset.d_in != st.config.widths[0] or dataset.d_out != st.config.widths[-1]:
+        raise VerificationError("the dataset's widths do not match the architecture")
+    if st.n_examples < st.config.batch_size:
+        raise VerificationError("the dataset is smaller than one batch")
+    lay = WindowLayout(st.config, st.T)
+    key = training_key(lay.key_size())
+    ch = VerifierChannel(key, Transcript(b"zkdl-train"), proof.body)
+    _protocol(ch, st, dataset, None)
+    ch.done()
+    return st

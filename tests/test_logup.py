@@ -1,0 +1,251 @@
+"""logUp range check with a GKR fractional sumcheck (zkdl/logup.py)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from zkdl import logup, mle
+from zkdl.codec import ProofFormatError, Reader, Writer
+from zkdl.errors import FieldRangeError, ShapeError, VerificationError
+from zkdl.field import R_MODULUS, FrVec
+from zkdl.pedersen import PedersenKey, random_scalar
+from zkdl.sumcheck import ZkSumcheckProof
+from zkdl.transcript import Transcript
+
+KEY = PedersenKey("tests/logup", 1)
+T_BITS = logup.TABLE_BITS
+N_TABLE = 1 << T_BITS
+
+
+def _prove(vals, m=None, k=None, label="t"):
+    """Prove with the module's prover; vals may contain out-of-range entries (cheating)."""
+    vals = np.asarray(vals, dtype=np.int64)
+    k = int(np.log2(len(vals))) if k is None else k
+    if m is None:
+        m = logup.multiplicities(vals, k)
+    v, mm = FrVec.from_int64(vals), FrVec.from_int64(np.asarray(m, dtype=np.int64))
+    return (v, mm) + logup.prove(KEY, Transcript(label), v, mm)
+
+
+def _check_outputs(v, m, k, proof, x_v, v_open, x_m, m_open):
+    xv2, com_v, xm2, com_m = logup.verify(KEY, Transcript("t"), k, proof)
+    assert xv2 == x_v and xm2 == x_m
+    assert len(x_v) == k and len(x_m) == T_BITS
+    assert v_open[0] == mle.evaluate(v, x_v) and com_v == KEY.commit_scalar(*v_open)
+    assert m_open[0] == mle.evaluate(m, x_m) and com_m == KEY.commit_scalar(*m_open)
+
+
+@pytest.fixture(scope="module")
+def honest():
+    rng = np.random.default_rng(1)
+    vals = rng.integers(0, N_TABLE, size=8)
+    vals[0], vals[1] = 0, N_TABLE - 1
+    v, m, proof, x_v, v_open, x_m, m_open = _prove(vals)
+    return vals, v, m, proof, x_v, v_open, x_m, m_open
+
+
+# ------------------------------------------------------------------ completeness
+
+
+@pytest.mark.parametrize("k", [0, 3, 8, 17])
+def test_completeness_and_claims_open_to_mles(k):
+    rng = np.random.default_rng(k)
+    vals = rng.integers(0, N_TABLE, size=1 << k)
+    v, m, proof, x_v, v_open, x_m, m_open = _prove(vals)
+    _check_outputs(v, m, k, proof, x_v, v_open, x_m, m_open)
+    pts, scs = logup.proof_size_points(k)
+    w = Writer()
+    proof.write(w)
+    K = max(k, T_BITS)
+    # u32 counts: the layer count; per layer the round count, one per round, factor and product lists
+    n_counts = 1 + sum(3 + j for j in range(K + 1))
+    assert len(w.getvalue()) == 48 * pts + 32 * scs + 4 * n_counts
+
+
+@settings(max_examples=3)
+@given(st.lists(st.sampled_from([0, 1, 2, 255, 256, N_TABLE - 2, N_TABLE - 1]), min_size=16, max_size=16))
+def test_completeness_edge_values(values):
+    v, m, proof, x_v, v_open, x_m, m_open = _prove(values)
+    _check_outputs(v, m, 4, proof, x_v, v_open, x_m, m_open)
+
+
+def test_transcript_binding(honest):
+    _, _, _, proof, *_ = honest
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("other"), 3, proof)
+
+
+# ------------------------------------------------------------------ serialization
+
+
+def test_serialization_round_trip_and_strict_reading(honest):
+    vals, v, m, proof, x_v, v_open, x_m, m_open = honest
+    w = Writer()
+    proof.write(w)
+    body = w.getvalue()
+    rd = Reader(body)
+    back = logup.LogupProof.read(rd, 3)
+    rd.done()
+    assert back == proof
+    _check_outputs(v, m, 3, back, x_v, v_open, x_m, m_open)
+    for cut in (0, 1, 47, 48, 52, len(body) // 2, len(body) - 1):
+        with pytest.raises(ProofFormatError):
+            rd = Reader(body[:cut])
+            logup.LogupProof.read(rd, 3)
+            rd.done()
+    rd = Reader(body + b"\x00")
+    logup.LogupProof.read(rd, 3)
+    with pytest.raises(ProofFormatError, match="trailing"):
+        rd.done()
+    with pytest.raises(ProofFormatError, match="layers"):  # k = 17 needs 18 layers
+        logup.LogupProof.read(Reader(body), 17)
+
+
+def test_wrong_k_rejected(honest):
+    _, _, _, proof, *_ = honest
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), 17, proof)
+    with pytest.raises(VerificationError):  # same K = 16, different statement (k is absorbed)
+        logup.verify(KEY, Transcript("t"), 4, proof)
+
+
+# ------------------------------------------------------------------ soundness
+
+
+@pytest.mark.parametrize("bad", [N_TABLE, -1, N_TABLE + 5])
+def test_out_of_range_value_rejected_by_verifier(bad):
+    vals = np.array([3, 7, 7, bad, 0, 65535, 12, 9], dtype=np.int64)
+    # the cheating prover's best fix-up: count the bad entry as a 0, so that the counts add up
+    m = logup.multiplicities(np.where(vals == bad, 0, vals), 3)
+    assert m.sum() == N_TABLE
+    v, mm, proof, *_ = _prove(vals, m=m)
+    with pytest.raises(VerificationError, match="layer 0"):  # the root p_0 is not 0
+        logup.verify(KEY, Transcript("t"), 3, proof)
+
+
+def test_root_sum_is_zero_only_for_honest_witness():
+    """The fractional sum the tree computes (checked directly on the leaves, mod r)."""
+    alpha = random_scalar()
+    vals = [1, 2, 2, 0]
+    m = logup.multiplicities(vals, 2)
+
+    def root(vs, ms):
+        lhs = sum(pow(alpha - x, -1, R_MODULUS) for x in list(vs) + [0] * (N_TABLE - len(vs)))
+        nz = np.flatnonzero(ms)
+        rhs = sum(int(ms[j]) * pow(alpha - int(j), -1, R_MODULUS) for j in nz)
+        return (lhs - rhs) % R_MODULUS
+
+    assert root(vals, m) == 0
+    assert root([1, 2, 2, N_TABLE], logup.multiplicities([1, 2, 2, 0], 2)) != 0
+
+
+def test_wrong_multiplicities_rejected(honest):
+    vals = honest[0]
+    m = logup.multiplicities(vals, 3)
+    j = int(vals[2])
+    m[j] -= 1
+    m[(j + 1) % N_TABLE] += 1  # one count moved
+    v, mm, proof, *_ = _prove(vals, m=m)
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), 3, proof)
+
+
+def _replace_round(sc: ZkSumcheckProof, i: int, point) -> ZkSumcheckProof:
+    rounds = list(sc.rounds)
+    pts = list(rounds[0])
+    pts[i] = point
+    rounds[0] = type(sc.rounds[0]).from_points(pts)
+    return ZkSumcheckProof(tuple(rounds), sc.factor_coms, sc.product_coms, sc.product_proofs, sc.final_proof)
+
+
+@pytest.mark.parametrize("layer", [1, 9, 16])
+def test_tampered_round_commitment_rejected(honest, layer):
+    _, _, _, proof, *_ = honest
+    layers = list(proof.layers)
+    layers[layer] = _replace_round(layers[layer], 1, KEY.h * random_scalar())
+    bad = logup.LogupProof(proof.root_q, tuple(layers))
+    with pytest.raises(VerificationError, match=f"layer {layer}"):
+        logup.verify(KEY, Transcript("t"), 3, bad)
+
+
+def test_tampered_root_and_factor_commitments_rejected(honest):
+    _, _, _, proof, *_ = honest
+    bad = logup.LogupProof(proof.root_q + KEY.g, proof.layers)
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), 3, bad)
+    sc = proof.layers[5]
+    pts = list(sc.factor_coms)
+    pts[2] = pts[2] + KEY.h
+    layers = list(proof.layers)
+    layers[5] = ZkSumcheckProof(sc.rounds, type(sc.factor_coms).from_points(pts), sc.product_coms,
+                                sc.product_proofs, sc.final_proof)
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), 3, logup.LogupProof(proof.root_q, tuple(layers)))
+
+
+def test_leaf_claims_bind_the_outputs(honest):
+    """A proof for one witness does not give claims that open to another witness's MLEs."""
+    vals, v, m, proof, x_v, v_open, x_m, m_open = honest
+    _, com_v, _, com_m = logup.verify(KEY, Transcript("t"), 3, proof)
+    other = FrVec.from_int64(np.roll(vals, 1))
+    assert mle.evaluate(other, x_v) != v_open[0]
+    assert com_v != KEY.commit_scalar(mle.evaluate(other, x_v), v_open[1])
+
+
+def test_malformed_proof_object_rejected(honest):
+    _, _, _, proof, *_ = honest
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), 3, logup.LogupProof(proof.root_q, proof.layers[:-1]))
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), 3, "not a proof")
+
+
+# ------------------------------------------------------------------ multiplicities and shapes
+
+
+@given(st.integers(0, 5), st.data())
+def test_multiplicities_counts(k, data):
+    vals = np.array(data.draw(st.lists(st.integers(0, N_TABLE - 1), min_size=1 << k, max_size=1 << k)),
+                    dtype=np.int64)
+    m = logup.multiplicities(vals, k)
+    assert m.dtype == np.int64 and m.shape == (N_TABLE,)
+    assert m.sum() == N_TABLE  # K = 16: padding zeros fill up to 2^16
+    ref = np.zeros(N_TABLE, dtype=np.int64)
+    for x in vals:
+        ref[x] += 1
+    ref[0] += N_TABLE - len(vals)
+    assert np.array_equal(m, ref)
+
+
+def test_multiplicities_padding_above_table_size():
+    vals = np.full(1 << 17, 5, dtype=np.int64)
+    vals[:10] = 0
+    m = logup.multiplicities(vals, 17)
+    assert m[5] == (1 << 17) - 10 and m[0] == 10 and m.sum() == 1 << 17
+    m = logup.multiplicities(vals[:1000], 17)  # shorter than 2^k: zero padding up to 2^K
+    assert m[5] == 990 and m[0] == 10 + (1 << 17) - 1000
+    assert logup.multiplicities(np.array([], dtype=np.int64), 0)[0] == N_TABLE
+    assert logup.multiplicities(np.array([7], dtype=np.uint16), 0)[7] == 1
+
+
+@pytest.mark.parametrize("bad, idx", [(N_TABLE, 3), (-1, 1), (1 << 40, 0)])
+def test_multiplicities_out_of_range(bad, idx):
+    vals = np.array([1, 2, 3, 4], dtype=np.int64)
+    vals[idx] = bad
+    with pytest.raises(FieldRangeError, match=f"value {bad} at index {idx}"):
+        logup.multiplicities(vals, 2)
+
+
+def test_shape_errors():
+    with pytest.raises(ShapeError):
+        logup.multiplicities(np.zeros(5, dtype=np.int64), 2)
+    with pytest.raises(ShapeError):
+        logup.multiplicities(np.zeros(4), 2)  # floats
+    with pytest.raises(ShapeError):
+        logup.multiplicities(np.zeros(4, dtype=np.int64), 31)
+    m = FrVec.zeros(N_TABLE)
+    with pytest.raises(ShapeError):
+        logup.prove(KEY, Transcript("t"), FrVec.zeros(3), m)
+    with pytest.raises(ShapeError):
+        logup.prove(KEY, Transcript("t"), FrVec.zeros(4), FrVec.zeros(N_TABLE // 2))
+    with pytest.raises(ShapeError):
+        logup.proof_size_points(-1)
