@@ -178,9 +178,17 @@ class RangeSpec:
     def top_bits(self) -> int:
         return self.bits - LIMB_BITS * (self.n_limbs - 1)
 
-    def limbs(self, values: np.ndarray, what: str) -> list[np.ndarray]:
+    def limbs(self, values: np.ndarray, what: str, strict: bool = True) -> list[np.ndarray]:
+        """16-bit limbs of values + offset.  With strict=False (cheating provers in soundness
+        tests) an out-of-range value keeps the linear relation with its top limb outside
+        [0, 2^16) instead of raising."""
         v = np.asarray(values, dtype=np.int64)
         lo, hi = -self.offset, (1 << self.bits) - self.offset
+        if not strict:
+            u = v + self.offset
+            n = self.n_limbs
+            out = [(u >> (LIMB_BITS * j)) & ((1 << LIMB_BITS) - 1) for j in range(n - 1)]
+            return out + [u >> (LIMB_BITS * (n - 1))]
         if v.size and (v.min() < lo or v.max() >= hi):
             bad = np.argwhere((v < lo) | (v >= hi))[0]
             raise FieldRangeError(f"{what}: value {int(v[tuple(bad)])} at index {bad.tolist()} is outside "
