@@ -165,18 +165,22 @@ class Tensor:
 
 @dataclass(frozen=True)
 class RangeSpec:
-    """Entries in [-offset, 2^bits - offset), stored as 16-bit limbs of value + offset."""
+    """Entries in [-offset, 2^bits - offset), stored as limbs of limb_bits bits of value + offset."""
 
     bits: int
     offset: int
+    limb_bits: int = LIMB_BITS
 
     @property
     def n_limbs(self) -> int:
-        return max(1, -(-self.bits // LIMB_BITS))
+        return max(1, -(-self.bits // self.limb_bits))
 
     @property
     def top_bits(self) -> int:
-        return self.bits - LIMB_BITS * (self.n_limbs - 1)
+        return self.bits - self.limb_bits * (self.n_limbs - 1)
+
+    def weight(self, j: int) -> int:
+        return 1 << (self.limb_bits * j)
 
     def limbs(self, values: np.ndarray, what: str, strict: bool = True) -> list[np.ndarray]:
         """16-bit limbs of values + offset.  With strict=False (cheating provers in soundness
@@ -187,14 +191,16 @@ class RangeSpec:
         if not strict:
             u = v + self.offset
             n = self.n_limbs
-            out = [(u >> (LIMB_BITS * j)) & ((1 << LIMB_BITS) - 1) for j in range(n - 1)]
-            return out + [u >> (LIMB_BITS * (n - 1))]
+            lb = self.limb_bits
+            out = [(u >> (lb * j)) & ((1 << lb) - 1) for j in range(n - 1)]
+            return out + [u >> (lb * (n - 1))]
         if v.size and (v.min() < lo or v.max() >= hi):
             bad = np.argwhere((v < lo) | (v >= hi))[0]
             raise FieldRangeError(f"{what}: value {int(v[tuple(bad)])} at index {bad.tolist()} is outside "
                                   f"[{lo}, {hi})")
         u = v + self.offset  # < 2^bits <= 2^62
-        return [(u >> (LIMB_BITS * j)) & ((1 << LIMB_BITS) - 1) for j in range(self.n_limbs)]
+        lb = self.limb_bits
+        return [(u >> (lb * j)) & ((1 << lb) - 1) for j in range(self.n_limbs)]
 
 
 @dataclass(eq=False)
@@ -241,7 +247,7 @@ class Claims:
             lj = rt.limbs[j]
             c = ch.send_scalar_com(b"limb-claim", lambda lj=lj: lj.mle(point))
             self.add(lj.name, point, c)
-            acc = acc - c * pow(2, LIMB_BITS * j, P)
+            acc = acc - c * rt.spec.weight(j)
         self.add(rt.limbs[0].name, point, acc)
 
     def send_value(self, ch: Channel, rt: RangeTensor, point: Sequence[int]) -> Claimed:
@@ -249,7 +255,7 @@ class Claims:
         def val():
             acc = -rt.spec.offset * rt.layout.mask_at(point)
             for j, lj in enumerate(rt.limbs):
-                acc += lj.mle(point) << (LIMB_BITS * j)
+                acc += lj.mle(point) * rt.spec.weight(j)
             return acc
         c = ch.send_scalar_com(b"value-claim", val)
         self.value_claim(ch, rt, point, c)

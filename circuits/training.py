@@ -41,7 +41,7 @@ from zkdl.transcript import Transcript
 
 from .channel import Channel, Claimed, ProverChannel, VerifierChannel, lincomb
 from .matmul import MatmulShape, _bind_axis
-from .tensors import LIMB_BITS, Claims, Layout, RangeSpec, RangeTensor, Tensor, default_col_vars
+from .tensors import Claims, Layout, RangeSpec, RangeTensor, Tensor, default_col_vars
 
 P = R_MODULUS
 KEY_LABEL = "zkdl/train/v1"
@@ -101,6 +101,15 @@ class WindowLayout:
                                  for lay in (self.act(i), self.weight(i), self.bias(i))]
                 + [_bits(self.config.widths[0]), _bits(self.config.widths[-1])])
         return 1 << c
+
+
+def limb_bits(lay: WindowLayout) -> int:
+    """Limb size of the range checks, a public function of the shapes: 16-bit limbs (a 2^16-entry
+    table) unless the window is so small that the table would dominate the lookup; then 8."""
+    n = 0
+    for i in range(lay.L):
+        n += 6 * lay.act(i).size + 4 * lay.weight_stack(i).size + 4 * lay.bias_stack(i).size
+    return 8 if 2 * n <= 1 << 16 else 16
 
 
 _KEYS: dict[int, PedersenKey] = {}
@@ -396,14 +405,14 @@ def _range_value_com(key, rt: RangeTensor) -> tuple[HyraxCommitment, HyraxSecret
     mrows = _mask_rows(key, lay)
     com = None
     for j, lt in enumerate(rt.limbs):
-        c = lt.com.scale(1 << (LIMB_BITS * j)) if j else lt.com
+        c = lt.com.scale(rt.spec.weight(j)) if j else lt.com
         com = c if com is None else com + c
     com = com - HyraxCommitment(mrows, lay.num_vars, lay.col_vars).scale(rt.spec.offset)
     sec = None
     if rt.limbs[0].secret is not None:
         sec = None
         for j, lt in enumerate(rt.limbs):
-            s = lt.secret.scale(1 << (LIMB_BITS * j)) if j else lt.secret
+            s = lt.secret.scale(rt.spec.weight(j)) if j else lt.secret
             sec = s if sec is None else sec + s
         msec = HyraxSecret(FrVec.from_int64(lay.mask), FrVec.zeros(lay.size >> lay.col_vars), lay.num_vars,
                            lay.col_vars)
@@ -530,16 +539,17 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
                                  lambda: layout.pad(wit.t[name]))
         return cl.register(Tensor(name, layout, com, sec))
 
-    E_spec = RangeSpec(R, 1 << (R - 1))
-    V_spec = RangeSpec(Q, 1 << (Q - 1))
-    U_spec = RangeSpec(R + k, 1 << (R + k - 1))
+    lb = limb_bits(lay)
+    E_spec = RangeSpec(R, 1 << (R - 1), lb)
+    V_spec = RangeSpec(Q, 1 << (Q - 1), lb)
+    U_spec = RangeSpec(R + k, 1 << (R + k - 1), lb)
     # ---------------------------------------------------------------- 1. commitments
     for i in range(L):
         a = lay.act(i)
         commit_range(f"E{i}", a, E_spec)
         if i < L - 1:
             commit_plain(f"S{i}", a)
-            commit_range(f"P{i}", a, RangeSpec(Q - 1, 0))
+            commit_range(f"P{i}", a, RangeSpec(Q - 1, 0, lb))
             commit_range(f"GA{i}", a, V_spec)
             commit_range(f"EB{i}", a, E_spec)
         else:
@@ -554,8 +564,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
     for rt in rts.values():
         for j, lt in enumerate(rt.limbs):
             blocks.append(_Block(lt, 1))
-            if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < LIMB_BITS:
-                blocks.append(_Block(lt, 1 << (LIMB_BITS - rt.spec.top_bits)))
+            if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < lb:
+                blocks.append(_Block(lt, 1 << (lb - rt.spec.top_bits)))
     blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
     off = 0
     for bl in blocks:
@@ -568,13 +578,13 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
                  for lay_int in [bl.tensor.layout.pad(_limb_array(wit, bl.tensor.name, rts))]]
         v_np = np.concatenate(parts + [np.zeros((1 << kv) - off, dtype=np.int64)])
         if wit.strict:
-            m_np = logup.multiplicities(v_np, kv)
+            m_np = logup.multiplicities(v_np, kv, lb)
         else:  # a cheating prover counts what it can
-            ok = (v_np >= 0) & (v_np < 1 << logup.TABLE_BITS)
-            m_np = np.bincount(v_np[ok], minlength=1 << logup.TABLE_BITS).astype(np.int64)
-            m_np[0] += (1 << max(kv, logup.TABLE_BITS)) - len(v_np)
+            ok = (v_np >= 0) & (v_np < 1 << lb)
+            m_np = np.bincount(v_np[ok], minlength=1 << lb).astype(np.int64)
+            m_np[0] += (1 << max(kv, lb)) - len(v_np)
         v_fr = FrVec.from_int64(v_np)
-    m_lay = Layout((1 << logup.TABLE_BITS,))
+    m_lay = Layout((1 << lb,))
     m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
     cl.register(Tensor("m", m_lay, m_com, m_sec))
 
@@ -613,8 +623,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
         lproof.write(ch.w)
         com_v, com_m = Claimed(key.commit_scalar(vv, vb), vv, vb), Claimed(key.commit_scalar(mv, mb), mv, mb)
     else:
-        lproof = logup.LogupProof.read(ch.r, kv)
-        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof)
+        lproof = logup.LogupProof.read(ch.r, kv, lb)
+        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb)
         com_v, com_m = Claimed(cv), Claimed(cm)
     cl.add("m", x_m, com_m, masked=False)
     limb_claims: dict[str, Claimed] = {}

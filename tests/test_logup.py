@@ -246,6 +246,43 @@ def test_shape_errors():
     with pytest.raises(ShapeError):
         logup.prove(KEY, Transcript("t"), FrVec.zeros(3), m)
     with pytest.raises(ShapeError):
-        logup.prove(KEY, Transcript("t"), FrVec.zeros(4), FrVec.zeros(N_TABLE // 2))
+        logup.prove(KEY, Transcript("t"), FrVec.zeros(4), FrVec.zeros(3))
+    with pytest.raises(ShapeError):
+        logup.prove(KEY, Transcript("t"), FrVec.zeros(4), FrVec.zeros(2 * N_TABLE))
+    with pytest.raises(ShapeError):
+        logup.multiplicities(np.zeros(4, dtype=np.int64), 2, table_bits=17)
     with pytest.raises(ShapeError):
         logup.proof_size_points(-1)
+
+
+@pytest.mark.parametrize("tb", [1, 8])
+def test_small_tables(tb):
+    """A 2^b-entry table: in-range witnesses verify, a value 2^b is rejected."""
+    rng = np.random.default_rng(tb)
+    k = 6
+    v = rng.integers(0, 1 << tb, size=1 << k)
+    m = logup.multiplicities(v, k, table_bits=tb)
+    assert len(m) == 1 << tb and m.sum() == 1 << max(k, tb)
+    proof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(KEY, Transcript("tb"), FrVec.from_int64(v),
+                                                      FrVec.from_int64(m))
+    w = Writer()
+    proof.write(w)
+    r = Reader(w.getvalue())
+    proof2 = logup.LogupProof.read(r, k, table_bits=tb)
+    r.done()
+    xv, cv, xm, cm = logup.verify(KEY, Transcript("tb"), k, proof2, table_bits=tb)
+    assert xv == x_v and cv == KEY.commit_scalar(vv, vb) and vv == mle.evaluate(FrVec.from_int64(v), x_v)
+    assert cm == KEY.commit_scalar(mv, mb) and mv == mle.evaluate(FrVec.from_int64(m), x_m)
+    with pytest.raises(ShapeError):
+        logup.multiplicities(v, k, table_bits=17)
+    bad = v.copy()
+    bad[3] = 1 << tb
+    mb_ = np.bincount(bad[bad < 1 << tb], minlength=1 << tb)
+    mb_[0] += 1
+    proof, *_ = logup.prove(KEY, Transcript("tb"), FrVec.from_int64(bad), FrVec.from_int64(mb_))
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("tb"), k, proof, table_bits=tb)
+    # verifying with the wrong table size fails too
+    proof, *_ = logup.prove(KEY, Transcript("tb"), FrVec.from_int64(v), FrVec.from_int64(m))
+    with pytest.raises((VerificationError, ShapeError)):
+        logup.verify(KEY, Transcript("tb"), k, proof, table_bits=tb + 1)

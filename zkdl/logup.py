@@ -12,6 +12,11 @@ implies that every v_i lies in [0, 2^16).  It outputs evaluation CLAIMS on v and
 points, as Pedersen commitments to the claimed values; the caller proves those claims against
 its commitments (this module never opens v or m).
 
+The table size is a parameter: 2^b entries with 1 <= b <= 16 (default b = 16, written 16 below).
+Small witnesses (inference) use a small table, so that the table side does not dominate; the
+prover infers b from len(m), the verifier is told b (it is part of the public statement and is
+absorbed into the transcript with k and K).  Everywhere below read 16 as b and K = max(b, k).
+
 Construction.  K = max(16, k).  v_ext is v zero-extended to 2^K, m_ext is m zero-extended to 2^K.
 The padding entries of v_ext are the value 0, which is in range, so the honest m counts them in
 m[0] (:func:`multiplicities` does).  Variable order as everywhere in zkdl: x_1 is the MOST
@@ -88,8 +93,14 @@ MAX_K = 30
 __all__ = ["TABLE_BITS", "LogupProof", "multiplicities", "prove", "verify", "proof_size_points"]
 
 
-def _big_k(k: int) -> int:
-    return max(TABLE_BITS, k)
+def _big_k(k: int, tb: int = TABLE_BITS) -> int:
+    return max(tb, k)
+
+
+def _check_tb(tb) -> int:
+    if isinstance(tb, bool) or not isinstance(tb, (int, np.integer)) or not 1 <= int(tb) <= TABLE_BITS:
+        raise ShapeError(f"logup: table bits = {tb!r}, expected an integer in [1, {TABLE_BITS}]")
+    return int(tb)
 
 
 def _check_k(k) -> int:
@@ -101,7 +112,7 @@ def _check_k(k) -> int:
 # ---------------------------------------------------------------------------- multiplicities
 
 
-def multiplicities(values, k: int) -> np.ndarray:
+def multiplicities(values, k: int, table_bits: int = TABLE_BITS) -> np.ndarray:
     """m[j] = number of entries equal to j in `values` zero-extended to 2^max(16, k).
 
     `values` is an integer array of at most 2^k entries (any shape, flattened; a shorter vector is
@@ -109,6 +120,7 @@ def multiplicities(values, k: int) -> np.ndarray:
     zeros are counted in m[0].  Raises FieldRangeError naming the first value outside
     [0, 2^16)."""
     k = _check_k(k)
+    tb = _check_tb(table_bits)
     arr = np.asarray(values)
     if arr.dtype.kind not in "iub":
         raise ShapeError(f"multiplicities: expected an integer array, got dtype {arr.dtype}")
@@ -116,15 +128,15 @@ def multiplicities(values, k: int) -> np.ndarray:
     if arr.size > 1 << k:
         raise ShapeError(f"multiplicities: {arr.size} values for k = {k} (at most {1 << k})")
     if arr.dtype.kind == "u":
-        bad = np.flatnonzero(arr >= (1 << TABLE_BITS))
+        bad = np.flatnonzero(arr >= (1 << tb))
     else:
-        bad = np.flatnonzero((arr < 0) | (arr >= (1 << TABLE_BITS)))
+        bad = np.flatnonzero((arr < 0) | (arr >= (1 << tb)))
     if bad.size:
         i = int(bad[0])
         raise FieldRangeError(f"multiplicities: value {int(arr[i])} at index {i} is outside "
-                              f"[0, 2^{TABLE_BITS})")
-    m = np.bincount(arr.astype(np.int64, copy=False), minlength=1 << TABLE_BITS).astype(np.int64)
-    m[0] += (1 << _big_k(k)) - arr.size
+                              f"[0, 2^{tb})")
+    m = np.bincount(arr.astype(np.int64, copy=False), minlength=1 << tb).astype(np.int64)
+    m[0] += (1 << _big_k(k, tb)) - arr.size
     return m
 
 
@@ -151,9 +163,9 @@ class LogupProof:
             layer.write(w)
 
     @classmethod
-    def read(cls, r: Reader, k: int) -> "LogupProof":
+    def read(cls, r: Reader, k: int, table_bits: int = TABLE_BITS) -> "LogupProof":
         k = _check_k(k)
-        K = _big_k(k)
+        K = _big_k(k, _check_tb(table_bits))
         root = r.point("logup root q")
         n = r.u32("logup layers", MAX_K + 1)
         if n != K + 1:
@@ -162,20 +174,20 @@ class LogupProof:
         return cls(root, layers)
 
 
-def proof_size_points(k: int) -> tuple[int, int]:
+def proof_size_points(k: int, table_bits: int = TABLE_BITS) -> tuple[int, int]:
     """(group elements, scalars) of a proof for 2^k values (u32 counts not included)."""
-    K = _big_k(_check_k(k))
+    K = _big_k(_check_k(k), _check_tb(table_bits))
     return 1 + 3 * K * (K + 1) // 2 + 17 * (K + 1), 16 * (K + 1)
 
 
 # ---------------------------------------------------------------------------- shared pieces
 
 
-def _start(t: Transcript, k: int, K: int) -> int:
+def _start(t: Transcript, k: int, K: int, tb: int) -> int:
     t.domain(b"zkdl/logup")
     t.append_u64(b"k", k)
     t.append_u64(b"K", K)
-    t.append_u64(b"table-bits", TABLE_BITS)
+    t.append_u64(b"table-bits", tb)
     return t.challenge_scalar(b"alpha")
 
 
@@ -198,7 +210,7 @@ def _inv(x: int, what: str, err) -> int:
     return pow(x, -1, R_MODULUS)
 
 
-def _leaf_maps(alpha: int, rho, k: int, K: int, err):
+def _leaf_maps(alpha: int, rho, k: int, K: int, err, tb: int):
     """Affine maps from the leaf claims to the claims on v and m:
         m(x_m) = (c_m - p_leaf) * s_m,   v(x_v) = (c_v - q_leaf) * s_v
     returns (x_v, c_v, s_v, x_m, c_m, s_m)."""
@@ -206,12 +218,12 @@ def _leaf_maps(alpha: int, rho, k: int, K: int, err):
     inv_s = _inv(s, "rho_side", err)
     inv_1s = _inv(1 - s, "1 - rho_side", err)
     inv_zv = _inv(_prod_one_minus(x[:K - k]), "the zero-extension factor of v", err)
-    inv_zm = _inv(_prod_one_minus(x[:K - TABLE_BITS]), "the zero-extension factor of m", err)
+    inv_zm = _inv(_prod_one_minus(x[:K - tb]), "the zero-extension factor of m", err)
     c_m = (1 - s) % R_MODULUS
     s_m = inv_s * inv_zm % R_MODULUS
     c_v = (alpha - s * _idx_eval(x)) % R_MODULUS
     s_v = inv_1s * inv_zv % R_MODULUS
-    return x[K - k:], c_v, s_v, x[K - TABLE_BITS:], c_m, s_m
+    return x[K - k:], c_v, s_v, x[K - tb:], c_m, s_m
 
 
 def _lin(points, scalars) -> G1:
@@ -235,15 +247,16 @@ def prove(key, t: Transcript, v: FrVec, m: FrVec):
     if not isinstance(v, FrVec) or not isinstance(m, FrVec):
         raise ShapeError("logup: v and m must be FrVecs")
     k = _check_k(log2_exact(len(v)))
-    if len(m) != 1 << TABLE_BITS:
-        raise ShapeError(f"logup: m has length {len(m)}, expected {1 << TABLE_BITS}")
-    K = _big_k(k)
-    alpha = _start(t, k, K)
+    if len(m) < 2 or len(m) & (len(m) - 1) or len(m) > 1 << TABLE_BITS:
+        raise ShapeError(f"logup: m has length {len(m)}, expected 2^b with 1 <= b <= {TABLE_BITS}")
+    tb = len(m).bit_length() - 1
+    K = _big_k(k, tb)
+    alpha = _start(t, k, K, tb)
 
     # leaves (side = most significant bit)
     n = 1 << K
     v_ext = v if k == K else FrVec.concat([v, FrVec.zeros(n - len(v))])
-    m_ext = m if K == TABLE_BITS else FrVec.concat([m, FrVec.zeros(n - len(m))])
+    m_ext = m if K == tb else FrVec.concat([m, FrVec.zeros(n - len(m))])
     idx = FrVec.from_int64(np.arange(n, dtype=np.int64))
     p = FrVec.concat([FrVec.ones(n), -m_ext])
     q = FrVec.concat([alpha - v_ext, alpha - idx])
@@ -284,7 +297,7 @@ def prove(key, t: Transcript, v: FrVec, m: FrVec):
         q_bl = (a * op[2][1] + b * op[3][1]) % R_MODULUS
         u = list(r) + [mu]
 
-    x_v, c_v, s_v, x_m, c_m, s_m = _leaf_maps(alpha, u, k, K, ZkdlError)
+    x_v, c_v, s_v, x_m, c_m, s_m = _leaf_maps(alpha, u, k, K, ZkdlError, tb)
     v_open = ((c_v - q_val) * s_v % R_MODULUS, (-q_bl) * s_v % R_MODULUS)
     m_open = ((c_m - p_val) * s_m % R_MODULUS, (-p_bl) * s_m % R_MODULUS)
     return LogupProof(root_q, tuple(layers)), x_v, v_open, x_m, m_open
@@ -293,17 +306,18 @@ def prove(key, t: Transcript, v: FrVec, m: FrVec):
 # ---------------------------------------------------------------------------- verifier
 
 
-def verify(key, t: Transcript, k: int, proof: LogupProof):
+def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABLE_BITS):
     """Check a logUp range proof for 2^k values.  Returns (x_v, Com(v(x_v)), x_m, Com(m(x_m)));
     the caller must prove those claims against its commitments to v and m.  Raises
     VerificationError on a bad proof."""
     k = _check_k(k)
-    K = _big_k(k)
+    tb = _check_tb(table_bits)
+    K = _big_k(k, tb)
     if not isinstance(proof, LogupProof) or not isinstance(proof.root_q, G1) \
             or not isinstance(proof.layers, tuple) or len(proof.layers) != K + 1 \
             or any(not isinstance(layer, ZkSumcheckProof) for layer in proof.layers):
         raise VerificationError("logup: proof shape does not match the instance")
-    alpha = _start(t, k, K)
+    alpha = _start(t, k, K, tb)
     t.append_point(b"root-q", proof.root_q)
     com_p, com_q = G1.identity(), proof.root_q
     u: list[int] = []
@@ -320,7 +334,7 @@ def verify(key, t: Transcript, k: int, proof: LogupProof):
         com_p = _lin([coms[0], coms[1]], [a, mu])
         com_q = _lin([coms[2], coms[3]], [a, mu])
         u = list(r) + [mu]
-    x_v, c_v, s_v, x_m, c_m, s_m = _leaf_maps(alpha, u, k, K, VerificationError)
+    x_v, c_v, s_v, x_m, c_m, s_m = _leaf_maps(alpha, u, k, K, VerificationError, tb)
     com_v = _lin([key.g, com_q], [c_v * s_v, -s_v])
     com_m = _lin([key.g, com_p], [c_m * s_m, -s_m])
     return x_v, com_v, x_m, com_m
