@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from zkdl import hyrax, sigma
-from zkdl.codec import Reader, Writer
+from zkdl.codec import Reader
 from zkdl.curve import G1, PointVec, msm
 from zkdl.errors import VerificationError, ZkdlError
 from zkdl.field import R_MODULUS, FrVec
-from zkdl.pedersen import PedersenKey, random_scalar
-from zkdl.sumcheck import SumcheckSpec, ZkSumcheckProof, prove_zk, verify_zk
+from zkdl.pedersen import PedersenKey
+from zkdl.sumcheck import SumcheckSpec, ZkSumcheckProof, verify_zk
 from zkdl.transcript import Transcript
 
 P = R_MODULUS
@@ -101,57 +101,6 @@ class Channel:
 
     def challenge_nonzero(self, label: bytes) -> int:
         return sigma.challenge_nonzero(self.t, label)
-
-
-class ProverChannel(Channel):
-    prover = True
-
-    def __init__(self, key: PedersenKey, transcript: Transcript):
-        super().__init__(key, transcript)
-        self.w = Writer()
-        self.sizes: dict[str, int] = {}
-
-    def _count(self, what: str, before: int) -> None:
-        self.sizes[what] = self.sizes.get(what, 0) + len(self.w.getvalue()) - before
-
-    def _pos(self) -> int:
-        return len(self.w.getvalue())
-
-    def send_scalar_com(self, label: bytes, value: Callable[[], int]) -> Claimed:
-        """Commit to a value with a fresh blind, send and absorb the commitment."""
-        v = int(value()) % P
-        rho = random_scalar()
-        c = self.key.commit_scalar(v, rho)
-        self.w.point(c)
-        self.t.append_point(label, c)
-        return Claimed(c, v, rho)
-
-    def send_hyrax(self, label: bytes, num_vars: int, col_vars: int, values: Callable[[], object]):
-        """Commit to a table (Hyrax rows), send and absorb; returns (commitment, secret)."""
-        com, sec = hyrax.commit(self.key, values(), col_vars=col_vars, num_vars=num_vars)
-        com.write(self.w)
-        com.absorb(self.t, label)
-        return com, sec
-
-    def sumcheck(self, spec: SumcheckSpec, tables: Callable[[], list[FrVec]], claim: Claimed,
-                 public: dict[int, Callable[[list[int]], int]]) -> tuple[list[int], dict[int, Claimed]]:
-        """Zero-knowledge sumcheck of the claimed value; returns (r, {private factor: Claimed})."""
-        proof, r, openings = prove_zk(self.key, spec, tables(), claim.blind, self.t, public=sorted(public))
-        proof.write(self.w)
-        priv = [f for f in range(spec.num_factors) if f not in public]
-        out = {f: Claimed(proof.factor_coms[i], *openings[f]) for i, f in enumerate(priv)}
-        return r, out
-
-    def equal(self, a: Claimed, b: Claimed) -> None:
-        """Prove that two commitments hold the same value."""
-        sigma.prove_equality(self.key, self.t, a.com, b.com, a.blind, b.blind).write(self.w)
-
-    def open(self, com: hyrax.HyraxCommitment, secret: hyrax.HyraxSecret, point: Sequence[int],
-             claim: Claimed) -> None:
-        hyrax.prove_eval(self.key, self.t, com, secret, point, claim.val, claim.blind).write(self.w)
-
-    def getvalue(self) -> bytes:
-        return self.w.getvalue()
 
 
 class VerifierChannel(Channel):

@@ -32,7 +32,7 @@ the limbs at u, the first limb's commitment being derived from the others.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
 

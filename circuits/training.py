@@ -29,17 +29,17 @@ import numpy as np
 
 from zkdl import logup
 from zkdl.codec import ProofFormatError, Reader, Writer, unwrap, wrap
-from zkdl.curve import G1, PointVec
-from zkdl.errors import ShapeError, VerificationError, ZkdlError
+from zkdl.curve import PointVec
+from zkdl.errors import VerificationError
 from zkdl.field import R_MODULUS, FrVec
-from zkdl.fixedpoint import FixedPointConfig, StepTrace, batch_indices
+from zkdl.fixedpoint import FixedPointConfig, batch_indices
 from zkdl.hyrax import HyraxCommitment, HyraxSecret
 from zkdl.mle import ceil_log2, eq_eval
-from zkdl.pedersen import PedersenKey, random_scalars
+from zkdl.pedersen import PedersenKey
 from zkdl.sumcheck import SumcheckSpec, Term
 from zkdl.transcript import Transcript
 
-from .channel import Channel, Claimed, ProverChannel, VerifierChannel, lincomb
+from .channel import Channel, Claimed, VerifierChannel, lincomb
 from .matmul import MatmulShape, _bind_axis
 from .tensors import Claims, Layout, RangeSpec, RangeTensor, Tensor, default_col_vars
 
@@ -103,12 +103,14 @@ class WindowLayout:
         return 1 << c
 
 
-def limb_bits(lay: WindowLayout) -> int:
+def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
     """Limb size of the range checks, a public function of the shapes: 16-bit limbs (a 2^16-entry
     table) unless the window is so small that the table would dominate the lookup; then 8."""
     n = 0
     for i in range(lay.L):
-        n += 6 * lay.act(i).size + 4 * lay.weight_stack(i).size + 4 * lay.bias_stack(i).size
+        n += (3 if infer else 6) * lay.act(i).size
+        if not infer:
+            n += 4 * lay.weight_stack(i).size + 4 * lay.bias_stack(i).size
     return 8 if 2 * n <= 1 << 16 else 16
 
 
@@ -162,34 +164,6 @@ class ModelCommitment:
 
 
 @dataclass(eq=False)
-class ModelSecret:
-    """The prover's openings of a ModelCommitment."""
-
-    W: list[HyraxSecret]
-    b: list[HyraxSecret]
-
-
-def commit_model(config: FixedPointConfig, weights: Sequence[np.ndarray]) -> tuple[ModelCommitment, ModelSecret]:
-    """Commit to integer weights in the semantics' layout ((d_in + 1) x d_out, last row bias)."""
-    from zkdl import hyrax
-    from zkdl.fixedpoint import check_weights
-
-    weights = check_weights(config, weights, "commit_model")
-    lay = WindowLayout(config, 1)
-    key = model_key(config)
-    cw, cb, sw, sb = [], [], [], []
-    for i, w in enumerate(weights):
-        lw, lb = lay.weight(i), lay.bias(i)
-        c, s = hyrax.commit(key, lw.pad(w[:-1]), col_vars=lw.col_vars, num_vars=lw.num_vars)
-        cw.append(c)
-        sw.append(s)
-        c, s = hyrax.commit(key, lb.pad(w[-1]), col_vars=lb.col_vars, num_vars=lb.num_vars)
-        cb.append(c)
-        sb.append(s)
-    return ModelCommitment(cw, cb), ModelSecret(sw, sb)
-
-
-@dataclass(eq=False)
 class DatasetCommitment:
     """One row commitment per example for its features and one for its target (label)."""
 
@@ -221,41 +195,6 @@ class DatasetCommitment:
 
     def digest(self) -> bytes:
         return hashlib.blake2b(self.to_bytes(), digest_size=32, person=b"zkdl-dataset").digest()
-
-
-@dataclass(eq=False)
-class DatasetSecret:
-    X: np.ndarray  # (n, d_in) int64
-    Y: np.ndarray
-    bX: FrVec
-    bY: FrVec
-
-
-def commit_dataset(config: FixedPointConfig, X, Y) -> tuple[DatasetCommitment, DatasetSecret]:
-    """Commit to a dataset (integer features X (n x d_0) and targets Y (n x d_L)), one row each."""
-    X = np.asarray(X)
-    Y = np.asarray(Y)
-    d0, dL = config.widths[0], config.widths[-1]
-    if X.ndim != 2 or X.shape[1] != d0 or Y.ndim != 2 or Y.shape != (X.shape[0], dL):
-        raise ShapeError(f"dataset: need X (n, {d0}) and Y (n, {dL}), got {X.shape} and {Y.shape}")
-    if X.dtype.kind not in "iu" or Y.dtype.kind not in "iu":
-        raise ShapeError("dataset: X and Y must be integer (fixed-point) arrays")
-    X = X.astype(np.int64)
-    Y = Y.astype(np.int64)
-    bound = config.bound
-    for name, a in (("X", X), ("Y", Y)):
-        if a.size and np.abs(a).max() >= bound:
-            raise ShapeError(f"dataset: {name} has values outside (-2^(Q-1), 2^(Q-1))")
-    key = model_key(config)
-    n = X.shape[0]
-    bX, bY = random_scalars(n), random_scalars(n)
-    px = np.zeros((n, 1 << _bits(d0)), dtype=np.int64)
-    px[:, :d0] = X
-    py = np.zeros((n, 1 << _bits(dL)), dtype=np.int64)
-    py[:, :dL] = Y
-    cX = key.commit_rows(px, bX)
-    cY = key.commit_rows(py, bY)
-    return DatasetCommitment(n, d0, dL, cX, cY), DatasetSecret(X, Y, bX, bY)
 
 
 # ============================================================================ statement
@@ -350,43 +289,71 @@ class Statement:
         return out
 
 
-# ============================================================================ witness
-@dataclass
-class _Witness:
-    """Stacked integer tensors (valid shapes, leading step axis) of a window."""
-
-    t: dict[str, np.ndarray] = field(default_factory=dict)
-    strict: bool = True
-
-    def fr(self, name: str, lay: Layout) -> FrVec:
-        return FrVec.from_int64(lay.pad(self.t[name]))
+INFERENCE_KIND = 0x0104
 
 
-def _stack(traces: Sequence[StepTrace], get) -> np.ndarray:
-    return np.stack([np.asarray(get(tr), dtype=np.int64) for tr in traces])
+@dataclass(eq=False)
+class InferenceStatement:
+    """Inference: Yhat = MLP(X) (the semantics' forward pass) for the committed model, public X
+    (n x d_0) and public output Yhat (n x d_L)."""
+
+    config: FixedPointConfig
+    model: ModelCommitment
+    X: np.ndarray
+    Yhat: np.ndarray
+
+    @property
+    def T(self) -> int:
+        return 1
+
+    def to_bytes(self) -> bytes:
+        c = self.config
+        w = Writer()
+        w.u32(len(c.widths))
+        for d in c.widths:
+            w.u32(d)
+        w.u32(c.R).u32(c.Q).u32(self.X.shape[0])
+        self.model.write(w)
+        w.scalars([int(v) for v in self.X.reshape(-1)])
+        w.scalars([int(v) for v in self.Yhat.reshape(-1)])
+        return wrap(INFERENCE_KIND, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "InferenceStatement":
+        from zkdl.fixedpoint import ConfigError
+
+        r = Reader(unwrap(data, INFERENCE_KIND))
+        nw = r.u32("widths", MAX_LAYERS + 1)
+        widths = tuple(r.u32("width", 1 << 20) for _ in range(nw))
+        R, Q, n = r.u32("R", 64), r.u32("Q", 64), r.u32("examples", 1 << 20)
+        try:
+            config = inference_config(widths, n, R, Q)
+        except ConfigError as e:
+            raise ProofFormatError(f"inference statement: invalid configuration: {e}") from None
+        model = ModelCommitment.read(r, config)
+        X = _signed(r.scalars("X", 1 << 26, exact=n * widths[0]), config, "X").reshape(n, widths[0])
+        Yh = _signed(r.scalars("Yhat", 1 << 26, exact=n * widths[-1]), config, "Yhat").reshape(n, widths[-1])
+        r.done()
+        return cls(config, model, X, Yh)
+
+    def absorb(self, t: Transcript) -> None:
+        t.append_bytes(b"inference-statement", self.to_bytes())
 
 
-def _witness(traces: Sequence[StepTrace]) -> _Witness:
-    L = traces[0].config.num_layers
-    w = _Witness()
-    for i in range(L):
-        w.t[f"E{i}"] = _stack(traces, lambda tr: tr.E_fwd[i])
-        if i < L - 1:
-            S = _stack(traces, lambda tr: tr.S[i])
-            Zp = _stack(traces, lambda tr: tr.Zp[i])
-            w.t[f"S{i}"] = S
-            w.t[f"P{i}"] = S * (Zp - 1) + (1 - S) * (-Zp)
-            w.t[f"A{i}"] = _stack(traces, lambda tr: tr.A[i + 1])
-            w.t[f"GA{i}"] = _stack(traces, lambda tr: tr.G_A[i])
-            w.t[f"EB{i}"] = _stack(traces, lambda tr: tr.E_bwd[i])
-        else:
-            w.t["Yh"] = _stack(traces, lambda tr: tr.Zp[i])
-        w.t[f"GZ{i}"] = _stack(traces, lambda tr: tr.G_Z[i])
-        w.t[f"dW{i}"] = _stack(traces, lambda tr: tr.dW[i][:-1])
-        w.t[f"db{i}"] = _stack(traces, lambda tr: tr.dW[i][-1])
-        w.t[f"EU{i}"] = _stack(traces, lambda tr: tr.E_upd[i][:-1])
-        w.t[f"EUb{i}"] = _stack(traces, lambda tr: tr.E_upd[i][-1])
-    return w
+def inference_config(widths, n: int, R: int = 16, Q: int = 32) -> FixedPointConfig:
+    """The configuration of an inference statement (no learning rate, batch = n examples)."""
+    return FixedPointConfig(widths=tuple(widths), eta_int=1, k=0, batch_size=n, R=R, Q=Q)
+
+
+def _signed(vals: list[int], config: FixedPointConfig, what: str) -> np.ndarray:
+    out = np.array([v - P if v > P // 2 else v for v in vals], dtype=object)
+    if len(out) and max(abs(int(v)) for v in out) >= config.bound:
+        raise ProofFormatError(f"inference statement: {what} has values outside (-2^(Q-1), 2^(Q-1))")
+    return out.astype(np.int64)
+
+
+def _public_mle(lay: Layout, arr: np.ndarray, point) -> int:
+    return FrVec.from_int64(lay.pad(arr)).dot(_eq_tab(point))
 
 
 # ============================================================================ helpers
@@ -508,8 +475,9 @@ class _Block:
 
 
 # ============================================================================ the protocol
-def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness | None,
-              model_sec: ModelSecret | None = None, data_sec: DatasetSecret | None = None):
+def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, model_sec=None, data_sec=None):
+    """The protocol, for both roles.  wit (the prover's _Witness), model_sec and data_sec are
+    None on the verifier's side; every use of them is inside prover-only thunks or branches."""
     cfg = st.config
     L, R, Q, k, B = cfg.num_layers, cfg.R, cfg.Q, cfg.k, cfg.batch_size
     lay = WindowLayout(cfg, st.T)
@@ -519,7 +487,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
     key = ch.key
     t = ch.t
     prover = ch.prover
-    t.domain(b"zkdl/train-window")
+    infer = isinstance(st, InferenceStatement)
+    t.domain(b"zkdl/inference" if infer else b"zkdl/train-window")
     st.absorb(t)
     cl = Claims()
     rts: dict[str, RangeTensor] = {}
@@ -539,7 +508,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
                                  lambda: layout.pad(wit.t[name]))
         return cl.register(Tensor(name, layout, com, sec))
 
-    lb = limb_bits(lay)
+    lb = limb_bits(lay, infer)
     E_spec = RangeSpec(R, 1 << (R - 1), lb)
     V_spec = RangeSpec(Q, 1 << (Q - 1), lb)
     U_spec = RangeSpec(R + k, 1 << (R + k - 1), lb)
@@ -550,6 +519,9 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
         if i < L - 1:
             commit_plain(f"S{i}", a)
             commit_range(f"P{i}", a, RangeSpec(Q - 1, 0, lb))
+        if infer:
+            continue
+        if i < L - 1:
             commit_range(f"GA{i}", a, V_spec)
             commit_range(f"EB{i}", a, E_spec)
         else:
@@ -589,16 +561,21 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
     cl.register(Tensor("m", m_lay, m_com, m_sec))
 
     # external (derived) tensors: data stacks, weight stacks
-    batches = [batch_indices(cfg.seed, st.t0 + s, st.n_examples, B) for s in range(T)]
-    xl, yl = lay.data(cfg.widths[0]), lay.data(cfg.widths[-1])
-    com, sec = _select_rows(lay, data.X, data_sec.bX if prover else None, data_sec.X if prover else None,
-                            batches, xl)
-    cl.register(Tensor("X", xl, com, sec))
-    com, sec = _select_rows(lay, data.Y, data_sec.bY if prover else None, data_sec.Y if prover else None,
-                            batches, yl)
-    cl.register(Tensor("Y", yl, com, sec))
     W_after, b_after, W_after_sec, b_after_sec = [], [], [], []
-    for i in range(L):
+    if infer:  # the model's own commitments; X and Yhat are public
+        for i in range(L):
+            cl.register(Tensor(f"W{i}", lay.weight_stack(i), st.model.W[i], model_sec.W[i] if prover else None))
+            cl.register(Tensor(f"b{i}", lay.bias_stack(i), st.model.b[i], model_sec.b[i] if prover else None))
+    batches = [] if infer else [batch_indices(cfg.seed, st.t0 + s, st.n_examples, B) for s in range(T)]
+    xl, yl = lay.data(cfg.widths[0]), lay.data(cfg.widths[-1])
+    if not infer:
+        com, sec = _select_rows(lay, data.X, data_sec.bX if prover else None, data_sec.X if prover else None,
+                                batches, xl)
+        cl.register(Tensor("X", xl, com, sec))
+        com, sec = _select_rows(lay, data.Y, data_sec.bY if prover else None, data_sec.Y if prover else None,
+                                batches, yl)
+        cl.register(Tensor("Y", yl, com, sec))
+    for i in range(0 if infer else L):
         dcom, dsec = _range_value_com(key, rts[f"dW{i}"])
         com, sec, aft, aft_sec = _stack_weights(lay, st.before.W[i], model_sec.W[i] if prover else None, dcom,
                                                 dsec, lay.weight(i), lay.weight_stack(i))
@@ -611,7 +588,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
         cl.register(Tensor(f"b{i}", lay.bias_stack(i), com, sec))
         b_after.append(aft)
         b_after_sec.append(aft_sec)
-    if not prover:
+    if not prover and not infer:
         for i in range(L):
             if W_after[i] != st.after.W[i] or b_after[i] != st.after.b[i]:
                 raise VerificationError(f"layer {i + 1}: the weights after the window do not match the "
@@ -653,12 +630,16 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
         return wit.fr(name, layout)
 
     def input_fn(i):
+        if i == 0 and infer:
+            return lambda: FrVec.from_int64(xl.pad(st.X[None]))
         if i == 0:
             return lambda: cl.tensors["X"].values
         return lambda: fr(f"A{i - 1}", lay.act(i - 1))
 
     def add_input_claim(i, point, c):
-        if i == 0:
+        if i == 0 and infer:  # public input: the verifier evaluates it
+            ch.equal(c, ch.const(_public_mle(xl, st.X[None], point)))
+        elif i == 0:
             cl.add("X", point, c)
         else:
             A_claims[i - 1].append((point, c))
@@ -669,7 +650,9 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
         # R1: forward matmul and rescale: 2^R Z' + E = [A | 2^R] W
         u = ch.challenges(b"u-fwd", a_lay.num_vars)
         u_t, u_r, u_o = u[:nt], u[nt:nt + nb], u[nt + nb:]
-        if i == L - 1:
+        if i == L - 1 and infer:
+            zc = ch.const(_public_mle(a_lay, st.Yhat[None], u))
+        elif i == L - 1:
             zc = cl.send_value(ch, rts["Yh"], u)
         else:
             ac = ch.send_scalar_com(b"A-claim", lambda: fr(f"A{i}", a_lay).dot(_eq_tab(u)))
@@ -686,6 +669,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
                                        lambda: cl.tensors[f"W{i}"].values, u, mm)
         add_input_claim(i, a_pt, a_c)
         cl.add(f"W{i}", w_pt, w_c)
+        if infer:
+            continue
         # R2: backward data: 2^R G_A + E' = G_Z W^T
         if i >= 1:
             pl = lay.act(i - 1)
@@ -715,7 +700,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
         GZ_claims[i].append((z[:nt] + [half] * nb + z[nt:], lhs * inv(cfg.eta_int * (1 << (R + nb)))))
 
     # proven losses: sum_{rows, outputs} G_Z_L^2 per step
-    if st.losses is not None:
+    if not infer and st.losses is not None:
         a_lay = lay.act(L - 1)
         nt = _bits(T)
         u_t = ch.challenges(b"u-loss", nt)
@@ -729,7 +714,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
         GZ_claims[L - 1].append((r, fac[0]))
 
     # ---------------------------------------------------------------- 4. derived tensors
-    for i in range(L):
+    for i in range(0 if infer else L):
         a_lay = lay.act(i)
         claims = GZ_claims[i]
         if i == L - 1:  # G_Z = Yhat - Y
@@ -783,7 +768,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit: _Witness
     return W_after, b_after, W_after_sec, b_after_sec
 
 
-def _limb_array(wit: _Witness, limb_name: str, rts: dict) -> np.ndarray:
+def _limb_array(wit, limb_name: str, rts: dict) -> np.ndarray:
     base, j = limb_name.rsplit(".", 1)
     return rts[base].spec.limbs(wit.t[base], base, wit.strict)[int(j)]
 
@@ -807,62 +792,6 @@ class WindowProof:
         st = Statement.from_bytes(r.blob("statement", 1 << 30))
         body = r._take(len(r._buf) - r._pos, "proof body")
         return cls(st, body)
-
-
-def _check_traces(traces: Sequence[StepTrace], config: FixedPointConfig) -> None:
-    if not traces:
-        raise ShapeError("prove_window: no traces")
-    for j, tr in enumerate(traces):
-        if not isinstance(tr, StepTrace):
-            raise ShapeError(f"prove_window: item {j} is not a StepTrace")
-        if tr.config != config:
-            raise ShapeError(f"prove_window: step {tr.step} was recorded with a different configuration")
-        if tr.step != traces[0].step + j:
-            raise ShapeError(f"prove_window: steps are not consecutive (step {tr.step} at position {j}, "
-                             f"expected {traces[0].step + j})")
-
-
-def prove_window(traces: Sequence[StepTrace], model: ModelCommitment, model_secret: ModelSecret,
-                 dataset: DatasetCommitment, dataset_secret: DatasetSecret, *, reveal_losses: bool = True,
-                 unsafe_skip_checks: bool = False):
-    """Prove a window of consecutive training steps.
-
-    Returns (proof, after, after_secret): the proof (with its statement), the commitment to the
-    weights after the window (derived, not recomputed) and its opening for the next window.
-    Unless ``unsafe_skip_checks`` (for soundness tests only), every trace is re-validated against
-    the semantics and the dataset, and the window's first weights must open ``model``."""
-    traces = list(traces)
-    config = traces[0].config if traces else None
-    _check_traces(traces, config)
-    T = len(traces)
-    if not unsafe_skip_checks:
-        for tr in traces:
-            tr.validate()
-            want = batch_indices(config.seed, tr.step, dataset.n, config.batch_size)
-            if not np.array_equal(np.asarray(tr.batch), want):
-                raise ShapeError(f"step {tr.step}: batch indices do not follow the public schedule")
-            if not (np.array_equal(tr.X, dataset_secret.X[want]) and np.array_equal(tr.Y, dataset_secret.Y[want])):
-                raise ShapeError(f"step {tr.step}: X / Y are not the committed dataset rows")
-        for a, b in zip(traces, traces[1:]):
-            for i in range(config.num_layers):
-                if not np.array_equal(a.W_after[i], b.W_before[i]):
-                    raise ShapeError(f"step {b.step}: weights do not continue from step {a.step}")
-        lay1 = WindowLayout(config, 1)
-        for i in range(config.num_layers):
-            w = traces[0].W_before[i]
-            if not (model_secret.W[i].values == FrVec.from_int64(lay1.weight(i).pad(w[:-1]))
-                    and model_secret.b[i].values == FrVec.from_int64(lay1.bias(i).pad(w[-1]))):
-                raise ShapeError(f"layer {i + 1}: the first step's weights are not the committed model")
-    lay = WindowLayout(config, T)
-    key = training_key(lay.key_size())
-    wit = _witness(traces)
-    wit.strict = not unsafe_skip_checks
-    losses = [tr.loss_int for tr in traces] if reveal_losses else None
-    st = Statement(config, traces[0].step, T, dataset.n, dataset.digest(), model, None, losses)
-    ch = ProverChannel(key, Transcript(b"zkdl-train"))
-    W_after, b_after, sW, sb = _protocol(ch, st, dataset, wit, model_secret, dataset_secret)
-    st.after = ModelCommitment(W_after, b_after)
-    return WindowProof(st, ch.getvalue()), st.after, ModelSecret(sW, sb)
 
 
 def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
@@ -892,5 +821,39 @@ def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
     key = training_key(lay.key_size())
     ch = VerifierChannel(key, Transcript(b"zkdl-train"), proof.body)
     _protocol(ch, st, dataset, None)
+    ch.done()
+    return st
+
+
+@dataclass(eq=False)
+class InferenceProof:
+    statement: InferenceStatement
+    body: bytes
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        w.blob(self.statement.to_bytes())
+        w.raw(self.body)
+        return wrap(INFERENCE_KIND + 0x10, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "InferenceProof":
+        r = Reader(unwrap(data, INFERENCE_KIND + 0x10))
+        st = InferenceStatement.from_bytes(r.blob("statement", 1 << 30))
+        return cls(st, r._take(len(r._buf) - r._pos, "proof body"))
+
+
+def verify_inference(proof: "InferenceProof | bytes", model: ModelCommitment | None = None) -> InferenceStatement:
+    """Verify an inference proof; with ``model``, its statement must be about that model."""
+    if isinstance(proof, (bytes, bytearray, memoryview)):
+        proof = InferenceProof.from_bytes(bytes(proof))
+    if not isinstance(proof, InferenceProof):
+        raise VerificationError("verify_inference: not an InferenceProof")
+    st = proof.statement
+    if model is not None and model != st.model:
+        raise VerificationError("the proof is about a different model commitment")
+    lay = WindowLayout(st.config, 1)
+    ch = VerifierChannel(training_key(lay.key_size()), Transcript(b"zkdl-inference"), proof.body)
+    _protocol(ch, st, None, None)
     ch.done()
     return st

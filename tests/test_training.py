@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from circuits import training as tr
+from circuits import prover as pv, training as tr
 from zkdl.codec import ProofFormatError
 from zkdl.errors import ShapeError, VerificationError, ZkdlError
 from zkdl.fixedpoint import FixedPointConfig, batch_indices, train_step
@@ -34,11 +34,11 @@ class Run:
         self.W0 = init_weights_from_float(init_mlp(cfg.widths, seed + 1), cfg.R)
         self.trainer = Trainer(cfg, self.W0, self.X, self.Y)
         self.traces = self.trainer.run(T)
-        self.model, self.model_sec = tr.commit_model(cfg, self.W0)
-        self.data, self.data_sec = tr.commit_dataset(cfg, self.X, self.Y)
+        self.model, self.model_sec = pv.commit_model(cfg, self.W0)
+        self.data, self.data_sec = pv.commit_dataset(cfg, self.X, self.Y)
 
     def prove(self, traces=None, unsafe=False, **kw):
-        return tr.prove_window(self.traces if traces is None else traces, self.model, self.model_sec, self.data,
+        return pv.prove_window(self.traces if traces is None else traces, self.model, self.model_sec, self.data,
                                self.data_sec, unsafe_skip_checks=unsafe, **kw)
 
 
@@ -59,7 +59,7 @@ def test_honest_window_verifies(run, honest):
     assert st_.T == 2 and st_.t0 == 0
     assert st_.losses == [t.loss_int for t in run.traces]
     # the derived after-commitment opens to the trainer's weights
-    want, _ = tr.commit_model(CFG, run.trainer.weights)
+    want, _ = pv.commit_model(CFG, run.trainer.weights)
     assert [c.num_vars for c in after.W] == [c.num_vars for c in want.W]
 
 
@@ -75,15 +75,15 @@ def test_after_commitment_opens_to_trained_weights(run, honest):
 
 def test_windows_chain():
     r = Run(CFG, 4, seed=3)
-    p1, after1, sec1 = tr.prove_window(r.traces[:2], r.model, r.model_sec, r.data, r.data_sec, reveal_losses=False)
-    p2, after2, sec2 = tr.prove_window(r.traces[2:], after1, sec1, r.data, r.data_sec)
+    p1, after1, sec1 = pv.prove_window(r.traces[:2], r.model, r.model_sec, r.data, r.data_sec, reveal_losses=False)
+    p2, after2, sec2 = pv.prove_window(r.traces[2:], after1, sec1, r.data, r.data_sec)
     s1 = tr.verify_window(p1.to_bytes(), r.data)
     s2 = tr.verify_window(p2.to_bytes(), r.data)
     assert s1.losses is None and s2.t0 == 2
     assert s1.after == s2.before
     # a second window that does not start from the first one's weights is refused by the prover
     with pytest.raises(ShapeError, match="committed model"):
-        tr.prove_window(r.traces[2:], r.model, r.model_sec, r.data, r.data_sec)
+        pv.prove_window(r.traces[2:], r.model, r.model_sec, r.data, r.data_sec)
 
 
 def test_verify_in_fresh_process_on_digits(tmp_path):
@@ -95,9 +95,9 @@ def test_verify_in_fresh_process_on_digits(tmp_path):
     X, Y = ds.X_train[:64], ds.Y_train[:64]
     W0 = init_weights_from_float(init_mlp(cfg.widths, 0), cfg.R)
     traces = Trainer(cfg, W0, X, Y).run(2)
-    model, msec = tr.commit_model(cfg, W0)
-    data, dsec = tr.commit_dataset(cfg, X, Y)
-    proof, _, _ = tr.prove_window(traces, model, msec, data, dsec)
+    model, msec = pv.commit_model(cfg, W0)
+    data, dsec = pv.commit_dataset(cfg, X, Y)
+    proof, _, _ = pv.prove_window(traces, model, msec, data, dsec)
     (tmp_path / "w.proof").write_bytes(proof.to_bytes())
     (tmp_path / "data.com").write_bytes(data.to_bytes())
     code = textwrap.dedent(f"""
@@ -105,6 +105,8 @@ def test_verify_in_fresh_process_on_digits(tmp_path):
         from circuits import training as tr
         ds = tr.DatasetCommitment.from_bytes(open({str(tmp_path / 'data.com')!r}, 'rb').read())
         st = tr.verify_window(open({str(tmp_path / 'w.proof')!r}, 'rb').read(), ds)
+        leaked = sorted(m for m in sys.modules if m in ('circuits.prover', 'zkdl.trainer', 'prover_gpu', 'cupy'))
+        assert not leaked, leaked
         print('verified', st.T, st.losses)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -265,7 +267,7 @@ def test_expected_statement_names_the_difference(run, honest):
 
 def test_wrong_dataset_is_rejected(run, honest):
     proof, _, _ = honest
-    other, _ = tr.commit_dataset(CFG, run.X, run.Y)  # same data, fresh blinds: a different commitment
+    other, _ = pv.commit_dataset(CFG, run.X, run.Y)  # same data, fresh blinds: a different commitment
     with pytest.raises(VerificationError, match="dataset"):
         tr.verify_window(proof, other)
 

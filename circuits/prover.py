@@ -1,0 +1,279 @@
+"""The prover side of FAC4DNN proofs: commitments to models and datasets, witnesses from training
+traces, and the prover's channel.  The protocol itself (circuits.training._protocol) is shared
+with the verifier, which imports neither this module nor the trainer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from zkdl import hyrax, sigma
+from zkdl.codec import Writer
+from zkdl.errors import ShapeError
+from zkdl.field import R_MODULUS, FrVec
+from zkdl.fixedpoint import FixedPointConfig, StepTrace, batch_indices
+from zkdl.hyrax import HyraxSecret
+from zkdl.pedersen import PedersenKey, random_scalar, random_scalars
+from zkdl.sumcheck import SumcheckSpec, prove_zk
+from zkdl.transcript import Transcript
+
+from .channel import Channel, Claimed
+from .tensors import Layout
+from .training import (
+    InferenceProof, InferenceStatement, ModelCommitment, DatasetCommitment, Statement, WindowLayout, WindowProof,
+    _bits, _protocol, inference_config, model_key, training_key,
+)
+
+P = R_MODULUS
+
+
+class ProverChannel(Channel):
+    prover = True
+
+    def __init__(self, key: PedersenKey, transcript: Transcript):
+        super().__init__(key, transcript)
+        self.w = Writer()
+        self.sizes: dict[str, int] = {}
+
+    def _count(self, what: str, before: int) -> None:
+        self.sizes[what] = self.sizes.get(what, 0) + len(self.w.getvalue()) - before
+
+    def _pos(self) -> int:
+        return len(self.w.getvalue())
+
+    def send_scalar_com(self, label: bytes, value: Callable[[], int]) -> Claimed:
+        """Commit to a value with a fresh blind, send and absorb the commitment."""
+        v = int(value()) % P
+        rho = random_scalar()
+        c = self.key.commit_scalar(v, rho)
+        self.w.point(c)
+        self.t.append_point(label, c)
+        return Claimed(c, v, rho)
+
+    def send_hyrax(self, label: bytes, num_vars: int, col_vars: int, values: Callable[[], object]):
+        """Commit to a table (Hyrax rows), send and absorb; returns (commitment, secret)."""
+        com, sec = hyrax.commit(self.key, values(), col_vars=col_vars, num_vars=num_vars)
+        com.write(self.w)
+        com.absorb(self.t, label)
+        return com, sec
+
+    def sumcheck(self, spec: SumcheckSpec, tables: Callable[[], list[FrVec]], claim: Claimed,
+                 public: dict[int, Callable[[list[int]], int]]) -> tuple[list[int], dict[int, Claimed]]:
+        """Zero-knowledge sumcheck of the claimed value; returns (r, {private factor: Claimed})."""
+        proof, r, openings = prove_zk(self.key, spec, tables(), claim.blind, self.t, public=sorted(public))
+        proof.write(self.w)
+        priv = [f for f in range(spec.num_factors) if f not in public]
+        out = {f: Claimed(proof.factor_coms[i], *openings[f]) for i, f in enumerate(priv)}
+        return r, out
+
+    def equal(self, a: Claimed, b: Claimed) -> None:
+        """Prove that two commitments hold the same value."""
+        sigma.prove_equality(self.key, self.t, a.com, b.com, a.blind, b.blind).write(self.w)
+
+    def open(self, com: hyrax.HyraxCommitment, secret: hyrax.HyraxSecret, point: Sequence[int],
+             claim: Claimed) -> None:
+        hyrax.prove_eval(self.key, self.t, com, secret, point, claim.val, claim.blind).write(self.w)
+
+    def getvalue(self) -> bytes:
+        return self.w.getvalue()
+
+
+
+@dataclass(eq=False)
+class ModelSecret:
+    """The prover's openings of a ModelCommitment."""
+
+    W: list[HyraxSecret]
+    b: list[HyraxSecret]
+
+
+
+def commit_model(config: FixedPointConfig, weights: Sequence[np.ndarray]) -> tuple[ModelCommitment, ModelSecret]:
+    """Commit to integer weights in the semantics' layout ((d_in + 1) x d_out, last row bias)."""
+    from zkdl import hyrax
+    from zkdl.fixedpoint import check_weights
+
+    weights = check_weights(config, weights, "commit_model")
+    lay = WindowLayout(config, 1)
+    key = model_key(config)
+    cw, cb, sw, sb = [], [], [], []
+    for i, w in enumerate(weights):
+        lw, lb = lay.weight(i), lay.bias(i)
+        c, s = hyrax.commit(key, lw.pad(w[:-1]), col_vars=lw.col_vars, num_vars=lw.num_vars)
+        cw.append(c)
+        sw.append(s)
+        c, s = hyrax.commit(key, lb.pad(w[-1]), col_vars=lb.col_vars, num_vars=lb.num_vars)
+        cb.append(c)
+        sb.append(s)
+    return ModelCommitment(cw, cb), ModelSecret(sw, sb)
+
+
+
+@dataclass(eq=False)
+class DatasetSecret:
+    X: np.ndarray  # (n, d_in) int64
+    Y: np.ndarray
+    bX: FrVec
+    bY: FrVec
+
+
+
+def commit_dataset(config: FixedPointConfig, X, Y) -> tuple[DatasetCommitment, DatasetSecret]:
+    """Commit to a dataset (integer features X (n x d_0) and targets Y (n x d_L)), one row each."""
+    X = np.asarray(X)
+    Y = np.asarray(Y)
+    d0, dL = config.widths[0], config.widths[-1]
+    if X.ndim != 2 or X.shape[1] != d0 or Y.ndim != 2 or Y.shape != (X.shape[0], dL):
+        raise ShapeError(f"dataset: need X (n, {d0}) and Y (n, {dL}), got {X.shape} and {Y.shape}")
+    if X.dtype.kind not in "iu" or Y.dtype.kind not in "iu":
+        raise ShapeError("dataset: X and Y must be integer (fixed-point) arrays")
+    X = X.astype(np.int64)
+    Y = Y.astype(np.int64)
+    bound = config.bound
+    for name, a in (("X", X), ("Y", Y)):
+        if a.size and np.abs(a).max() >= bound:
+            raise ShapeError(f"dataset: {name} has values outside (-2^(Q-1), 2^(Q-1))")
+    key = model_key(config)
+    n = X.shape[0]
+    bX, bY = random_scalars(n), random_scalars(n)
+    px = np.zeros((n, 1 << _bits(d0)), dtype=np.int64)
+    px[:, :d0] = X
+    py = np.zeros((n, 1 << _bits(dL)), dtype=np.int64)
+    py[:, :dL] = Y
+    cX = key.commit_rows(px, bX)
+    cY = key.commit_rows(py, bY)
+    return DatasetCommitment(n, d0, dL, cX, cY), DatasetSecret(X, Y, bX, bY)
+
+
+
+# ============================================================================ witness
+@dataclass
+class _Witness:
+    """Stacked integer tensors (valid shapes, leading step axis) of a window."""
+
+    t: dict[str, np.ndarray] = field(default_factory=dict)
+    strict: bool = True
+
+    def fr(self, name: str, lay: Layout) -> FrVec:
+        return FrVec.from_int64(lay.pad(self.t[name]))
+
+
+def _stack(traces: Sequence[StepTrace], get) -> np.ndarray:
+    return np.stack([np.asarray(get(tr), dtype=np.int64) for tr in traces])
+
+
+def _witness(traces: Sequence[StepTrace]) -> _Witness:
+    L = traces[0].config.num_layers
+    w = _Witness()
+    for i in range(L):
+        w.t[f"E{i}"] = _stack(traces, lambda tr: tr.E_fwd[i])
+        if i < L - 1:
+            S = _stack(traces, lambda tr: tr.S[i])
+            Zp = _stack(traces, lambda tr: tr.Zp[i])
+            w.t[f"S{i}"] = S
+            w.t[f"P{i}"] = S * (Zp - 1) + (1 - S) * (-Zp)
+            w.t[f"A{i}"] = _stack(traces, lambda tr: tr.A[i + 1])
+            w.t[f"GA{i}"] = _stack(traces, lambda tr: tr.G_A[i])
+            w.t[f"EB{i}"] = _stack(traces, lambda tr: tr.E_bwd[i])
+        else:
+            w.t["Yh"] = _stack(traces, lambda tr: tr.Zp[i])
+        w.t[f"GZ{i}"] = _stack(traces, lambda tr: tr.G_Z[i])
+        w.t[f"dW{i}"] = _stack(traces, lambda tr: tr.dW[i][:-1])
+        w.t[f"db{i}"] = _stack(traces, lambda tr: tr.dW[i][-1])
+        w.t[f"EU{i}"] = _stack(traces, lambda tr: tr.E_upd[i][:-1])
+        w.t[f"EUb{i}"] = _stack(traces, lambda tr: tr.E_upd[i][-1])
+    return w
+
+
+
+
+
+
+
+def _check_traces(traces: Sequence[StepTrace], config: FixedPointConfig) -> None:
+    if not traces:
+        raise ShapeError("prove_window: no traces")
+    for j, tr in enumerate(traces):
+        if not isinstance(tr, StepTrace):
+            raise ShapeError(f"prove_window: item {j} is not a StepTrace")
+        if tr.config != config:
+            raise ShapeError(f"prove_window: step {tr.step} was recorded with a different configuration")
+        if tr.step != traces[0].step + j:
+            raise ShapeError(f"prove_window: steps are not consecutive (step {tr.step} at position {j}, "
+                             f"expected {traces[0].step + j})")
+
+
+
+def prove_window(traces: Sequence[StepTrace], model: ModelCommitment, model_secret: ModelSecret,
+                 dataset: DatasetCommitment, dataset_secret: DatasetSecret, *, reveal_losses: bool = True,
+                 unsafe_skip_checks: bool = False):
+    """Prove a window of consecutive training steps.
+
+    Returns (proof, after, after_secret): the proof (with its statement), the commitment to the
+    weights after the window (derived, not recomputed) and its opening for the next window.
+    Unless ``unsafe_skip_checks`` (for soundness tests only), every trace is re-validated against
+    the semantics and the dataset, and the window's first weights must open ``model``."""
+    traces = list(traces)
+    config = traces[0].config if traces else None
+    _check_traces(traces, config)
+    T = len(traces)
+    if not unsafe_skip_checks:
+        for tr in traces:
+            tr.validate()
+            want = batch_indices(config.seed, tr.step, dataset.n, config.batch_size)
+            if not np.array_equal(np.asarray(tr.batch), want):
+                raise ShapeError(f"step {tr.step}: batch indices do not follow the public schedule")
+            if not (np.array_equal(tr.X, dataset_secret.X[want]) and np.array_equal(tr.Y, dataset_secret.Y[want])):
+                raise ShapeError(f"step {tr.step}: X / Y are not the committed dataset rows")
+        for a, b in zip(traces, traces[1:]):
+            for i in range(config.num_layers):
+                if not np.array_equal(a.W_after[i], b.W_before[i]):
+                    raise ShapeError(f"step {b.step}: weights do not continue from step {a.step}")
+        lay1 = WindowLayout(config, 1)
+        for i in range(config.num_layers):
+            w = traces[0].W_before[i]
+            if not (model_secret.W[i].values == FrVec.from_int64(lay1.weight(i).pad(w[:-1]))
+                    and model_secret.b[i].values == FrVec.from_int64(lay1.bias(i).pad(w[-1]))):
+                raise ShapeError(f"layer {i + 1}: the first step's weights are not the committed model")
+    lay = WindowLayout(config, T)
+    key = training_key(lay.key_size())
+    wit = _witness(traces)
+    wit.strict = not unsafe_skip_checks
+    losses = [tr.loss_int for tr in traces] if reveal_losses else None
+    st = Statement(config, traces[0].step, T, dataset.n, dataset.digest(), model, None, losses)
+    ch = ProverChannel(key, Transcript(b"zkdl-train"))
+    W_after, b_after, sW, sb = _protocol(ch, st, dataset, wit, model_secret, dataset_secret)
+    st.after = ModelCommitment(W_after, b_after)
+    return WindowProof(st, ch.getvalue()), st.after, ModelSecret(sW, sb)
+
+
+
+def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], model: ModelCommitment,
+                    model_secret: ModelSecret, X) -> InferenceProof:
+    """Prove Yhat = MLP(X) (the semantics' forward pass) for the committed weights and public X.
+    Committing the weights (commit_model) is done once, beforehand, and not part of this."""
+    from zkdl.fixedpoint import _forward, check_weights
+
+    X = np.asarray(X)
+    cfg = inference_config(config.widths, X.shape[0] if X.ndim == 2 else 0, config.R, config.Q)
+    if X.ndim != 2 or X.shape[1] != cfg.widths[0] or X.shape[0] < 1:
+        raise ShapeError(f"prove_inference: X must have shape (n, {cfg.widths[0]}), got {X.shape}")
+    W = check_weights(cfg, weights, "prove_inference")
+    Zp, E, S, A = _forward(cfg, W, X.astype(np.int64), "inference")
+    st = InferenceStatement(cfg, model, X.astype(np.int64), Zp[-1])
+    wit = _Witness()
+    L = cfg.num_layers
+    for i in range(L):
+        wit.t[f"E{i}"] = E[i][None]
+        if i < L - 1:
+            wit.t[f"S{i}"] = S[i][None]
+            wit.t[f"P{i}"] = (S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]))[None]
+            wit.t[f"A{i}"] = A[i + 1][None]
+    lay = WindowLayout(cfg, 1)
+    ch = ProverChannel(training_key(lay.key_size()), Transcript(b"zkdl-inference"))
+    _protocol(ch, st, None, wit, model_secret, None)
+    return InferenceProof(st, ch.getvalue())
+
+
