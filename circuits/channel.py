@@ -15,6 +15,7 @@ commitments homomorphically instead of sending them.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -92,6 +93,11 @@ class Channel:
 
     def zero(self) -> Claimed:
         return Claimed(G1.identity(), 0, 0) if self.prover else Claimed(G1.identity())
+
+    @contextmanager
+    def phase(self, name: str):
+        """Time a phase (prover only; a no-op for the verifier)."""
+        yield
 
     def challenge(self, label: bytes) -> int:
         return self.t.challenge_scalar(label)

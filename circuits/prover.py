@@ -4,6 +4,8 @@ with the verifier, which imports neither this module nor the trainer.
 """
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -36,6 +38,17 @@ class ProverChannel(Channel):
         super().__init__(key, transcript)
         self.w = Writer()
         self.sizes: dict[str, int] = {}
+        #: seconds spent per phase: commit (Hyrax commitments), sumcheck (zk sumchecks), lookup
+        #: (logUp-GKR), open (Hyrax dot-product proofs); the rest is bookkeeping
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
 
     def _count(self, what: str, before: int) -> None:
         self.sizes[what] = self.sizes.get(what, 0) + len(self.w.getvalue()) - before
@@ -54,7 +67,9 @@ class ProverChannel(Channel):
 
     def send_hyrax(self, label: bytes, num_vars: int, col_vars: int, values: Callable[[], object]):
         """Commit to a table (Hyrax rows), send and absorb; returns (commitment, secret)."""
-        com, sec = hyrax.commit(self.key, values(), col_vars=col_vars, num_vars=num_vars)
+        vals = values()
+        with self.phase("commit"):
+            com, sec = hyrax.commit(self.key, vals, col_vars=col_vars, num_vars=num_vars)
         com.write(self.w)
         com.absorb(self.t, label)
         return com, sec
@@ -62,7 +77,9 @@ class ProverChannel(Channel):
     def sumcheck(self, spec: SumcheckSpec, tables: Callable[[], list[FrVec]], claim: Claimed,
                  public: dict[int, Callable[[list[int]], int]]) -> tuple[list[int], dict[int, Claimed]]:
         """Zero-knowledge sumcheck of the claimed value; returns (r, {private factor: Claimed})."""
-        proof, r, openings = prove_zk(self.key, spec, tables(), claim.blind, self.t, public=sorted(public))
+        tabs = tables()
+        with self.phase("sumcheck"):
+            proof, r, openings = prove_zk(self.key, spec, tabs, claim.blind, self.t, public=sorted(public))
         proof.write(self.w)
         priv = [f for f in range(spec.num_factors) if f not in public]
         out = {f: Claimed(proof.factor_coms[i], *openings[f]) for i, f in enumerate(priv)}
@@ -246,7 +263,7 @@ def prove_window(traces: Sequence[StepTrace], model: ModelCommitment, model_secr
     ch = ProverChannel(key, Transcript(b"zkdl-train"))
     W_after, b_after, sW, sb = _protocol(ch, st, dataset, wit, model_secret, dataset_secret)
     st.after = ModelCommitment(W_after, b_after)
-    return WindowProof(st, ch.getvalue()), st.after, ModelSecret(sW, sb)
+    return WindowProof(st, ch.getvalue(), dict(ch.timings)), st.after, ModelSecret(sW, sb)
 
 
 
@@ -274,6 +291,8 @@ def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], mod
     lay = WindowLayout(cfg, 1)
     ch = ProverChannel(training_key(lay.key_size()), Transcript(b"zkdl-inference"))
     _protocol(ch, st, None, wit, model_secret, None)
-    return InferenceProof(st, ch.getvalue())
+    proof = InferenceProof(st, ch.getvalue())
+    proof.timings = dict(ch.timings)
+    return proof
 
 

@@ -342,8 +342,9 @@ def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: 
         w = vals
         for x in point[:rv]:
             w = w.fold(x)
-        proof = sigma.prove_dot_product(ch.key, ch.t, c_comb, claim.com, eq_col, w, eq_row.dot(blinds),
-                                        claim.blind)
+        with ch.phase("open"):
+            proof = sigma.prove_dot_product(ch.key, ch.t, c_comb, claim.com, eq_col, w, eq_row.dot(blinds),
+                                            claim.blind)
         proof.write(ch.w)
     else:
         proof = sigma.DotProductProof.read(ch.r, c)

@@ -596,7 +596,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
 
     # ---------------------------------------------------------------- 2. range check (logUp-GKR)
     if prover:
-        lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_fr, FrVec.from_int64(m_np))
+        with ch.phase("lookup"):
+            lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_fr, FrVec.from_int64(m_np))
         lproof.write(ch.w)
         com_v, com_m = Claimed(key.commit_scalar(vv, vb), vv, vb), Claimed(key.commit_scalar(mv, mb), mv, mb)
     else:
@@ -778,7 +779,7 @@ def _limb_array(wit, limb_name: str, rts: dict) -> np.ndarray:
 class WindowProof:
     statement: Statement
     body: bytes
-    sizes: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # prover phase seconds (not serialized)
 
     def to_bytes(self) -> bytes:
         w = Writer()
