@@ -111,6 +111,9 @@ def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
         n += (3 if infer else 6) * lay.act(i).size
         if not infer:
             n += 4 * lay.weight_stack(i).size + 4 * lay.bias_stack(i).size
+            n += 2 * lay.weight(i).size + 2 * lay.bias(i).size
+    if not infer:
+        n += 2 * lay.data(lay.config.widths[0]).size + 2 * lay.data(lay.config.widths[-1]).size
     return 8 if 2 * n <= 1 << 16 else 16
 
 
@@ -531,35 +534,6 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         commit_range(f"db{i}", lay.bias_stack(i), V_spec)
         commit_range(f"EUb{i}", lay.bias_stack(i), U_spec)
 
-    # lookup witness: every limb, the top limb again scaled when it has fewer than 16 bits
-    blocks: list[_Block] = []
-    for rt in rts.values():
-        for j, lt in enumerate(rt.limbs):
-            blocks.append(_Block(lt, 1))
-            if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < lb:
-                blocks.append(_Block(lt, 1 << (lb - rt.spec.top_bits)))
-    blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
-    off = 0
-    for bl in blocks:
-        bl.offset = off
-        off += bl.tensor.layout.size
-    kv = _bits(off)
-    v_fr = m_np = None
-    if prover:
-        parts = [lay_int * bl.scale for bl in blocks
-                 for lay_int in [bl.tensor.layout.pad(_limb_array(wit, bl.tensor.name, rts))]]
-        v_np = np.concatenate(parts + [np.zeros((1 << kv) - off, dtype=np.int64)])
-        if wit.strict:
-            m_np = logup.multiplicities(v_np, kv, lb)
-        else:  # a cheating prover counts what it can
-            ok = (v_np >= 0) & (v_np < 1 << lb)
-            m_np = np.bincount(v_np[ok], minlength=1 << lb).astype(np.int64)
-            m_np[0] += (1 << max(kv, lb)) - len(v_np)
-        v_fr = FrVec.from_int64(v_np)
-    m_lay = Layout((1 << lb,))
-    m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
-    cl.register(Tensor("m", m_lay, m_com, m_sec))
-
     # external (derived) tensors: data stacks, weight stacks
     W_after, b_after, W_after_sec, b_after_sec = [], [], [], []
     if infer:  # the model's own commitments; X and Yhat are public
@@ -593,6 +567,64 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
             if W_after[i] != st.after.W[i] or b_after[i] != st.after.b[i]:
                 raise VerificationError(f"layer {i + 1}: the weights after the window do not match the "
                                         "statement's commitment (before - sum of committed updates)")
+
+    # range checks of tensors committed elsewhere (data rows, the weights at the window's start):
+    # send limbs 1.. and derive limb 0 = value + offset * mask - sum_j 2^(b j) limb_j row-wise
+    # from the existing commitment, so no new binding is needed
+    def range_of(name: str, layout: Layout, spec: RangeSpec, target: HyraxCommitment, target_sec):
+        parts = spec.limbs(np.asarray(target_sec.values.to_int64(62)).reshape(layout.padded), name, wit.strict) \
+            if prover else None
+        com0 = target + HyraxCommitment(_mask_rows(key, layout), layout.num_vars, layout.col_vars).scale(spec.offset)
+        sec0 = None
+        if prover:
+            msec = HyraxSecret(FrVec.from_int64(layout.mask), FrVec.zeros(layout.size >> layout.col_vars),
+                               layout.num_vars, layout.col_vars)
+            sec0 = target_sec + msec.scale(spec.offset)
+        limbs = [None]
+        for j in range(1, spec.n_limbs):
+            com, sec = ch.send_hyrax(f"{name}.{j}".encode(), layout.num_vars, layout.col_vars,
+                                     lambda j=j: parts[j].reshape(-1) * layout.mask)
+            limbs.append(cl.register(Tensor(f"{name}.{j}", layout, com, sec)))
+            com0 = com0 - com.scale(spec.weight(j))
+            if prover:
+                sec0 = sec0 - sec.scale(spec.weight(j))
+        limbs[0] = cl.register(Tensor(f"{name}.0", layout, com0, sec0))
+        rts[name] = RangeTensor(name, layout, spec, limbs)
+
+    if not infer:  # (inference: the model's range is proven once, with its commitment -- see docs)
+        for i in range(L):
+            range_of(f"Wr{i}", lay.weight(i), V_spec, st.before.W[i], model_sec.W[i] if prover else None)
+            range_of(f"br{i}", lay.bias(i), V_spec, st.before.b[i], model_sec.b[i] if prover else None)
+        range_of("Xr", xl, V_spec, cl.tensors["X"].com, cl.tensors["X"].secret)
+        range_of("Yr", yl, V_spec, cl.tensors["Y"].com, cl.tensors["Y"].secret)
+
+    # lookup witness: every limb, the top limb again scaled when it has fewer than 16 bits
+    blocks: list[_Block] = []
+    for rt in rts.values():
+        for j, lt in enumerate(rt.limbs):
+            blocks.append(_Block(lt, 1))
+            if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < lb:
+                blocks.append(_Block(lt, 1 << (lb - rt.spec.top_bits)))
+    blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
+    off = 0
+    for bl in blocks:
+        bl.offset = off
+        off += bl.tensor.layout.size
+    kv = _bits(off)
+    v_fr = m_np = None
+    if prover:
+        v_np = np.concatenate([_small_ints(bl.tensor.values, wit.strict) * bl.scale for bl in blocks]
+                              + [np.zeros((1 << kv) - off, dtype=np.int64)])
+        if wit.strict:
+            m_np = logup.multiplicities(v_np, kv, lb)
+        else:  # a cheating prover counts what it can
+            ok = (v_np >= 0) & (v_np < 1 << lb)
+            m_np = np.bincount(v_np[ok], minlength=1 << lb).astype(np.int64)
+            m_np[0] += (1 << max(kv, lb)) - len(v_np)
+        v_fr = FrVec.from_int64(v_np)
+    m_lay = Layout((1 << lb,))
+    m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
+    cl.register(Tensor("m", m_lay, m_com, m_sec))
 
     # ---------------------------------------------------------------- 2. range check (logUp-GKR)
     if prover:
@@ -769,9 +801,14 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     return W_after, b_after, W_after_sec, b_after_sec
 
 
-def _limb_array(wit, limb_name: str, rts: dict) -> np.ndarray:
-    base, j = limb_name.rsplit(".", 1)
-    return rts[base].spec.limbs(wit.t[base], base, wit.strict)[int(j)]
+def _small_ints(v: FrVec, strict: bool) -> np.ndarray:
+    """Limb values as int64 (a cheating prover's values outside int64 become -1: not counted)."""
+    try:
+        return v.to_int64(62)
+    except Exception:
+        if strict:
+            raise
+        return np.array([x if x < 1 << 62 else -1 for x in v.to_ints()], dtype=np.int64)
 
 
 # ============================================================================ API

@@ -312,3 +312,30 @@ def test_completeness_random_architectures(widths, B, T, seed):
     proof, _, _ = r.prove()
     st_ = tr.verify_window(proof.to_bytes(), r.data)
     assert st_.T == T
+
+
+def test_out_of_range_initial_weight_is_rejected():
+    """A committed model with one weight outside (-2^(Q-1), 2^(Q-1)) -- on an input column that is
+    always zero, so every other tensor of the run stays in range -- is caught by the range check
+    of the window's starting weights."""
+    cfg = CFG
+    wide = FixedPointConfig(widths=cfg.widths, eta_int=cfg.eta_int, k=cfg.k, batch_size=cfg.batch_size,
+                            seed=cfg.seed, Q=40)
+    X, Y = _data(cfg, 8)
+    X[:, 0] = 0
+    W0 = init_weights_from_float(init_mlp(cfg.widths, 1), cfg.R)
+    W0[0][0, 0] = (1 << (cfg.Q - 1)) + 7
+    traces = Trainer(wide, W0, X, Y).run(2)
+    for t in traces:
+        t.config = cfg
+    model, msec = pv.commit_model(wide, W0)
+    data, dsec = pv.commit_dataset(cfg, X, Y)
+    proof, _, _ = pv.prove_window(traces, model, msec, data, dsec, unsafe_skip_checks=True)
+    with pytest.raises(VerificationError, match="logup"):
+        tr.verify_window(proof.to_bytes(), data)
+    # the same run with the weight in range verifies (the construction itself is sound)
+    W0[0][0, 0] = (1 << (cfg.Q - 1)) - 7
+    traces = Trainer(cfg, W0, X, Y).run(2)
+    model, msec = pv.commit_model(cfg, W0)
+    proof, _, _ = pv.prove_window(traces, model, msec, data, dsec)
+    tr.verify_window(proof.to_bytes(), data)
