@@ -184,7 +184,8 @@ def _zk_fixture(k=3, nf=2, eq=True):
 
 def test_zk_rejects_false_claim():
     spec, tables, S, rho, proof = _zk_fixture()
-    with pytest.raises(VerificationError, match="round 0"):
+    # the round relation defines C_0, so a false claim surfaces at the final equality proof
+    with pytest.raises(VerificationError):
         verify_zk(KEY, spec, KEY.commit_scalar(S + 1, rho), proof, Transcript("t"))
 
 

@@ -59,10 +59,10 @@ Transcript.  Domain b"zkdl/logup", then k, K and the table bits; then alpha; the
 per layer lambda, the sumcheck (which absorbs its own messages), mu.
 
 Proof size.  Com(q_0), and per layer j a zero-knowledge sumcheck of degree 2 over j variables with
-4 private factors and 3 two-factor terms: 3j round commitments, 4 factor commitments, 3 product
+4 private factors and 3 two-factor terms: 2j round commitments (C_0 is derived), 4 factor commitments, 3 product
 commitments, 3 product proofs (3 points + 5 scalars each) and one equality proof (1 point +
-1 scalar).  In all 1 + 3K(K+1)/2 + 17(K+1) group elements and 16(K+1) scalars (K = 16: 698
-points, 272 scalars, about 42 KB with the u32 counts).
+1 scalar).  In all 1 + K(K+1) + 17(K+1) group elements and 16(K+1) scalars (K = 16: 562
+points, 272 scalars, about 36 kB with the u32 counts).
 
 Soundness.  If sum_i 1/(X - v_ext[i]) = sum_j m[j]/(X - j) as rational functions over F_r, then
 every value occurring in v_ext is a pole of the right side, i.e. some j < 2^16 (its multiplicity,
@@ -177,7 +177,7 @@ class LogupProof:
 def proof_size_points(k: int, table_bits: int = TABLE_BITS) -> tuple[int, int]:
     """(group elements, scalars) of a proof for 2^k values (u32 counts not included)."""
     K = _big_k(_check_k(k), _check_tb(table_bits))
-    return 1 + 3 * K * (K + 1) // 2 + 17 * (K + 1), 16 * (K + 1)
+    return 1 + K * (K + 1) + 17 * (K + 1), 16 * (K + 1)
 
 
 # ---------------------------------------------------------------------------- shared pieces

@@ -20,10 +20,12 @@ and the next claim is E_<=j * t_j(r_j) (resp. t_j(r_j)).  The final claim must e
 eq(tau, r) * sum_t alpha_t prod f(r).
 
 The zero-knowledge version (Hyrax, Wahby et al. 2018) sends Pedersen commitments
-Com(c_k; rho_k) instead of the coefficients.  The prover draws rho_1..rho_D at random and solves
-the round's linear relation for rho_0, so the verifier checks the round relation directly on the
-commitments (Com(claim) == a_0 C_0 + ... + a_D C_D as group elements) and derives the next claim's
-commitment homomorphically; nothing but the commitments is revealed.  At the end the prover
+Com(c_k; rho_k) instead of the coefficients, for k = 1..D only.  The prover draws rho_1..rho_D at
+random and solves the round's linear relation for rho_0; the verifier *derives* C_0 from the same
+relation, C_0 = (Com(claim) - a_1 C_1 - ... - a_D C_D) / a_0, so the committed round polynomial
+satisfies it by construction (the prover is bound to c_1..c_D before r_j, and c_0 is then
+determined: the same soundness as sending C_0 and checking the relation), and derives the next
+claim's commitment sum_k w r^k C_k with one MSM; nothing but the commitments is revealed.  At the end the prover
 commits to each factor's value at r and shows the final relation with Σ-protocols (products and
 one equality); the factor commitments are the output, for Hyrax openings or further sumchecks.
 """
@@ -314,7 +316,7 @@ class ZkSumcheckProof:
         n = r.u32("zk sumcheck rounds", MAX_VARS)
         if n != spec.num_vars:
             raise_format(f"zk sumcheck: {n} rounds, expected {spec.num_vars}")
-        rounds = tuple(r.points(f"round {j}", MAX_DEGREE + 1, spec.degree + 1) for j in range(n))
+        rounds = tuple(r.points(f"round {j}", MAX_DEGREE, spec.degree) for j in range(n))
         n_priv = spec.num_factors - len(set(public))
         fac = r.points("factor commitments", spec.num_factors, n_priv)
         n_prod = _product_steps(spec, frozenset(public))
@@ -349,6 +351,16 @@ def _term_commitments(spec: SumcheckSpec, pub: frozenset, coms_f: dict, pub_vals
         for f in order[1:]:
             cur = cur * pub_vals[f] if f in pub else multiply(cur, coms_f[f])
         out.append(cur)
+    return out
+
+
+def _next_claim_weights(a: Sequence[int], w: int, r: int) -> list[int]:
+    """Scalars on (C_claim, C_1..C_D) giving the next claim's commitment sum_k w r^k C_k, with C_0
+    derived from the round relation sum_k a_k C_k = C_claim."""
+    inv0 = pow(a[0], -1, R_MODULUS)
+    out = [w * inv0 % R_MODULUS]
+    for k in range(1, len(a)):
+        out.append(w * (pow(r, k, R_MODULUS) - a[k] * inv0) % R_MODULUS)
     return out
 
 
@@ -387,7 +399,8 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
             raise ZkdlError("zk sumcheck: degenerate eq weight (probability 2^-250); retry the proof")
         blinds = [0] + [random_scalar() for _ in range(D)]
         blinds[0] = (rho - sum(ak * bk for ak, bk in zip(a[1:], blinds[1:]))) * pow(a[0], -1, R_MODULUS) % R_MODULUS
-        coms = msm_rows(gh, FrVec.from_ints([v for pair in zip(coeffs, blinds) for v in pair]))
+        # C_0 is not sent: the verifier derives it from the round relation
+        coms = msm_rows(gh, FrVec.from_ints([v for pair in zip(coeffs[1:], blinds[1:]) for v in pair]))
         t.append_points(b"round", coms)
         r = t.challenge_scalar(b"r")
         e_next = spec.next_weight(j, e, r)
@@ -458,7 +471,7 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
     pub = frozenset(public)
     D = spec.degree
     if not isinstance(proof, ZkSumcheckProof) or len(proof.rounds) != spec.num_vars \
-            or any(not isinstance(pv, PointVec) or len(pv) != D + 1 for pv in proof.rounds):
+            or any(not isinstance(pv, PointVec) or len(pv) != D for pv in proof.rounds):
         raise VerificationError("zk sumcheck: proof shape does not match the instance")
     priv = [f for f in range(spec.num_factors) if f not in pub]
     n_prod = _product_steps(spec, pub)
@@ -476,14 +489,15 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
     rs = []
     for j, coms in enumerate(proof.rounds):
         a = spec.round_weights(j, e)
-        # Com(claim) == sum a_k C_k, i.e. sum a_k C_k - Com(claim) is the identity
-        if _com_linear(list(coms) + [cur], a + [R_MODULUS - 1]) != G1.identity():
-            raise VerificationError(f"zk sumcheck: round {j} commitments do not match the claim")
+        if a[0] % R_MODULUS == 0:
+            raise VerificationError(f"zk sumcheck: round {j}: degenerate eq weight")
         t.append_points(b"round", coms)
         r = t.challenge_scalar(b"r")
         e_next = spec.next_weight(j, e, r)
         w = e_next if spec.eq_point is not None else 1
-        cur = _com_linear(list(coms), [w * pow(r, k, R_MODULUS) % R_MODULUS for k in range(D + 1)])
+        # C_0 = (C_claim - sum_{k>=1} a_k C_k) / a_0 (the round relation), and the next claim is
+        # sum_k w r^k C_k: one MSM
+        cur = _com_linear([cur] + list(coms), _next_claim_weights(a, w, r))
         e = e_next
         rs.append(r)
     t.append_points(b"factor-coms", proof.factor_coms)
@@ -529,14 +543,11 @@ def simulate_zk(key, spec: SumcheckSpec, claim_com, challenges: Sequence[int], p
     rounds = []
     for j in range(k):
         a = spec.round_weights(j, e)
-        others = [key.h * random_scalar() for _ in range(D)]
-        inv0 = pow(a[0], -1, R_MODULUS)
-        c0 = _com_linear([cur] + others, [inv0] + [(-ak * inv0) % R_MODULUS for ak in a[1:]])
-        coms = [c0] + others
+        coms = [key.h * random_scalar() for _ in range(D)]
         r = rs[j]
         e_next = spec.next_weight(j, e, r)
         w = e_next if spec.eq_point is not None else 1
-        cur = _com_linear(coms, [w * pow(r, kk, R_MODULUS) % R_MODULUS for kk in range(D + 1)])
+        cur = _com_linear([cur] + coms, _next_claim_weights(a, w, r))
         e = e_next
         rounds.append(PointVec.from_points(coms))
     priv = [f for f in range(spec.num_factors) if f not in pub]
