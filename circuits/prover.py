@@ -25,7 +25,7 @@ from .channel import Channel, Claimed
 from .tensors import Layout
 from .training import (
     InferenceProof, InferenceStatement, ModelCommitment, DatasetCommitment, Statement, WindowLayout, WindowProof,
-    _bits, _protocol, inference_config, model_key, training_key,
+    _bits, _dataset_layouts, _dataset_protocol, _protocol, inference_config, model_key, training_key,
 )
 
 P = R_MODULUS
@@ -161,7 +161,24 @@ def commit_dataset(config: FixedPointConfig, X, Y) -> tuple[DatasetCommitment, D
     py[:, :dL] = Y
     cX = key.commit_rows(px, bX)
     cY = key.commit_rows(py, bY)
-    return DatasetCommitment(n, d0, dL, cX, cY), DatasetSecret(X, Y, bX, bY)
+    data = DatasetCommitment(n, d0, dL, cX, cY)
+    sec = DatasetSecret(X, Y, bX, bY)
+    data.range_proof = prove_dataset_range(config, data, sec)
+    return data, sec
+
+
+def prove_dataset_range(config: FixedPointConfig, data: DatasetCommitment, secret: DatasetSecret, *,
+                        unsafe_skip_checks: bool = False) -> bytes:
+    """The one-time proof that every committed dataset value is in (-2^(Q-1), 2^(Q-1))."""
+    lx, ly = _dataset_layouts(data.n, data.d_in, data.d_out)
+    secs = []
+    for lay, vals, blinds in ((lx, secret.X, secret.bX), (ly, secret.Y, secret.bY)):
+        npad = lay.padded[0]
+        secs.append(HyraxSecret(FrVec.from_int64(lay.pad(vals)), FrVec.concat([blinds, FrVec.zeros(npad - len(blinds))]),
+                                lay.num_vars, lay.col_vars))
+    ch = ProverChannel(model_key(config), Transcript(b"zkdl-dataset"))
+    _dataset_protocol(ch, config, data, secs, strict=not unsafe_skip_checks)
+    return ch.getvalue()
 
 
 

@@ -112,8 +112,6 @@ def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
         if not infer:
             n += 4 * lay.weight_stack(i).size + 4 * lay.bias_stack(i).size
             n += 2 * lay.weight(i).size + 2 * lay.bias(i).size
-    if not infer:
-        n += 2 * lay.data(lay.config.widths[0]).size + 2 * lay.data(lay.config.widths[-1]).size
     return 8 if 2 * n <= 1 << 16 else 16
 
 
@@ -168,22 +166,32 @@ class ModelCommitment:
 
 @dataclass(eq=False)
 class DatasetCommitment:
-    """One row commitment per example for its features and one for its target (label)."""
+    """One row commitment per example for its features and one for its target (label), and the
+    one-time proof that every committed value lies in (-2^(Q-1), 2^(Q-1)) (`range_proof`, made by
+    commit_dataset; checked once per process by verify_window, see verify_dataset)."""
 
     n: int
     d_in: int
     d_out: int
     X: PointVec
     Y: PointVec
+    range_proof: bytes | None = None
 
     def write(self, w: Writer) -> None:
         w.u32(self.n).u32(self.d_in).u32(self.d_out)
         w.raw(self.X.to_bytes())
         w.raw(self.Y.to_bytes())
 
+    def core_bytes(self) -> bytes:
+        """The commitment itself (what the digest and the statements bind)."""
+        w = Writer()
+        self.write(w)
+        return w.getvalue()
+
     def to_bytes(self) -> bytes:
         w = Writer()
         self.write(w)
+        w.blob(self.range_proof or b"")
         return wrap(DATASET_KIND, w.getvalue())
 
     @classmethod
@@ -191,13 +199,73 @@ class DatasetCommitment:
         r = Reader(unwrap(data, DATASET_KIND))
         n = r.u32("examples", 1 << 28)
         d_in, d_out = r.u32("d_in", 1 << 20), r.u32("d_out", 1 << 20)
-        X = PointVec.from_bytes(r._take(48 * n, "dataset X rows"))
-        Y = PointVec.from_bytes(r._take(48 * n, "dataset Y rows"))
+        if n < 1 or d_in < 1 or d_out < 1:
+            raise ProofFormatError("dataset commitment: empty dataset or zero width")
+        X = _read_points(r, "dataset X rows", n)
+        Y = _read_points(r, "dataset Y rows", n)
+        proof = r.blob("dataset range proof", 1 << 31)
         r.done()
-        return cls(n, d_in, d_out, X, Y)
+        return cls(n, d_in, d_out, X, Y, proof or None)
 
     def digest(self) -> bytes:
-        return hashlib.blake2b(self.to_bytes(), digest_size=32, person=b"zkdl-dataset").digest()
+        return hashlib.blake2b(self.core_bytes(), digest_size=32, person=b"zkdl-dataset").digest()
+
+
+def _read_points(r: Reader, what: str, n: int) -> PointVec:
+    from zkdl.errors import EncodingError
+
+    raw = r._take(48 * n, what)
+    try:
+        return PointVec.from_bytes(raw)
+    except EncodingError as e:
+        raise ProofFormatError(f"{what}: {e}") from None
+
+
+def _dataset_layouts(n: int, d_in: int, d_out: int) -> tuple[Layout, Layout]:
+    return Layout((n, d_in), _bits(d_in)), Layout((n, d_out), _bits(d_out))
+
+
+def _dataset_rows(rows: PointVec, lay: Layout) -> HyraxCommitment:
+    npad = lay.padded[0]
+    return HyraxCommitment(PointVec.concat([rows, PointVec.identity(npad - len(rows))]), lay.num_vars, lay.col_vars)
+
+
+def _dataset_protocol(ch: Channel, config: FixedPointConfig, data: DatasetCommitment, secrets=None,
+                      strict: bool = True) -> None:
+    """Range check of every committed dataset value (features and targets), once per run."""
+    ch.t.domain(b"zkdl/dataset-range")
+    ch.t.append_bytes(b"config", Writer().u32(config.R).u32(config.Q).getvalue())
+    ch.t.append_bytes(b"dataset", data.core_bytes())
+    lb = 16 if 2 * data.n * (data.d_in + data.d_out) > 1 << 16 else 8
+    spec = RangeSpec(config.Q, 1 << (config.Q - 1), lb)
+    cl, rts = Claims(), {}
+    for name, rows, lay, sec in zip(("X", "Y"), (data.X, data.Y), _dataset_layouts(data.n, data.d_in, data.d_out),
+                                    secrets or (None, None)):
+        _range_of(ch, cl, rts, name, lay, spec, _dataset_rows(rows, lay), sec, strict)
+    _lookup(ch, cl, rts, lb, strict)
+    cl.open_all(ch)
+
+
+_CHECKED_DATASETS: set = set()
+
+
+def verify_dataset(config: FixedPointConfig, data: DatasetCommitment) -> None:
+    """Check the dataset's range proof (cached per process by digest); VerificationError if it is
+    missing or invalid."""
+    if not isinstance(data, DatasetCommitment):
+        raise VerificationError("not a DatasetCommitment")
+    key = (data.digest(), config.R, config.Q, hashlib.blake2b(data.range_proof or b"").digest())
+    if key in _CHECKED_DATASETS:
+        return
+    if not data.range_proof:
+        raise VerificationError("the dataset commitment carries no range proof (make it with commit_dataset)")
+    ch = VerifierChannel(model_key(config), Transcript(b"zkdl-dataset"), data.range_proof)
+    try:
+        _dataset_protocol(ch, config, data)
+        ch.done()
+    except VerificationError as e:
+        raise VerificationError(f"dataset range proof: {e}") from None
+    _CHECKED_DATASETS.add(key)
 
 
 # ============================================================================ statement
@@ -477,6 +545,89 @@ class _Block:
     offset: int = 0
 
 
+def _range_of(ch: Channel, cl: Claims, rts: dict, name: str, layout: Layout, spec: RangeSpec,
+              target: HyraxCommitment, target_sec, strict: bool = True) -> None:
+    """Range check of a tensor committed elsewhere (the weights at a window's start, the dataset):
+    send limbs 1.. and derive limb 0 = value + offset * mask - sum_j 2^(b j) limb_j row-wise from
+    the existing commitment, so the limbs are bound to it without any further proof."""
+    prover = ch.prover
+    parts = spec.limbs(np.asarray(target_sec.values.to_int64(62)).reshape(layout.padded), name, strict) \
+        if prover else None
+    com0 = target + HyraxCommitment(_mask_rows(ch.key, layout), layout.num_vars, layout.col_vars).scale(spec.offset)
+    sec0 = None
+    if prover:
+        msec = HyraxSecret(FrVec.from_int64(layout.mask), FrVec.zeros(layout.size >> layout.col_vars),
+                           layout.num_vars, layout.col_vars)
+        sec0 = target_sec + msec.scale(spec.offset)
+    limbs = [None]
+    for j in range(1, spec.n_limbs):
+        com, sec = ch.send_hyrax(f"{name}.{j}".encode(), layout.num_vars, layout.col_vars,
+                                 lambda j=j: parts[j].reshape(-1) * layout.mask)
+        limbs.append(cl.register(Tensor(f"{name}.{j}", layout, com, sec)))
+        com0 = com0 - com.scale(spec.weight(j))
+        if prover:
+            sec0 = sec0 - sec.scale(spec.weight(j))
+    limbs[0] = cl.register(Tensor(f"{name}.0", layout, com0, sec0))
+    rts[name] = RangeTensor(name, layout, spec, limbs)
+
+
+def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) -> None:
+    """Commit to the multiplicities and run the logUp-GKR range check over every limb of every
+    range tensor (the top limb again, scaled, when it has fewer than lb bits); tie the lookup's
+    claim to claims on the limb tensors (registered in cl for the openings)."""
+    key, t, prover = ch.key, ch.t, ch.prover
+    blocks: list[_Block] = []
+    for rt in rts.values():
+        for j, lt in enumerate(rt.limbs):
+            blocks.append(_Block(lt, 1))
+            if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < lb:
+                blocks.append(_Block(lt, 1 << (lb - rt.spec.top_bits)))
+    blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
+    off = 0
+    for bl in blocks:
+        bl.offset = off
+        off += bl.tensor.layout.size
+    kv = _bits(off)
+    v_fr = m_np = None
+    if prover:
+        v_np = np.concatenate([_small_ints(bl.tensor.values, strict) * bl.scale for bl in blocks]
+                              + [np.zeros((1 << kv) - off, dtype=np.int64)])
+        if strict:
+            m_np = logup.multiplicities(v_np, kv, lb)
+        else:  # a cheating prover counts what it can
+            ok = (v_np >= 0) & (v_np < 1 << lb)
+            m_np = np.bincount(v_np[ok], minlength=1 << lb).astype(np.int64)
+            m_np[0] += (1 << max(kv, lb)) - len(v_np)
+        v_fr = FrVec.from_int64(v_np)
+    m_lay = Layout((1 << lb,))
+    m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
+    cl.register(Tensor("m", m_lay, m_com, m_sec))
+    if prover:
+        with ch.phase("lookup"):
+            lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_fr, FrVec.from_int64(m_np))
+        lproof.write(ch.w)
+        com_v, com_m = Claimed(key.commit_scalar(vv, vb), vv, vb), Claimed(key.commit_scalar(mv, mb), mv, mb)
+    else:
+        lproof = logup.LogupProof.read(ch.r, kv, lb)
+        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb)
+        com_v, com_m = Claimed(cv), Claimed(cm)
+    cl.add("m", x_m, com_m, masked=False)
+    limb_claims: dict[str, Claimed] = {}
+    terms, coeffs = [], []
+    for bl in blocks:
+        kb = bl.tensor.layout.num_vars
+        hi, lo = x_v[:kv - kb], x_v[kv - kb:]
+        name = bl.tensor.name
+        if name not in limb_claims:
+            limb_claims[name] = ch.send_scalar_com(b"lookup-claim", lambda tt=bl.tensor, lo=lo: tt.mle(lo))
+            cl.add(name, lo, limb_claims[name], masked=False)
+        idx = bl.offset >> kb
+        bits = [(idx >> (len(hi) - 1 - j)) & 1 for j in range(len(hi))]
+        terms.append(limb_claims[name])
+        coeffs.append(eq_eval(hi, bits) * bl.scale % P)
+    ch.equal(lincomb(terms, coeffs), com_v)
+
+
 # ============================================================================ the protocol
 def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, model_sec=None, data_sec=None):
     """The protocol, for both roles.  wit (the prover's _Witness), model_sec and data_sec are
@@ -568,89 +719,14 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
                 raise VerificationError(f"layer {i + 1}: the weights after the window do not match the "
                                         "statement's commitment (before - sum of committed updates)")
 
-    # range checks of tensors committed elsewhere (data rows, the weights at the window's start):
-    # send limbs 1.. and derive limb 0 = value + offset * mask - sum_j 2^(b j) limb_j row-wise
-    # from the existing commitment, so no new binding is needed
-    def range_of(name: str, layout: Layout, spec: RangeSpec, target: HyraxCommitment, target_sec):
-        parts = spec.limbs(np.asarray(target_sec.values.to_int64(62)).reshape(layout.padded), name, wit.strict) \
-            if prover else None
-        com0 = target + HyraxCommitment(_mask_rows(key, layout), layout.num_vars, layout.col_vars).scale(spec.offset)
-        sec0 = None
-        if prover:
-            msec = HyraxSecret(FrVec.from_int64(layout.mask), FrVec.zeros(layout.size >> layout.col_vars),
-                               layout.num_vars, layout.col_vars)
-            sec0 = target_sec + msec.scale(spec.offset)
-        limbs = [None]
-        for j in range(1, spec.n_limbs):
-            com, sec = ch.send_hyrax(f"{name}.{j}".encode(), layout.num_vars, layout.col_vars,
-                                     lambda j=j: parts[j].reshape(-1) * layout.mask)
-            limbs.append(cl.register(Tensor(f"{name}.{j}", layout, com, sec)))
-            com0 = com0 - com.scale(spec.weight(j))
-            if prover:
-                sec0 = sec0 - sec.scale(spec.weight(j))
-        limbs[0] = cl.register(Tensor(f"{name}.0", layout, com0, sec0))
-        rts[name] = RangeTensor(name, layout, spec, limbs)
-
-    if not infer:  # (inference: the model's range is proven once, with its commitment -- see docs)
+    strict = wit.strict if prover else True
+    if not infer:  # the window's starting weights (inference: see docs, proven with the model)
         for i in range(L):
-            range_of(f"Wr{i}", lay.weight(i), V_spec, st.before.W[i], model_sec.W[i] if prover else None)
-            range_of(f"br{i}", lay.bias(i), V_spec, st.before.b[i], model_sec.b[i] if prover else None)
-        range_of("Xr", xl, V_spec, cl.tensors["X"].com, cl.tensors["X"].secret)
-        range_of("Yr", yl, V_spec, cl.tensors["Y"].com, cl.tensors["Y"].secret)
-
-    # lookup witness: every limb, the top limb again scaled when it has fewer than 16 bits
-    blocks: list[_Block] = []
-    for rt in rts.values():
-        for j, lt in enumerate(rt.limbs):
-            blocks.append(_Block(lt, 1))
-            if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < lb:
-                blocks.append(_Block(lt, 1 << (lb - rt.spec.top_bits)))
-    blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
-    off = 0
-    for bl in blocks:
-        bl.offset = off
-        off += bl.tensor.layout.size
-    kv = _bits(off)
-    v_fr = m_np = None
-    if prover:
-        v_np = np.concatenate([_small_ints(bl.tensor.values, wit.strict) * bl.scale for bl in blocks]
-                              + [np.zeros((1 << kv) - off, dtype=np.int64)])
-        if wit.strict:
-            m_np = logup.multiplicities(v_np, kv, lb)
-        else:  # a cheating prover counts what it can
-            ok = (v_np >= 0) & (v_np < 1 << lb)
-            m_np = np.bincount(v_np[ok], minlength=1 << lb).astype(np.int64)
-            m_np[0] += (1 << max(kv, lb)) - len(v_np)
-        v_fr = FrVec.from_int64(v_np)
-    m_lay = Layout((1 << lb,))
-    m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
-    cl.register(Tensor("m", m_lay, m_com, m_sec))
-
-    # ---------------------------------------------------------------- 2. range check (logUp-GKR)
-    if prover:
-        with ch.phase("lookup"):
-            lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_fr, FrVec.from_int64(m_np))
-        lproof.write(ch.w)
-        com_v, com_m = Claimed(key.commit_scalar(vv, vb), vv, vb), Claimed(key.commit_scalar(mv, mb), mv, mb)
-    else:
-        lproof = logup.LogupProof.read(ch.r, kv, lb)
-        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb)
-        com_v, com_m = Claimed(cv), Claimed(cm)
-    cl.add("m", x_m, com_m, masked=False)
-    limb_claims: dict[str, Claimed] = {}
-    terms, coeffs = [], []
-    for bl in blocks:
-        kb = bl.tensor.layout.num_vars
-        hi, lo = x_v[:kv - kb], x_v[kv - kb:]
-        name = bl.tensor.name
-        if name not in limb_claims:
-            limb_claims[name] = ch.send_scalar_com(b"lookup-claim", lambda tt=bl.tensor, lo=lo: tt.mle(lo))
-            cl.add(name, lo, limb_claims[name], masked=False)
-        idx = bl.offset >> kb
-        bits = [(idx >> (len(hi) - 1 - j)) & 1 for j in range(len(hi))]
-        terms.append(limb_claims[name])
-        coeffs.append(eq_eval(hi, bits) * bl.scale % P)
-    ch.equal(lincomb(terms, coeffs), com_v)
+            _range_of(ch, cl, rts, f"Wr{i}", lay.weight(i), V_spec, st.before.W[i],
+                      model_sec.W[i] if prover else None, strict)
+            _range_of(ch, cl, rts, f"br{i}", lay.bias(i), V_spec, st.before.b[i],
+                      model_sec.b[i] if prover else None, strict)
+    _lookup(ch, cl, rts, lb, strict)
 
     # ---------------------------------------------------------------- 3. relations
     A_claims: dict[int, list] = {i: [] for i in range(L - 1)}
@@ -855,6 +931,7 @@ def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
         raise VerificationError("the dataset's widths do not match the architecture")
     if st.n_examples < st.config.batch_size:
         raise VerificationError("the dataset is smaller than one batch")
+    verify_dataset(st.config, dataset)
     lay = WindowLayout(st.config, st.T)
     key = training_key(lay.key_size())
     ch = VerifierChannel(key, Transcript(b"zkdl-train"), proof.body)

@@ -339,3 +339,28 @@ def test_out_of_range_initial_weight_is_rejected():
     model, msec = pv.commit_model(cfg, W0)
     proof, _, _ = pv.prove_window(traces, model, msec, data, dsec)
     tr.verify_window(proof.to_bytes(), data)
+
+
+def test_dataset_range_proof():
+    """The dataset commitment carries a one-time range proof; an out-of-range value is caught,
+    and a dataset without (or with another dataset's) proof is refused."""
+    X, Y = _data(CFG, 6)
+    data, sec = pv.commit_dataset(CFG, X, Y)
+    tr.verify_dataset(CFG, tr.DatasetCommitment.from_bytes(data.to_bytes()))
+    bad_X = X.copy()
+    bad_X[2, 1] = (1 << (CFG.Q - 1)) + 3
+    key = tr.model_key(CFG)
+    rows = np.zeros((6, 4), dtype=np.int64)
+    rows[:, :3] = bad_X
+    bad = tr.DatasetCommitment(6, 3, 2, key.commit_rows(rows, sec.bX), data.Y)
+    bad_sec = pv.DatasetSecret(bad_X, Y, sec.bX, sec.bY)
+    bad.range_proof = pv.prove_dataset_range(CFG, bad, bad_sec, unsafe_skip_checks=True)
+    with pytest.raises(VerificationError, match="dataset range proof"):
+        tr.verify_dataset(CFG, bad)
+    bad.range_proof = None
+    with pytest.raises(VerificationError, match="no range proof"):
+        tr.verify_dataset(CFG, bad)
+    other, _ = pv.commit_dataset(CFG, X, Y)
+    bad.range_proof = other.range_proof
+    with pytest.raises(VerificationError):
+        tr.verify_dataset(CFG, bad)
