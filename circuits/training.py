@@ -428,8 +428,20 @@ def _public_mle(lay: Layout, arr: np.ndarray, point) -> int:
 
 
 # ============================================================================ helpers
+_MASK_ROWS: dict = {}
+
+
 def _mask_rows(key: PedersenKey, lay: Layout) -> PointVec:
-    """Commitments (blind 0) to the rows of the layout's 0/1 validity table."""
+    """Commitments (blind 0) to the rows of the layout's 0/1 validity table (cached)."""
+    ck = (key.label, lay)
+    if ck not in _MASK_ROWS:
+        if len(_MASK_ROWS) > 256:
+            _MASK_ROWS.clear()
+        _MASK_ROWS[ck] = _mask_rows_uncached(key, lay)
+    return _MASK_ROWS[ck]
+
+
+def _mask_rows_uncached(key: PedersenKey, lay: Layout) -> PointVec:
     c = lay.col_vars
     rows = lay.mask.reshape(-1, 1 << c)
     uniq, inv = np.unique(rows, axis=0, return_inverse=True)
