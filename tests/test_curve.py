@@ -475,3 +475,95 @@ def test_fixed_base_mul(ks):
     want = PointVec.from_points([base * k for k in ks])
     assert fixed_base_mul(base, FrVec.from_ints(ks)) == want
     assert fixed_base_mul(G1.identity(), FrVec.from_ints(ks)) == PointVec.identity(len(ks))
+
+
+# ------------------------------------------------------------------ subgroup check (endomorphism)
+
+from zkdl import _native  # noqa: E402
+
+BLS_U = -0xD201000000010000
+
+
+def test_beta_is_the_cube_root_matching_minus_u_squared():
+    """G1_BETA (zk_g1.h) re-derived: phi(x, y) = (beta x, y) acts as [-u^2] on G1 for
+    beta = 2^((p-1)/3) and not for the other primitive cube root of unity."""
+    from py_ecc.optimized_bls12_381 import FQ
+
+    beta = pow(2, (P - 1) // 3, P)
+    assert beta != 1 and pow(beta, 3, P) == 1
+    assert beta == 0x5F19672FDF76CE51BA69C6076A0F77EADDB3A93BE6F89688DE17D813620A00022E01FFFFFFFEFFFE
+    gx, gy = py_affine(PY_G1)
+    want = py_affine(multiply(PY_G1, (-BLS_U * BLS_U) % R))
+    assert (gx * beta % P, gy) == want
+    assert (gx * beta * beta % P, gy) != want
+    # through zkdl: phi(G) == G * (-u^2)
+    assert (GEN * (-(BLS_U**2))).to_affine() == (gx * beta % P, gy)
+
+
+def _subgroup_flags(pts: PointVec, method: int) -> list[bool]:
+    out = np.zeros(len(pts), dtype=np.uint8)
+    _native.g1_subgroup_flags(out, pts.limbs, method)
+    return [bool(v) for v in out]
+
+
+@st.composite
+def curve_points(draw):
+    """A curve point in or out of G1: subgroup points GEN * k, or the point of a hash-to-curve x
+    without cofactor clearing (decoded with subgroup_check=False), optionally times a small
+    scalar or the cofactor, or (0, +-2) (order 3), or infinity."""
+    kind = draw(st.sampled_from(["sub", "raw", "raw_mul", "raw_cleared", "order3", "inf"]))
+    if kind == "sub":
+        return GEN * draw(scalars)
+    if kind == "inf":
+        return G1.identity()
+    if kind == "order3":
+        return PointVec.from_bytes(enc_x(0, draw(st.sampled_from([0x80, 0xA0]))), subgroup_check=False)[0]
+    x = x_from(draw(st.integers(1, P - 1)), square=True)
+    p = PointVec.from_bytes(enc_x(x, draw(st.sampled_from([0x80, 0xA0]))), subgroup_check=False)[0]
+    if kind == "raw_mul":  # Jacobian double-and-add by a small integer (no reduction issue below r)
+        p = p * draw(st.integers(1, 2**20))
+    if kind == "raw_cleared":  # h_eff clears the cofactor: lands in G1
+        p = p * 0xD201000000010001
+    return p
+
+
+@examples(1.5)
+@given(st.lists(curve_points(), min_size=1, max_size=6))
+def test_endomorphism_subgroup_check_matches_r_times_p(pts):
+    pv = PointVec.from_points(pts)
+    fast, ref = _subgroup_flags(pv, 0), _subgroup_flags(pv, 1)
+    assert fast == ref
+    # the independent oracle: py_ecc [r] P == O
+    for p, f in zip(pts, fast):
+        aff = p.to_affine()
+        if aff is None:
+            assert f
+            continue
+        from py_ecc.fields import optimized_bls12_381_FQ as FQ
+        pt = (FQ(aff[0]), FQ(aff[1]), FQ(1))
+        assert is_on_curve(pt, PY_B)
+        assert f == is_inf(multiply(pt, R))
+    # g1_check / decoding agree with the flags
+    for p, f in zip(pts, fast):
+        one = PointVec.from_points([p])
+        if f:
+            one.validate()
+            assert PointVec.from_bytes(one.to_bytes()) == one
+        else:
+            with pytest.raises(EncodingError, match="prime-order subgroup"):
+                one.validate()
+            with pytest.raises(EncodingError, match="prime-order subgroup"):
+                PointVec.from_bytes(one.to_bytes())
+
+
+@examples(0.5)
+@given(st.integers(0, 2**256 - 1), st.integers(1, R - 1))
+def test_wnaf_scalar_multiplication_full_width(k, a):
+    """G1 * k reduces k mod r; JacVec.scale with the same scalar must agree with py_ecc, and with
+    the unreduced 256-bit scalar of the hash-to-curve path (Python side: k mod r)."""
+    base_py = py_mul(a)
+    base = from_py(base_py)
+    assert same(base * k, multiply(base_py, k % R))
+    J = PointVec.from_points([base, G1.identity(), base]).to_jacobian()
+    got = J.scale(FrVec.from_ints([k % R, k % R, 0])).to_affine()
+    assert same(got[0], multiply(base_py, k % R)) and got[1].is_identity() and got[2].is_identity()

@@ -330,3 +330,67 @@ def test_shape_errors(points):
     with pytest.raises(ShapeError, match="scalars must be an FrVec or an integer array"):
         msm_rows(p4, np.zeros((2, 4), dtype=np.float32))
     assert len(msm_rows(p4, np.zeros((0, 4), dtype=np.int64))) == 0
+
+
+# ------------------------------------------------------------------ small MSMs (Straus) and short rows (comb)
+
+SMALL_EDGES = [0, 1, 2, R - 1, R - 2, (R - 1) // 2, (R + 1) // 2, 2**128, 2**255 % R]
+
+
+@examples(1.0)
+@given(st.lists(st.tuples(st.sampled_from(["pool", "P", "-P", "inf", "2P"]), st.integers(0, 40),
+                          st.sampled_from(SMALL_EDGES) | st.integers(0, R - 1)), min_size=1, max_size=12))
+def test_small_msm_edges_against_py_ecc(points, items):
+    """Straus (n below ~200, both the Jacobian-table path n < 4 and the affine-table path):
+    scalars 0, 1, r - 1, ..., identity points, repeated points, P and -P together."""
+    P = points[0]
+    choose = {"P": P, "-P": -P, "inf": G1.identity(), "2P": P.double()}
+    pts = PointVec.from_points([points[1 + j] if w == "pool" else choose[w] for w, j, _ in items])
+    ks = [k for _, _, k in items]
+    got = msm(pts, FrVec.from_ints(ks))
+    acc = Z1
+    for p, k in zip(pts, ks):
+        acc = add(acc, multiply(to_py(p), k))
+    assert same_py(got, acc)
+    assert got == naive_msm(pts, ks)
+
+
+@pytest.mark.parametrize("kind", ["fr", "fr_edges", "fr_small_neg", "i16", "pm1", "01", "i64", "zeros_fr"])
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_msm_rows_few_points_many_rows(points, kind, m):
+    """Short rows over many rows take the fixed-base comb (or the shared-table Straus): equal to
+    the per-row msm (itself checked against the naive sum), with an identity point, a repeated
+    point, P and -P, and all-zero / equal rows."""
+    rows = 300
+    rng = np.random.default_rng(m * 101 + len(kind))
+    base = [points[0], points[0], -points[0]] if kind == "fr_edges" else [points[7], G1.identity(), points[9]]
+    pts = PointVec.from_points(base[:m])
+    sc, ks = make_scalars(kind, rows * m, rng)
+    if isinstance(sc, FrVec):
+        per_row = [sc[r * m : (r + 1) * m] for r in range(rows)]
+        forms = [sc]
+    else:
+        mat = sc.reshape(rows, m)
+        mat[3] = 0
+        mat[4] = mat[5]
+        per_row = list(mat)
+        forms = [mat]
+    want = [msm(pts, row) for row in per_row]
+    for r in (0, 1, rows - 1):
+        assert want[r] == naive_msm(pts, [int(v) for v in (ks[r * m : (r + 1) * m] if isinstance(sc, FrVec) else per_row[r])])
+    for form in forms:
+        for t in (1, 2):
+            with zkdl.threads(t):
+                assert list(msm_rows(pts, form)) == want, t
+
+
+def test_msm_rows_two_generators_against_py_ecc(points):
+    """[v] g + [rho] h rows (Pedersen pairs), full-width scalars, against py_ecc."""
+    g, h = points[11], points[12]
+    rng = np.random.default_rng(5)
+    ks = rand_fr(rng, 2 * 40)
+    ks[:4] = [0, 1, R - 1, 0]
+    got = msm_rows(PointVec.from_points([g, h]), FrVec.from_ints(ks))
+    gp, hp = to_py(g), to_py(h)
+    for r in range(40):
+        assert same_py(got[r], add(multiply(gp, ks[2 * r]), multiply(hp, ks[2 * r + 1])))

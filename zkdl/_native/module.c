@@ -581,6 +581,36 @@ done:
     return ret;
 }
 
+/* g1_subgroup_flags(out_u8[n], a_aff[n], method): out[i] = 1 iff point i (assumed on the curve)
+ * is in the prime-order subgroup; method 0: the endomorphism test used by g1_check and
+ * g1_decompress, 1: the reference [r] P == O (slow; for tests). */
+static PyObject *py_g1_subgroup_flags(PyObject *self, PyObject *args)
+{
+    PyObject *o, *a;
+    int method;
+    zbuf bo, ba;
+    bo.held = ba.held = 0;
+    PyObject *ret = NULL;
+    if (!PyArg_ParseTuple(args, "OOi", &o, &a, &method)) return NULL;
+    if (zget(o, &bo, 1, 1, "g1_subgroup_flags") || zget(a, &ba, 0, AFF_SZ, "g1_subgroup_flags")) goto done;
+    size_t n = NITEMS(bo, 1);
+    if (NITEMS(ba, AFF_SZ) != n) { len_error("g1_subgroup_flags"); goto done; }
+    uint8_t *O = (uint8_t *)bo.view.buf;
+    const g1_aff *A = (const g1_aff *)ba.view.buf;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for num_threads(zk_threads) if (n >= 8) schedule(dynamic, 4)
+    for (size_t i = 0; i < n; i++) {
+        g1_jac j;
+        g1_aff_to_jac(&j, &A[i]);
+        O[i] = (uint8_t)(method ? g1_jac_in_subgroup_ref(&j) : g1_jac_in_subgroup(&j));
+    }
+    Py_END_ALLOW_THREADS
+    ret = Py_None; Py_INCREF(ret);
+done:
+    zrel(&bo); zrel(&ba);
+    return ret;
+}
+
 /* ZCash compressed encoding: 48 bytes, big-endian x, flags in the top 3 bits of byte 0:
  * 0x80 compressed, 0x40 infinity, 0x20 y is the larger root. */
 static PyObject *py_g1_compress(PyObject *self, PyObject *args)
@@ -1057,6 +1087,7 @@ static PyMethodDef methods[] = {
     M(g1_jac_neg, "g1_jac_neg(out, a)"),
     M(g1_jac_mul, "g1_jac_mul(out, a, k_fr)"),
     M(g1_check, "g1_check(a_aff, subgroup) -> (index, code)"),
+    M(g1_subgroup_flags, "g1_subgroup_flags(out_u8, a_aff, method): 0 endomorphism, 1 reference [r]P"),
     M(g1_compress, "g1_compress(out_bytes, a_aff)"),
     M(g1_decompress, "g1_decompress(out_aff, bytes[, subgroup]) -> (index, code)"),
     M(g1_hash_to_curve, "g1_hash_to_curve(out_aff, x_canonical, sign_bytes)"),

@@ -4,7 +4,8 @@
  * Affine points: (x, y) in Montgomery form; the point at infinity is encoded as x = y = 0
  * (never on the curve, since 0 != 4).  Jacobian points: (X, Y, Z) with x = X/Z^2, y = Y/Z^3;
  * infinity has Z = 0.  Formulas: dbl-2009-l, madd-2007-bl, add-2007-bl (a = 0), with the
- * exceptional cases (P + P, P + (-P), infinity) handled explicitly.
+ * exceptional cases (P + P, P + (-P), infinity) handled explicitly.  Scalar multiplication by
+ * width-5 NAF; subgroup membership by the endomorphism phi (below).
  * Shared by the C extension and the CUDA kernels.
  */
 #ifndef ZK_G1_H
@@ -192,27 +193,6 @@ ZK_FN void g1_jac_to_aff(g1_aff *r, const g1_jac *p)
     fp_mul(&r->y, &p->Y, &zi3);
 }
 
-/* r = [k] p for a plain little-endian scalar of nl limbs (double-and-add, MSB first). */
-ZK_FN void g1_jac_mul_limbs(g1_jac *r, const g1_jac *p, const uint64_t *k, int nl)
-{
-    g1_jac acc;
-    g1_jac_set_inf(&acc);
-    for (int i = nl * 64 - 1; i >= 0; i--) {
-        g1_jac_dbl(&acc, &acc);
-        if ((k[i >> 6] >> (i & 63)) & 1) g1_jac_add(&acc, &acc, p);
-    }
-    *r = acc;
-}
-
-/* Subgroup membership: [r] p == infinity. */
-ZK_FN int g1_jac_in_subgroup(const g1_jac *p)
-{
-    uint64_t rl[4] = {fr_MOD_LIMBS};
-    g1_jac t;
-    g1_jac_mul_limbs(&t, p, rl, 4);
-    return g1_jac_is_inf(&t);
-}
-
 /* Jacobian equality (as group elements). */
 ZK_FN int g1_jac_eq(const g1_jac *p, const g1_jac *q)
 {
@@ -229,6 +209,165 @@ ZK_FN int g1_jac_eq(const g1_jac *p, const g1_jac *q)
     fp_mul(&b, &q->Y, &Z1Z1);
     fp_mul(&b, &b, &p->Z);
     return fp_eq(&a, &b);
+}
+
+/* Reference scalar multiplication: r = [k] p for a plain little-endian scalar of nl limbs
+ * (double-and-add over every bit, MSB first).  Kept as the oracle of the tests
+ * (g1_jac_in_subgroup_ref); the kernels use g1_jac_mul_limbs below. */
+ZK_FN void g1_jac_mul_limbs_ref(g1_jac *r, const g1_jac *p, const uint64_t *k, int nl)
+{
+    g1_jac acc;
+    g1_jac_set_inf(&acc);
+    for (int i = nl * 64 - 1; i >= 0; i--) {
+        g1_jac_dbl(&acc, &acc);
+        if ((k[i >> 6] >> (i & 63)) & 1) g1_jac_add(&acc, &acc, p);
+    }
+    *r = acc;
+}
+
+/* Bit length of a little-endian limb array. */
+ZK_FN int zk_limbs_bits(const uint64_t *k, int nl)
+{
+    for (int l = nl - 1; l >= 0; l--)
+        if (k[l]) return 64 * l + 64 - __builtin_clzll(k[l]);
+    return 0;
+}
+
+/* bits [pos, pos + w) of a little-endian limb array (w <= 32); bits past the end read as 0. */
+ZK_FN uint32_t zk_limbs_get_bits(const uint64_t *k, int nl, int pos, int w)
+{
+    int li = pos >> 6, sh = pos & 63;
+    if (li >= nl) return 0;
+    uint64_t v = k[li] >> sh;
+    if (sh && li + 1 < nl) v |= k[li + 1] << (64 - sh);
+    return (uint32_t)(v & ((1ULL << w) - 1));
+}
+
+#define ZK_WNAF_MAX (4 * 64 + 2)
+
+/* Width-w NAF of k (nl <= 4 limbs): digits[i] in {0, +-1, +-3, ..., +-(2^(w-1) - 1)}, at most
+ * one non-zero among any w consecutive digits, sum digits[i] 2^i = k.  Returns the number of
+ * digits (0 for k = 0); digits past it are not written.  (The carry form of libsecp256k1's
+ * ecmult_wnaf: the scalar is not modified.) */
+ZK_FN int zk_wnaf(int8_t *digits, const uint64_t *k, int nl, int w)
+{
+    int len = zk_limbs_bits(k, nl);
+    if (!len) return 0;
+    len += 1; /* room for a final carry */
+    int bit = 0, carry = 0, last = -1;
+    while (bit < len) {
+        if ((int)zk_limbs_get_bits(k, nl, bit, 1) == carry) { digits[bit++] = 0; continue; }
+        int now = w < len - bit ? w : len - bit;
+        int word = (int)zk_limbs_get_bits(k, nl, bit, now) + carry;
+        carry = (word >> (w - 1)) & 1;
+        word -= carry << w;
+        digits[bit] = (int8_t)word;
+        last = bit;
+        for (int j = 1; j < now; j++) digits[bit + j] = 0;
+        bit += now;
+    }
+    return last + 1;
+}
+
+#define G1_WNAF_W 5 /* 8 odd multiples; ~1/6 of the digits non-zero */
+
+/* tab[j] = (2j + 1) p for j < 2^(w-2). */
+ZK_FN void g1_jac_odd_multiples(g1_jac *tab, const g1_jac *p, int w)
+{
+    g1_jac p2;
+    g1_jac_dbl(&p2, p);
+    tab[0] = *p;
+    for (int j = 1; j < (1 << (w - 2)); j++) g1_jac_add(&tab[j], &tab[j - 1], &p2);
+}
+
+/* acc += d * T where T holds odd multiples (d odd, |d| < 2^(w-1)). */
+ZK_FN void g1_jac_add_digit(g1_jac *acc, const g1_jac *tab, int d)
+{
+    if (d > 0) g1_jac_add(acc, acc, &tab[(d - 1) >> 1]);
+    else {
+        g1_jac t;
+        g1_jac_neg(&t, &tab[(-d - 1) >> 1]);
+        g1_jac_add(acc, acc, &t);
+    }
+}
+
+/* r = [k] p for any curve point p and a plain little-endian scalar of nl <= 4 limbs: width-5
+ * NAF (leading zeros skipped), a table of 8 odd multiples: ~bits doublings and bits/6
+ * additions (double-and-add: bits/2 additions). */
+ZK_FN void g1_jac_mul_limbs(g1_jac *r, const g1_jac *p, const uint64_t *k, int nl)
+{
+    int8_t dg[ZK_WNAF_MAX];
+    int len = zk_wnaf(dg, k, nl, G1_WNAF_W);
+    g1_jac acc;
+    g1_jac_set_inf(&acc);
+    if (!len || g1_jac_is_inf(p)) { *r = acc; return; }
+    g1_jac tab[1 << (G1_WNAF_W - 2)];
+    g1_jac_odd_multiples(tab, p, G1_WNAF_W);
+    for (int i = len - 1; i >= 0; i--) {
+        if (i != len - 1) g1_jac_dbl(&acc, &acc);
+        if (dg[i]) g1_jac_add_digit(&acc, tab, dg[i]);
+    }
+    *r = acc;
+}
+
+/* Reference subgroup membership: [r] p == infinity (~256 doublings, ~128 additions). */
+ZK_FN int g1_jac_in_subgroup_ref(const g1_jac *p)
+{
+    uint64_t rl[4] = {fr_MOD_LIMBS};
+    g1_jac t;
+    g1_jac_mul_limbs_ref(&t, p, rl, 4);
+    return g1_jac_is_inf(&t);
+}
+
+/*
+ * The endomorphism phi(x, y) = (beta x, y) of y^2 = x^3 + 4, beta a primitive cube root of
+ * unity in Fp.  On G1 it acts as multiplication by lambda = -u^2 mod r (a cube root of unity
+ * mod r, since r = u^4 - u^2 + 1), u = -0xd201000000010000 the BLS parameter, for exactly one
+ * of the two cube roots beta and beta^2.  G1_BETA is that one:
+ *   beta = 0x5f19672fdf76ce51ba69c6076a0f77eaddb3a93be6f89688de17d813620a00022e01fffffffefffe
+ *        = 2^((p-1)/3) mod p;
+ * chosen by checking with py_ecc that phi(G) == [-u^2] G for the standard generator G (the
+ * other root, beta^2 = 0x1a0111ea...4f49fffd8bfd00000000aaac, gives phi(G) = [u^2 - 1] G).
+ * tests/test_curve.py re-derives it.  Montgomery form below.
+ */
+ZK_CONST fp_t G1_BETA = {{0x30f1361b798a64e8ULL, 0xf3b8ddab7ece5a2aULL, 0x16a8ca3ac61577f7ULL,
+                          0xc26a2ff874fd029bULL, 0x3636b76660701c6eULL, 0x051ba4ab241b6160ULL}};
+#define G1_U_ABS 0xd201000000010000ULL /* |u|; u is negative */
+
+/* r = phi(p) (Jacobian: X scales by beta as x does). */
+ZK_FN void g1_jac_phi(g1_jac *r, const g1_jac *p)
+{
+    fp_mul(&r->X, &p->X, &G1_BETA);
+    r->Y = p->Y;
+    r->Z = p->Z;
+}
+
+/* r = [|u|] p: 63 doublings and 5 additions (|u| has 6 bits set: 63, 62, 60, 57, 48, 16). */
+ZK_FN void g1_jac_mul_u_abs(g1_jac *r, const g1_jac *p)
+{
+    g1_jac acc = *p;
+    for (int i = 62; i >= 0; i--) {
+        g1_jac_dbl(&acc, &acc);
+        if ((G1_U_ABS >> i) & 1) g1_jac_add(&acc, &acc, p);
+    }
+    *r = acc;
+}
+
+/*
+ * Subgroup membership by the endomorphism (Scott 2021, "A note on group membership tests for
+ * G1, G2 and GT on BLS pairing-friendly curves"; the test blst uses): a point p of the curve is
+ * in G1 iff phi(p) == [-u^2] p.  [u^2] p = [|u|]([|u|] p): 126 doublings and 10 additions
+ * instead of the ~256 doublings and ~128 additions of [r] p.  Infinity is in G1.
+ */
+ZK_FN int g1_jac_in_subgroup(const g1_jac *p)
+{
+    if (g1_jac_is_inf(p)) return 1;
+    g1_jac q, ph;
+    g1_jac_mul_u_abs(&q, p);
+    g1_jac_mul_u_abs(&q, &q);
+    g1_jac_neg(&q, &q);
+    g1_jac_phi(&ph, p);
+    return g1_jac_eq(&ph, &q);
 }
 
 #endif /* ZK_G1_H */

@@ -328,6 +328,136 @@ static int zk_scalars_bits(const zk_scalars *s, size_t n)
     return 0;
 }
 
+/*
+ * Small MSMs: Straus (interleaved width-5 NAF).  Each point gets a table of its 8 odd multiples;
+ * all points share one chain of ~bits doublings, and each non-zero digit (~bits/6 per point)
+ * adds a table entry.  From ZK_STRAUS_AFFINE_MIN points on, the tables are normalised to affine
+ * with one inversion (Montgomery's trick) so that the additions are mixed ones.  Pippenger's
+ * bucket sums cost ~2.5 * 2^(c-1) additions per window whatever n is, which dominates below a
+ * few hundred points.
+ */
+#define ZK_STRAUS_W 5
+#define ZK_STRAUS_T (1 << (ZK_STRAUS_W - 2))   /* table entries per point */
+#define ZK_STRAUS_AFFINE_MIN 4
+#define ZK_STRAUS_MAX 1024                      /* never above this many points */
+
+/* Estimated costs in mixed additions (a doubling ~0.8, a Jacobian addition ~1.45, an affine
+ * table entry ~0.6 more for its share of the batch normalisation): Straus pays the tables and
+ * bits/6 additions per point; single-threaded Pippenger pays ceil((bits+1)/c) windows of n
+ * bucket additions and ~2.5 * 2^(c-1) for the bucket sums. */
+static double zk_straus_cost(size_t n, int bits)
+{
+    double tab = n >= ZK_STRAUS_AFFINE_MIN ? 11.6 + 8 * 0.6 : 11.6;
+    double add = n >= ZK_STRAUS_AFFINE_MIN ? 1.15 : 1.45; /* 1.15: measured crossover ~200 points */
+    return (double)n * (tab + add * (bits + 1) / 6.0) + 0.8 * bits;
+}
+
+static double zk_pippenger_cost(size_t n, int bits)
+{
+    double best = 1e300;
+    for (int c = 2; c <= 16; c++) {
+        int nwin = bits / c + 1;
+        double cost = (double)nwin * ((double)n + 2.5 * 1.45 * (double)(1u << (c - 1))) + 0.8 * nwin * c;
+        if (cost < best) best = cost;
+    }
+    return best;
+}
+
+static int zk_use_straus(size_t n, int bits)
+{
+    return n <= ZK_STRAUS_MAX && zk_straus_cost(n, bits) < zk_pippenger_cost(n, bits);
+}
+
+static void g1_batch_normalize_tab(g1_aff *out, const g1_jac *in, size_t n, fp_t *pre)
+{
+    fp_t acc = fp_ONE;
+    for (size_t i = 0; i < n; i++) {
+        pre[i] = acc;
+        if (!g1_jac_is_inf(&in[i])) fp_mul(&acc, &acc, &in[i].Z);
+    }
+    fp_t inv;
+    fp_inv(&inv, &acc);
+    for (size_t i = n; i-- > 0;) {
+        if (g1_jac_is_inf(&in[i])) { memset(&out[i], 0, sizeof out[i]); continue; }
+        fp_t zi, zi2, zi3;
+        fp_mul(&zi, &pre[i], &inv);
+        fp_mul(&inv, &inv, &in[i].Z);
+        fp_sqr(&zi2, &zi);
+        fp_mul(&zi3, &zi2, &zi);
+        fp_mul(&out[i].x, &in[i].X, &zi2);
+        fp_mul(&out[i].y, &in[i].Y, &zi3);
+    }
+}
+
+/* Odd-multiple tables of n affine points: Jacobian (tj, n * ZK_STRAUS_T) and, when ta is not
+ * NULL, affine copies.  Returns 0, or -1 when out of memory. */
+static int zk_straus_tables(g1_jac *tj, g1_aff *ta, const g1_aff *pts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        g1_jac p;
+        g1_aff_to_jac(&p, &pts[i]);
+        g1_jac_odd_multiples(&tj[i * ZK_STRAUS_T], &p, ZK_STRAUS_W);
+    }
+    if (!ta) return 0;
+    fp_t *pre = (fp_t *)malloc((n * ZK_STRAUS_T + 1) * sizeof(fp_t));
+    if (!pre) return -1;
+    g1_batch_normalize_tab(ta, tj, n * ZK_STRAUS_T, pre);
+    free(pre);
+    return 0;
+}
+
+/* sum_i [k_i] P_i from precomputed tables (affine ta, or Jacobian tj when ta is NULL);
+ * dg: scratch of n * ZK_WNAF_MAX digits. */
+static void zk_straus_eval(g1_jac *out, const g1_jac *tj, const g1_aff *ta, const g1_aff *pts,
+                           const zk_scalars *s, size_t n, int8_t *dg)
+{
+    int len = 0;
+    uint64_t m[4];
+    int neg;
+    for (size_t i = 0; i < n; i++) {
+        int8_t *d = dg + i * ZK_WNAF_MAX;
+        zk_scalar_get(s, i, m, &neg);
+        int l = g1_aff_is_inf(&pts[i]) ? 0 : zk_wnaf(d, m, 4, ZK_STRAUS_W);
+        for (int j = l; j < ZK_WNAF_MAX; j++) d[j] = 0;
+        if (neg)
+            for (int j = 0; j < l; j++) d[j] = (int8_t)-d[j];
+        if (l > len) len = l;
+    }
+    g1_jac acc;
+    g1_jac_set_inf(&acc);
+    for (int b = len - 1; b >= 0; b--) {
+        if (b != len - 1) g1_jac_dbl(&acc, &acc);
+        for (size_t i = 0; i < n; i++) {
+            int d = dg[i * ZK_WNAF_MAX + b];
+            if (!d) continue;
+            size_t t = i * ZK_STRAUS_T + (size_t)(((d < 0 ? -d : d) - 1) >> 1);
+            if (ta) {
+                g1_aff q = ta[t];
+                if (d < 0) g1_aff_neg(&q, &q);
+                g1_jac_madd(&acc, &acc, &q);
+            } else {
+                g1_jac_add_digit(&acc, &tj[i * ZK_STRAUS_T], d);
+            }
+        }
+    }
+    *out = acc;
+}
+
+static int zk_msm_straus(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t n)
+{
+    int affine = n >= ZK_STRAUS_AFFINE_MIN;
+    g1_jac *tj = (g1_jac *)malloc(n * ZK_STRAUS_T * sizeof(g1_jac));
+    g1_aff *ta = affine ? (g1_aff *)malloc(n * ZK_STRAUS_T * sizeof(g1_aff)) : NULL;
+    int8_t *dg = (int8_t *)malloc(n * ZK_WNAF_MAX);
+    int rc = -1;
+    if (tj && dg && (ta || !affine) && !zk_straus_tables(tj, ta, pts, n)) {
+        zk_straus_eval(out, tj, ta, pts, s, n, dg);
+        rc = 0;
+    }
+    free(tj); free(ta); free(dg);
+    return rc;
+}
+
 /* MSM of n points with up to `threads` threads.  Returns 0, or -1 when out of memory. */
 static int zk_msm(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t n, int threads)
 {
@@ -337,6 +467,7 @@ static int zk_msm(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t n,
     if (threads < 1) threads = 1;
     if (threads > 64) threads = 64;
     if (n < 4096) threads = 1;
+    if (bits > 1 && zk_use_straus(n, bits)) return zk_msm_straus(out, pts, s, n);
     if (bits > 1) return zk_msm_pippenger(out, pts, s, n, bits, threads);
     g1_jac parts[64];
     int errs[64];
@@ -352,6 +483,130 @@ static int zk_msm(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t n,
         g1_jac_add(out, out, &parts[t]);
     }
     return 0;
+}
+
+/* ---- rows of MSMs over a few shared points (Pedersen pairs [v] g + [rho] h, short rows) ---- */
+
+#define ZK_COMB_MAX_BYTES ((size_t)64 << 20)
+#define ZK_ROWS_SMALL_MAX 64 /* the comb / shared-Straus paths are considered up to this many points */
+
+static zk_scalars zk_scalars_row(const zk_scalars *s, size_t r, size_t m)
+{
+    zk_scalars sr = *s;
+    if (sr.i64) sr.i64 += r * m; else { sr.mag += 4 * r * m; sr.neg += r * m; }
+    return sr;
+}
+
+/* Fixed-base comb cost with window c: tables of m * nwin * 2^(c-1) affine points (each ~one
+ * Jacobian addition plus its share of the normalisation), then nwin mixed additions per point
+ * and row, no doublings. */
+static double zk_comb_cost(size_t m, size_t rows, int bits, int c)
+{
+    int nwin = bits / c + 1;
+    double nb = (double)(1u << (c - 1));
+    return (double)m * nwin * (nb * (1.45 + 0.6) + 0.8 * c) + (double)rows * m * nwin;
+}
+
+static int zk_comb_window(size_t m, size_t rows, int bits, double *cost)
+{
+    int best = 0;
+    *cost = 1e300;
+    for (int c = 2; c <= 12; c++) {
+        int nwin = bits / c + 1;
+        if (m * (size_t)nwin * ((size_t)1 << (c - 1)) * sizeof(g1_aff) > ZK_COMB_MAX_BYTES) break;
+        double v = zk_comb_cost(m, rows, bits, c);
+        if (v < *cost) { *cost = v; best = c; }
+    }
+    return best;
+}
+
+/* Comb: tab[(i * nwin + j) * nb + e] = (e + 1) 2^(cj) P_i; row r = sum_i sum_j d_ij(r) ...,
+ * with the Booth digits d of the scalars (negative digits add the negated entry). */
+static int zk_msm_rows_comb(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t m, size_t rows,
+                            int bits, int c, int T)
+{
+    int nwin = bits / c + 1;
+    size_t nb = (size_t)1 << (c - 1), nt = m * (size_t)nwin * nb;
+    g1_jac *base = (g1_jac *)malloc(m * (size_t)nwin * sizeof(g1_jac));
+    g1_jac *tj = (g1_jac *)malloc(nt * sizeof(g1_jac));
+    g1_aff *ta = (g1_aff *)malloc(nt * sizeof(g1_aff));
+    fp_t *pre = (fp_t *)malloc(nt * sizeof(fp_t));
+    int rc = -1;
+    if (base && tj && ta && pre) {
+        for (size_t i = 0; i < m; i++) {
+            g1_jac b;
+            g1_aff_to_jac(&b, &pts[i]);
+            for (int j = 0; j < nwin; j++) {
+                base[i * nwin + j] = b;
+                for (int k = 0; k < c; k++) g1_jac_dbl(&b, &b);
+            }
+        }
+        size_t nbw = m * (size_t)nwin;
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+        for (size_t q = 0; q < nbw; q++) {
+            g1_jac *t = &tj[q * nb];
+            t[0] = base[q];
+            for (size_t e = 1; e < nb; e++) {
+                if (e == 1) g1_jac_dbl(&t[1], &t[0]);
+                else g1_jac_add(&t[e], &t[e - 1], &t[0]);
+            }
+        }
+        size_t chunk = (nt + T - 1) / T;
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+        for (int t = 0; t < T; t++) {
+            size_t a = (size_t)t * chunk;
+            if (a < nt) g1_batch_normalize_tab(ta + a, tj + a, nt - a < chunk ? nt - a : chunk, pre + a);
+        }
+#pragma omp parallel for num_threads(T) schedule(static)
+        for (size_t r = 0; r < rows; r++) {
+            zk_scalars sr = zk_scalars_row(s, r, m);
+            g1_jac acc;
+            g1_jac_set_inf(&acc);
+            uint64_t mg[4];
+            int neg;
+            for (size_t i = 0; i < m; i++) {
+                zk_scalar_get(&sr, i, mg, &neg);
+                if (!(mg[0] | mg[1] | mg[2] | mg[3])) continue;
+                for (int j = 0; j < nwin; j++) {
+                    int d = zk_booth_digit(mg, j, c);
+                    if (!d) continue;
+                    if (neg) d = -d;
+                    g1_aff q = ta[(i * nwin + j) * nb + (size_t)((d < 0 ? -d : d) - 1)];
+                    if (d < 0) g1_aff_neg(&q, &q);
+                    g1_jac_madd(&acc, &acc, &q);
+                }
+            }
+            out[r] = acc;
+        }
+        rc = 0;
+    }
+    free(base); free(tj); free(ta); free(pre);
+    return rc;
+}
+
+/* Straus with the odd-multiple tables of the m points built once for all rows. */
+static int zk_msm_rows_straus(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t m, size_t rows, int T)
+{
+    g1_jac *tj = (g1_jac *)malloc(m * ZK_STRAUS_T * sizeof(g1_jac));
+    g1_aff *ta = (g1_aff *)malloc(m * ZK_STRAUS_T * sizeof(g1_aff));
+    int fail = !tj || !ta || zk_straus_tables(tj, ta, pts, m);
+    if (!fail) {
+#pragma omp parallel num_threads(T) reduction(| : fail)
+        {
+            int8_t *dg = (int8_t *)malloc(m * ZK_WNAF_MAX);
+            if (!dg) fail = 1;
+            else {
+#pragma omp for schedule(static)
+                for (size_t r = 0; r < rows; r++) {
+                    zk_scalars sr = zk_scalars_row(s, r, m);
+                    zk_straus_eval(&out[r], tj, ta, pts, &sr, m, dg);
+                }
+            }
+            free(dg);
+        }
+    }
+    free(tj); free(ta);
+    return fail ? -1 : 0;
 }
 
 /*
@@ -373,6 +628,15 @@ static int zk_msm_rows(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size
     for (size_t r = 0; r < rows; r++) g1_jac_set_inf(&out[r]);
     if (bits == 0 || m == 0) return 0;
     if (bits < 2) bits = 2; /* {-1, 0, 1}: Pippenger with tiny windows works too */
+    if (m <= ZK_ROWS_SMALL_MAX) {
+        /* few points: a comb over the shared points, Straus with shared tables, or Pippenger
+         * per row, whichever the cost model prefers */
+        double comb, straus = (double)m * 16.4 + (double)rows * ((double)m * (bits + 1) / 6.0 + 0.8 * bits);
+        double pip = (double)rows * zk_pippenger_cost(m, bits);
+        int c = zk_comb_window(m, rows, bits, &comb);
+        if (c && comb <= straus && comb <= pip) return zk_msm_rows_comb(out, pts, s, m, rows, bits, c, T);
+        if (straus <= pip) return zk_msm_rows_straus(out, pts, s, m, rows, T);
+    }
     int c = zk_msm_window(m, bits);
     int nwin = bits / c + 1;
     size_t nb = (size_t)1 << (c - 1);
