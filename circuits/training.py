@@ -583,11 +583,16 @@ def _range_of(ch: Channel, cl: Claims, rts: dict, name: str, layout: Layout, spe
     rts[name] = RangeTensor(name, layout, spec, limbs)
 
 
+#: largest lookup witness (2^bits entries) proven by one logUp-GKR instance; larger sets of limbs
+#: are split into several instances (each with its own multiplicities), which bounds the prover's
+#: memory (the fraction tree is ~8 field elements per leaf) at a small cost in proof size
+LOOKUP_MAX_BITS = 22
+
+
 def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) -> None:
     """Commit to the multiplicities and run the logUp-GKR range check over every limb of every
     range tensor (the top limb again, scaled, when it has fewer than lb bits); tie the lookup's
     claim to claims on the limb tensors (registered in cl for the openings)."""
-    key, t, prover = ch.key, ch.t, ch.prover
     blocks: list[_Block] = []
     for rt in rts.values():
         for j, lt in enumerate(rt.limbs):
@@ -595,6 +600,22 @@ def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) ->
             if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < lb:
                 blocks.append(_Block(lt, 1 << (lb - rt.spec.top_bits)))
     blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
+    groups: list[list[_Block]] = [[]]
+    total = 0
+    for bl in blocks:
+        size = bl.tensor.layout.size
+        if groups[-1] and total + size > 1 << LOOKUP_MAX_BITS:
+            groups.append([])
+            total = 0
+        groups[-1].append(bl)
+        total += size
+    ch.t.append_u64(b"lookups", len(groups))
+    for g, grp in enumerate(groups):
+        _lookup_one(ch, cl, grp, lb, strict, "m" if len(groups) == 1 else f"m{g}")
+
+
+def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_name: str) -> None:
+    key, t, prover = ch.key, ch.t, ch.prover
     off = 0
     for bl in blocks:
         bl.offset = off
@@ -613,7 +634,7 @@ def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) ->
         v_fr = FrVec.from_int64(v_np)
     m_lay = Layout((1 << lb,))
     m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
-    cl.register(Tensor("m", m_lay, m_com, m_sec))
+    cl.register(Tensor(m_name, m_lay, m_com, m_sec))
     if prover:
         with ch.phase("lookup"):
             lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_fr, FrVec.from_int64(m_np))
@@ -623,7 +644,7 @@ def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) ->
         lproof = logup.LogupProof.read(ch.r, kv, lb)
         x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb)
         com_v, com_m = Claimed(cv), Claimed(cm)
-    cl.add("m", x_m, com_m, masked=False)
+    cl.add(m_name, x_m, com_m, masked=False)
     limb_claims: dict[str, Claimed] = {}
     terms, coeffs = [], []
     for bl in blocks:

@@ -364,3 +364,14 @@ def test_dataset_range_proof():
     bad.range_proof = other.range_proof
     with pytest.raises(VerificationError):
         tr.verify_dataset(CFG, bad)
+
+
+def test_split_lookups(run, monkeypatch):
+    """Windows whose limbs exceed one lookup instance are range-checked by several."""
+    monkeypatch.setattr(tr, "LOOKUP_MAX_BITS", 7)
+    proof, _, _ = run.prove()
+    tr.verify_window(proof.to_bytes(), run.data)
+    trs = _cheat(run, "remainder_out_of_range", _Picks())
+    bad, _, _ = run.prove(trs, unsafe=True)
+    with pytest.raises(VerificationError):
+        tr.verify_window(bad.to_bytes(), run.data)
