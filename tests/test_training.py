@@ -368,6 +368,7 @@ def test_dataset_range_proof():
 
 def test_split_lookups(run, monkeypatch):
     """Windows whose limbs exceed one lookup instance are range-checked by several."""
+    tr.verify_dataset(CFG, run.data)  # made with the default split (checked once, cached)
     monkeypatch.setattr(tr, "LOOKUP_MAX_BITS", 7)
     proof, _, _ = run.prove()
     tr.verify_window(proof.to_bytes(), run.data)
