@@ -628,6 +628,9 @@ static int zk_msm_rows(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size
     for (size_t r = 0; r < rows; r++) g1_jac_set_inf(&out[r]);
     if (bits == 0 || m == 0) return 0;
     if (bits < 2) bits = 2; /* {-1, 0, 1}: Pippenger with tiny windows works too */
+    /* a parallel region costs a scheduling round trip (milliseconds on a loaded machine): small
+     * jobs stay on the calling thread */
+    if ((double)rows * (double)m * bits < 3e5) T = 1;
     if (m <= ZK_ROWS_SMALL_MAX) {
         /* few points: a comb over the shared points, Straus with shared tables, or Pippenger
          * per row, whichever the cost model prefers */
@@ -635,7 +638,9 @@ static int zk_msm_rows(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size
         double pip = (double)rows * zk_pippenger_cost(m, bits);
         int c = zk_comb_window(m, rows, bits, &comb);
         if (c && comb <= straus && comb <= pip) return zk_msm_rows_comb(out, pts, s, m, rows, bits, c, T);
-        if (straus <= pip) return zk_msm_rows_straus(out, pts, s, m, rows, T);
+        /* Pippenger's per-row setup is not in its cost model: with a handful of points per row
+         * (e.g. [g, h] commitments of a few scalars) Straus is measured faster at every row count */
+        if (straus <= pip || m <= 16) return zk_msm_rows_straus(out, pts, s, m, rows, T);
     }
     int c = zk_msm_window(m, bits);
     int nwin = bits / c + 1;
