@@ -9,6 +9,8 @@ Configurations (issue "FAC4DNN"):
                  [0, 1]; no download on these machines -- proof cost does not depend on the values)
   zkdl_headline  784 - 8 x 1024 - 10, batch 64, one step (zkDL's headline shape), synthetic data
   infer784       inference of 784-128-128-10 at batch 1 (public input and output, hidden weights)
+  growth         proof bytes of small windows (widths 16, batch 8) as T and the number of layers
+                 grow (figure proof_bytes_per_window with T and layers fields)
 
 Figures: {"bench": "train", "config": C, "figure": F, "value": V, ...} with F in
 prove_s_per_step, verify_s_per_window, proof_bytes_per_window, peak_rss_mb, commit_s_per_step,
@@ -37,6 +39,7 @@ CONFIGS = {
     "mnist256": dict(widths=(784, 256, 256, 10), batch=64, T=4, data="synthetic", eta_int=1, k=10),
     "zkdl_headline": dict(widths=(784,) + (1024,) * 8 + (10,), batch=64, T=1, data="synthetic", eta_int=1, k=12),
     "infer784": dict(widths=(784, 128, 128, 10), batch=1, infer=True),
+    "growth": dict(growth=True),
 }
 
 
@@ -147,6 +150,32 @@ def run_infer(name, spec, repeat):
     emit(name, "peak_rss_mb", round(peak_rss_mb(), 1))
 
 
+def run_growth(name, spec, repeat):
+    from circuits import prover as pv
+    from zkdl.fixedpoint import FixedPointConfig
+    from zkdl.trainer import Trainer, init_mlp, init_weights_from_float
+
+    def size(widths, T, B=8):
+        cfg = FixedPointConfig(widths=widths, eta_int=1, k=6, batch_size=B, seed=0)
+        rng = np.random.default_rng(0)
+        n = max(64, B * T)
+        X = rng.integers(0, 1 << cfg.R, size=(n, widths[0]))
+        Y = rng.integers(0, 1 << cfg.R, size=(n, widths[-1]))
+        W0 = init_weights_from_float(init_mlp(widths, 0), cfg.R)
+        traces = Trainer(cfg, W0, X, Y).run(T)
+        model, msec = pv.commit_model(cfg, W0)
+        data, dsec = pv.commit_dataset(cfg, X, Y)
+        proof, _, _ = pv.prove_window(traces, model, msec, data, dsec)
+        return len(proof.to_bytes())
+
+    for T in (1, 2, 4, 8, 16):
+        w = (16, 16, 16, 4)
+        emit(name, "proof_bytes_per_window", size(w, T), T=T, layers=len(w) - 1, widths=list(w))
+    for L in (1, 2, 3, 4, 6):
+        w = (16,) * L + (4,)
+        emit(name, "proof_bytes_per_window", size(w, 4), T=4, layers=L, widths=list(w))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", choices=sorted(CONFIGS), help="run one configuration (default: all, each in "
@@ -164,7 +193,8 @@ def main(argv=None):
         return rc
     spec = CONFIGS[a.config]
     repeat = a.repeat or (3 if a.config in ("digits", "infer784") else 1)
-    (run_infer if spec.get("infer") else run_train)(a.config, spec, repeat)
+    run = run_growth if spec.get("growth") else run_infer if spec.get("infer") else run_train
+    run(a.config, spec, repeat)
     return 0
 
 
