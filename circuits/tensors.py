@@ -262,21 +262,41 @@ class Claims:
         return c
 
     # -- openings
+    #: a group's tensors are zero-extended to its largest; smaller ones join it only when the
+    #: extension wastes at most this factor (2^3) of work
+    MERGE_VARS = 3
+
     def open_all(self, ch: Channel) -> None:
-        groups: dict[tuple, list[str]] = {}
-        for name, cl in self.claims.items():
-            if cl:
-                groups.setdefault(self.tensors[name].layout.group_key, []).append(name)
-        for key in groups:
-            self._open_group(ch, groups[key])
+        """Open every claimed tensor: tensors with the same column split are grouped (largest first;
+        a tensor joins a group whose largest member has at most MERGE_VARS more variables) and each
+        group is reduced and opened once."""
+        names = [n for n, cl in self.claims.items() if cl]
+        by_c: dict[int, list[str]] = {}
+        for n in names:
+            by_c.setdefault(self.tensors[n].layout.col_vars, []).append(n)
+        for c in by_c:
+            members = sorted(by_c[c], key=lambda n: -self.tensors[n].layout.num_vars)  # stable
+            groups: list[list[str]] = []
+            for n in members:
+                k = self.tensors[n].layout.num_vars
+                if groups and self.tensors[groups[-1][0]].layout.num_vars - k <= self.MERGE_VARS:
+                    groups[-1].append(n)
+                else:
+                    groups.append([n])
+            for g in groups:
+                self._open_group(ch, g)
 
     def _open_group(self, ch: Channel, names: list[str]) -> None:
+        """One zk sumcheck reduces every claim on the group's tensors (zero-extended to the largest:
+        the extra leading variables are 0) to one point s; one Hyrax opening of a random
+        combination at s."""
         t = ch.t
         t.domain(b"zkdl/open-group")
         t.append_u64(b"tensors", len(names))
         flat: list[tuple[int, _Claim]] = []
         for j, n in enumerate(names):
             t.append_bytes(b"tensor", n.encode())
+            t.append_u64(b"num_vars", self.tensors[n].layout.num_vars)
             for c in self.claims[n]:
                 t.append_scalars(b"point", c.point)
                 t.append_point(b"claim", c.value.com)
@@ -284,61 +304,75 @@ class Claims:
                 flat.append((j, c))
         alpha = ch.challenges(b"alpha", len(flat))
         layouts = [self.tensors[n].layout for n in names]
-        k = layouts[0].num_vars
+        k = max(lay.num_vars for lay in layouts)
+        ext = [k - lay.num_vars for lay in layouts]
         n = len(names)
         spec = SumcheckSpec(k, 2 * n, tuple(Term(1, (j, n + j)) for j in range(n)))
         start = lincomb([c.value for _, c in flat], alpha)
 
         def weight(j):
             def w(s):
+                e0 = ext[j]
+                lead = 1
+                for x in s[:e0]:
+                    lead = lead * (1 - x) % P
+                rest = s[e0:]
                 acc = 0
                 for a, (jj, c) in zip(alpha, flat):
                     if jj == j:
-                        e = layouts[j].masked_eq(c.point, s) if c.masked else eq_eval(c.point, s)
+                        e = layouts[j].masked_eq(c.point, rest) if c.masked else eq_eval(c.point, rest)
                         acc += a * e
-                return acc % P
+                return acc % P * lead % P
             return w
 
+        def extend(v: FrVec, j: int) -> FrVec:
+            return v if not ext[j] else FrVec.concat([v, FrVec.zeros((1 << k) - len(v))])
+
         def tables():
-            ws = [FrVec.zeros(1 << k) for _ in range(n)]
+            ws = [FrVec.zeros(layouts[j].size) for j in range(n)]
             mask_fr = {}
             for a, (j, c) in zip(alpha, flat):
-                e = FrVec.eq_table(c.point) * a
-                if c.masked and 0 in layouts[j].mask:
+                e = (FrVec.eq_table(c.point) if c.point else FrVec.ones(1)) * a
+                if c.masked and layouts[j].mask.min() == 0:
                     if j not in mask_fr:
                         mask_fr[j] = FrVec.from_int64(layouts[j].mask)
                     e = e * mask_fr[j]
                 ws[j] = ws[j] + e
-            return [self.tensors[nm].values for nm in names] + ws
+            return [extend(self.tensors[nm].values, j) for j, nm in enumerate(names)] + \
+                   [extend(w, j) for j, w in enumerate(ws)]
 
         s, fac = ch.sumcheck(spec, tables, start, {n + j: weight(j) for j in range(n)})
         gamma = ch.challenges(b"gamma", n)
         claim = lincomb([fac[j] for j in range(n)], gamma)
-        _open_combined(ch, [self.tensors[nm] for nm in names], gamma, s, claim)
+        _open_combined(ch, [self.tensors[nm] for nm in names], gamma, s, claim, k)
 
 
 def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: list[int],
-                   claim: Claimed) -> None:
-    """Hyrax opening of sum_j gamma_j T_j at point against sum_j gamma_j Com(T_j)."""
+                   claim: Claimed, k: int) -> None:
+    """Hyrax opening of sum_j gamma_j T_j (each zero-extended to k variables) at point against
+    sum_j gamma_j Com(T_j) (the missing rows of a smaller tensor are the identity)."""
     from zkdl.curve import PointVec, msm
 
-    lay = tensors[0].layout
-    c = lay.col_vars
-    rv = lay.num_vars - c
+    c = tensors[0].layout.col_vars
+    rv = k - c
     eq_row = FrVec.eq_table(point[:rv]) if rv else FrVec.ones(1)
     eq_col = FrVec.eq_table(point[rv:]) if c else FrVec.ones(1)
     rows = PointVec.concat([tt.com.rows for tt in tensors])
-    scal = FrVec.concat([eq_row * g for g in gamma])
+    scal = FrVec.concat([eq_row[:len(tt.com.rows)] * g for g, tt in zip(gamma, tensors)])
     c_comb = msm(rows, scal)
     ch.t.domain(b"zkdl/open-combined")
     ch.t.append_scalars(b"point", point)
     ch.t.append_point(b"claim", claim.com)
     if ch.prover:
-        vals = None
+        vals = FrVec.zeros(1 << k)
         blinds = FrVec.zeros(1 << rv)
         for g, tt in zip(gamma, tensors):
-            vals = tt.values * g if vals is None else vals + tt.values * g
-            blinds = blinds + tt.secret.blinds * g
+            nv, nb = len(tt.values), len(tt.secret.blinds)
+            vals[:nv] = vals[:nv] + tt.values * g if nv < len(vals) else vals + tt.values * g
+            if nb < len(blinds):
+                blinds[:nb] = blinds[:nb] + tt.secret.blinds * g
+            else:
+                blinds = blinds + tt.secret.blinds * g
         w = vals
         for x in point[:rv]:
             w = w.fold(x)
