@@ -630,7 +630,7 @@ def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_
         else:  # a cheating prover counts what it can
             ok = (v_np >= 0) & (v_np < 1 << lb)
             m_np = np.bincount(v_np[ok], minlength=1 << lb).astype(np.int64)
-            m_np[0] += (1 << max(kv, lb)) - len(v_np)
+            m_np[0] += (1 << kv) - len(v_np)
         v_fr = FrVec.from_int64(v_np)
     m_lay = Layout((1 << lb,))
     m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)

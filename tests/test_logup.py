@@ -55,9 +55,9 @@ def test_completeness_and_claims_open_to_mles(k):
     pts, scs = logup.proof_size_points(k)
     w = Writer()
     proof.write(w)
-    K = max(k, T_BITS)
-    # u32 counts: the layer count; per layer the round count, one per round, factor and product lists
-    n_counts = 1 + sum(3 + j for j in range(K + 1))
+    # u32 counts: the roots' length; per tree the layer count and per layer the round count, one
+    # per round, the factor and the product lists
+    n_counts = 1 + sum(1 + sum(3 + j for j in range(n)) for n in (k, T_BITS))
     assert len(w.getvalue()) == 48 * pts + 32 * scs + 4 * n_counts
 
 
@@ -96,7 +96,7 @@ def test_serialization_round_trip_and_strict_reading(honest):
     logup.LogupProof.read(rd, 3)
     with pytest.raises(ProofFormatError, match="trailing"):
         rd.done()
-    with pytest.raises(ProofFormatError, match="layers"):  # k = 17 needs 18 layers
+    with pytest.raises(ProofFormatError, match="layers"):  # k = 17 needs 17 witness layers
         logup.LogupProof.read(Reader(body), 17)
 
 
@@ -104,7 +104,7 @@ def test_wrong_k_rejected(honest):
     _, _, _, proof, *_ = honest
     with pytest.raises(VerificationError):
         logup.verify(KEY, Transcript("t"), 17, proof)
-    with pytest.raises(VerificationError):  # same K = 16, different statement (k is absorbed)
+    with pytest.raises(VerificationError):
         logup.verify(KEY, Transcript("t"), 4, proof)
 
 
@@ -116,9 +116,9 @@ def test_out_of_range_value_rejected_by_verifier(bad):
     vals = np.array([3, 7, 7, bad, 0, 65535, 12, 9], dtype=np.int64)
     # the cheating prover's best fix-up: count the bad entry as a 0, so that the counts add up
     m = logup.multiplicities(np.where(vals == bad, 0, vals), 3)
-    assert m.sum() == N_TABLE
+    assert m.sum() == 8
     v, mm, proof, *_ = _prove(vals, m=m)
-    with pytest.raises(VerificationError, match="layer 0"):  # the root p_0 is not 0
+    with pytest.raises(VerificationError, match="do not cancel"):  # the two sums differ
         logup.verify(KEY, Transcript("t"), 3, proof)
 
 
@@ -129,7 +129,7 @@ def test_root_sum_is_zero_only_for_honest_witness():
     m = logup.multiplicities(vals, 2)
 
     def root(vs, ms):
-        lhs = sum(pow(alpha - x, -1, R_MODULUS) for x in list(vs) + [0] * (N_TABLE - len(vs)))
+        lhs = sum(pow(alpha - x, -1, R_MODULUS) for x in list(vs))
         nz = np.flatnonzero(ms)
         rhs = sum(int(ms[j]) * pow(alpha - int(j), -1, R_MODULUS) for j in nz)
         return (lhs - rhs) % R_MODULUS
@@ -157,29 +157,43 @@ def _replace_round(sc: ZkSumcheckProof, i: int, point) -> ZkSumcheckProof:
     return ZkSumcheckProof(tuple(rounds), sc.factor_coms, sc.product_coms, sc.product_proofs, sc.final_proof)
 
 
-@pytest.mark.parametrize("layer", [1, 9, 16])
-def test_tampered_round_commitment_rejected(honest, layer):
+def _with(proof, **kw):
+    f = dict(roots=proof.roots, root_products=proof.root_products, witness_layers=proof.witness_layers,
+             witness_leaf=proof.witness_leaf, table_layers=proof.table_layers, table_leaf=proof.table_leaf)
+    f.update(kw)
+    return logup.LogupProof(**f)
+
+
+@pytest.mark.parametrize("tree, layer", [("witness", 1), ("witness", 2), ("table", 1), ("table", 9),
+                                         ("table", 15)])
+def test_tampered_round_commitment_rejected(honest, tree, layer):
     _, _, _, proof, *_ = honest
-    layers = list(proof.layers)
-    layers[layer] = _replace_round(layers[layer], 1, KEY.h * random_scalar())
-    bad = logup.LogupProof(proof.root_q, tuple(layers))
-    with pytest.raises(VerificationError, match=f"layer {layer}"):
+    layers = list(getattr(proof, f"{tree}_layers"))
+    layers[layer] = _replace_round(layers[layer], 0, KEY.h * random_scalar())
+    bad = _with(proof, **{f"{tree}_layers": tuple(layers)})
+    with pytest.raises(VerificationError, match=f"{tree} layer {layer}"):
         logup.verify(KEY, Transcript("t"), 3, bad)
 
 
 def test_tampered_root_and_factor_commitments_rejected(honest):
     _, _, _, proof, *_ = honest
-    bad = logup.LogupProof(proof.root_q + KEY.g, proof.layers)
-    with pytest.raises(VerificationError):
-        logup.verify(KEY, Transcript("t"), 3, bad)
-    sc = proof.layers[5]
+    for i in range(5):
+        pts = list(proof.roots)
+        pts[i] = pts[i] + KEY.g
+        with pytest.raises(VerificationError):
+            logup.verify(KEY, Transcript("t"), 3, _with(proof, roots=type(proof.roots).from_points(pts)))
+    sc = proof.table_layers[5]
     pts = list(sc.factor_coms)
     pts[2] = pts[2] + KEY.h
-    layers = list(proof.layers)
+    layers = list(proof.table_layers)
     layers[5] = ZkSumcheckProof(sc.rounds, type(sc.factor_coms).from_points(pts), sc.product_coms,
                                 sc.product_proofs, sc.final_proof)
     with pytest.raises(VerificationError):
-        logup.verify(KEY, Transcript("t"), 3, logup.LogupProof(proof.root_q, tuple(layers)))
+        logup.verify(KEY, Transcript("t"), 3, _with(proof, table_layers=tuple(layers)))
+    # leaf proofs swapped
+    with pytest.raises(VerificationError, match="leaves"):
+        logup.verify(KEY, Transcript("t"), 3, _with(proof, witness_leaf=proof.table_leaf,
+                                                    table_leaf=proof.witness_leaf))
 
 
 def test_leaf_claims_bind_the_outputs(honest):
@@ -194,7 +208,7 @@ def test_leaf_claims_bind_the_outputs(honest):
 def test_malformed_proof_object_rejected(honest):
     _, _, _, proof, *_ = honest
     with pytest.raises(VerificationError):
-        logup.verify(KEY, Transcript("t"), 3, logup.LogupProof(proof.root_q, proof.layers[:-1]))
+        logup.verify(KEY, Transcript("t"), 3, _with(proof, table_layers=proof.table_layers[:-1]))
     with pytest.raises(VerificationError):
         logup.verify(KEY, Transcript("t"), 3, "not a proof")
 
@@ -208,22 +222,21 @@ def test_multiplicities_counts(k, data):
                     dtype=np.int64)
     m = logup.multiplicities(vals, k)
     assert m.dtype == np.int64 and m.shape == (N_TABLE,)
-    assert m.sum() == N_TABLE  # K = 16: padding zeros fill up to 2^16
+    assert m.sum() == 1 << k
     ref = np.zeros(N_TABLE, dtype=np.int64)
     for x in vals:
         ref[x] += 1
-    ref[0] += N_TABLE - len(vals)
     assert np.array_equal(m, ref)
 
 
-def test_multiplicities_padding_above_table_size():
+def test_multiplicities_padding():
     vals = np.full(1 << 17, 5, dtype=np.int64)
     vals[:10] = 0
     m = logup.multiplicities(vals, 17)
     assert m[5] == (1 << 17) - 10 and m[0] == 10 and m.sum() == 1 << 17
-    m = logup.multiplicities(vals[:1000], 17)  # shorter than 2^k: zero padding up to 2^K
+    m = logup.multiplicities(vals[:1000], 17)  # shorter than 2^k: zero padding up to 2^k
     assert m[5] == 990 and m[0] == 10 + (1 << 17) - 1000
-    assert logup.multiplicities(np.array([], dtype=np.int64), 0)[0] == N_TABLE
+    assert logup.multiplicities(np.array([], dtype=np.int64), 0)[0] == 1
     assert logup.multiplicities(np.array([7], dtype=np.uint16), 0)[7] == 1
 
 
@@ -262,7 +275,7 @@ def test_small_tables(tb):
     k = 6
     v = rng.integers(0, 1 << tb, size=1 << k)
     m = logup.multiplicities(v, k, table_bits=tb)
-    assert len(m) == 1 << tb and m.sum() == 1 << max(k, tb)
+    assert len(m) == 1 << tb and m.sum() == 1 << k
     proof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(KEY, Transcript("tb"), FrVec.from_int64(v),
                                                       FrVec.from_int64(m))
     w = Writer()
