@@ -1,0 +1,394 @@
+"""The prover daemon: ``zkdl daemon --spool DIR --out DIR [--window T] [--once]``.
+
+It watches a spool written by :class:`zkdl.record.Recorder` (polling), proves every complete
+window of T consecutive steps as soon as it is there, and writes into the run directory (OUT):
+``window-NNNNNN.proof`` and ``manifest.json`` (plus, once, copies of the dataset and initial model
+commitments; at the end ``final-model.commitment``).
+
+Crash safety.  Every file is written atomically (:func:`zkdl.runfiles.atomic_write`).  For window
+k the daemon (1) proves, (2) writes ``window-k.proof``, (3) writes its carried state (the
+after-commitment and its opening) to ``SPOOL/private/state-(k+1).npz``, (4) re-reads the proof file
+and verifies it, (5) appends the window to the manifest, (6) deletes the window's traces and the
+previous state.  Killed at any instant and restarted, it resumes from the manifest: a proof file
+with no manifest entry is adopted when the carried state written next to it matches (else it is
+proved again, replacing the file); traces already covered by a manifest entry are deleted.  So no
+window is lost, none is proven into the manifest twice, and the manifest is never partial.
+
+One daemon per spool (and per run directory): an exclusive ``fcntl.flock`` on
+``SPOOL/daemon.lock`` and ``OUT/.daemon.lock``; a second daemon exits with status 3 (or, with
+``--wait-lock``, waits for the first to finish).
+
+Signals: the first SIGTERM / SIGINT lets the window in hand finish (proved, verified, recorded)
+and exits 0; a second one abandons it at once (nothing is recorded for it; a restart proves it
+again) and exits 0.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import sys
+import time
+
+from . import runfiles as rf
+from .errors import ZkdlError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+
+
+class DaemonError(ZkdlError):
+    """The daemon cannot run (bad spool / run directory, unsupported backend)."""
+
+
+class DaemonBusy(DaemonError):
+    """Another daemon holds the lock."""
+
+
+class _Abandon(BaseException):
+    pass
+
+
+class _Log:
+    """Progress: a one-line bar on a TTY, plain lines otherwise."""
+
+    def __init__(self, stream=None, quiet: bool = False):
+        self.s = stream or sys.stdout
+        self.tty = hasattr(self.s, "isatty") and self.s.isatty()
+        self.quiet = quiet
+        self._bar = False
+
+    def line(self, msg: str) -> None:
+        if self.quiet:
+            return
+        if self._bar:
+            self.s.write("\n")
+            self._bar = False
+        self.s.write(f"zkdl daemon: {msg}\n")
+        self.s.flush()
+
+    def progress(self, done: int, total: int | None, sps: float | None, queue: int) -> None:
+        if self.quiet:
+            return
+        rate = f"{sps:.2f} s/step" if sps else "-- s/step"
+        if self.tty:
+            width = 30
+            frac = (done / total) if total else 0.0
+            fill = int(width * min(frac, 1.0))
+            tot = str(total) if total else "?"
+            self.s.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{tot} steps proven, {rate}, queue {queue}   ")
+            self.s.flush()
+            self._bar = True
+        else:
+            tot = f"/{total}" if total else ""
+            self.line(f"progress: {done}{tot} steps proven, {rate}, queue {queue} steps")
+
+
+def _lock(path: str, wait: bool):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        raise DaemonBusy(f"another zkdl daemon holds {path}; not starting a second one") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+class Daemon:
+    def __init__(self, spool: str, out: str, *, window: int | None = None, backend: str = "cpu",
+                 once: bool = False, poll: float = 0.25, wait_lock: bool = False, stream=None,
+                 quiet: bool = False, max_windows: int | None = None):
+        if backend != "cpu":
+            raise DaemonError(f"--backend {backend}: no GPU prover backend yet (prover_gpu is not "
+                              "implemented); use --backend cpu")
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+            raise DaemonError(f"--window must be an integer >= 1, got {window!r}")
+        self.spool = os.path.abspath(spool)
+        self.out = os.path.abspath(out)
+        self.window_arg = window
+        self.once = once
+        self.poll = poll
+        self.wait_lock = wait_lock
+        self.log = _Log(stream, quiet)
+        self.max_windows = max_windows
+        self._stop = False
+        self._in_hand = False
+
+    # ------------------------------------------------------------------ signals
+    def _on_signal(self, signum, frame):
+        if self._stop or not self._in_hand:
+            if self._in_hand:
+                self.log.line(f"signal {signum} again: abandoning the window in hand")
+                raise _Abandon()
+            self._stop = True
+            return
+        self._stop = True
+        self.log.line(f"signal {signum}: finishing the window in hand, then exiting "
+                      "(send it again to abandon the window)")
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self) -> None:
+        from circuits import prover  # noqa: F401  (fail early if the prover is missing)
+        from .record import SpoolError, load_secrets, read_run
+
+        if not os.path.isdir(self.spool):
+            raise DaemonError(f"spool {self.spool} is not a directory")
+        try:
+            run = read_run(self.spool)
+        except SpoolError as e:
+            raise DaemonError(str(e)) from None
+        self.run = run
+        self.config = rf.config_from_json(run.get("config"), "spool run.json config")
+        self.t_start = int(run.get("t0", 0))
+        self.reveal = bool(run.get("reveal_losses", True))
+        self.dataset = rf.load_dataset_file(os.path.join(self.spool, rf.DATASET_FILE))
+        if self.dataset.digest().hex() != run.get("dataset_digest"):
+            raise DaemonError("spool: dataset.commitment does not match run.json")
+        _, self.initial = rf.load_model_file(os.path.join(self.spool, rf.INITIAL_MODEL_FILE))
+        self.private = os.path.join(self.spool, rf.PRIVATE_DIR)
+        try:
+            self.dsec, self.msec0 = load_secrets(os.path.join(self.private, rf.SECRETS_FILE), self.config)
+        except SpoolError as e:
+            raise DaemonError(str(e)) from None
+        os.makedirs(self.out, exist_ok=True)
+        for d in (self.out, self.private):
+            rf.remove_stale_temps(d)
+        # the recorder may be writing a step right now: only leftovers older than an hour
+        rf.remove_stale_temps(os.path.join(self.spool, rf.STEPS_DIR), older_than=3600)
+        mpath = os.path.join(self.out, rf.MANIFEST)
+        if os.path.exists(mpath):
+            try:
+                m = rf.read_json(mpath, "manifest", rf.MANIFEST_FORMAT, rf.MANIFEST_VERSION)
+            except rf.RunFormatError as e:
+                raise DaemonError(str(e)) from None
+            if m.get("run_id") != run["run_id"]:
+                raise DaemonError(f"{self.out} holds the proofs of another run (run_id differs); use another --out")
+            self.manifest = m
+        else:
+            if os.path.exists(os.path.join(self.private, rf.state_file(1))):
+                raise DaemonError(f"windows of this spool were already proven into another run directory; "
+                                  f"{self.out} has no manifest")
+            ds = rf.read_bytes(os.path.join(self.spool, rf.DATASET_FILE), "dataset commitment")
+            mf = rf.read_bytes(os.path.join(self.spool, rf.INITIAL_MODEL_FILE), "initial model")
+            rf.atomic_write(os.path.join(self.out, rf.DATASET_FILE), ds)
+            rf.atomic_write(os.path.join(self.out, rf.INITIAL_MODEL_FILE), mf)
+            self.manifest = {
+                "format": rf.MANIFEST_FORMAT, "version": rf.MANIFEST_VERSION, "run_id": run["run_id"],
+                "config": rf.config_to_json(self.config), "n_examples": self.dataset.n,
+                "dataset_digest": self.dataset.digest().hex(),
+                "dataset_commitment": {"file": rf.DATASET_FILE, "sha256": rf.sha256_bytes(ds)},
+                "initial_model": {"file": rf.INITIAL_MODEL_FILE, "sha256": rf.sha256_bytes(mf),
+                                  "model_sha256": rf.model_digest(self.initial)},
+                "t0": self.t_start, "window": self.window_arg or int(run.get("window", 8)),
+                "reveal_losses": self.reveal, "windows": [], "total_steps": None, "complete": False,
+                "final_model": None,
+            }
+            rf.atomic_write_json(mpath, self.manifest)
+        self.T = int(self.manifest["window"])
+        if self.window_arg is not None and self.window_arg != self.T:
+            raise DaemonError(f"this run is proven in windows of {self.T} steps; --window {self.window_arg} differs")
+
+    def _carried(self):
+        """(next window index, next step, model commitment, its opening)."""
+        from .record import SpoolError, load_state
+
+        ws = self.manifest["windows"]
+        k = len(ws)
+        nxt = self.t_start + sum(w["T"] for w in ws)
+        if k == 0:
+            return k, nxt, self.initial, self.msec0
+        try:
+            st = load_state(os.path.join(self.private, rf.state_file(k)), self.config)
+        except SpoolError as e:
+            raise DaemonError(f"cannot continue the chain: {e}") from None
+        if rf.model_digest(st["after"]) != ws[-1]["after_sha256"] or st["next_step"] != nxt:
+            raise DaemonError(f"cannot continue the chain: {rf.state_file(k)} does not match the manifest")
+        return k, nxt, st["after"], st["secret"]
+
+    def _cleanup(self, k: int, nxt: int) -> None:
+        from .record import delete_step
+
+        steps_dir = os.path.join(self.spool, rf.STEPS_DIR)
+        for name in os.listdir(steps_dir):
+            if name.startswith("step-") and name.endswith((".json", ".npz")):
+                try:
+                    t = int(name[5:].split(".")[0])
+                except ValueError:
+                    continue
+                if t < nxt:
+                    delete_step(self.spool, t)
+        for name in os.listdir(self.private):
+            if name.startswith("state-") and name.endswith(".npz"):
+                try:
+                    j = int(name[6:-4])
+                except ValueError:
+                    continue
+                if j < k or (j > k + 1):
+                    os.unlink(os.path.join(self.private, name))
+
+    def _end(self) -> int | None:
+        p = os.path.join(self.spool, rf.END_JSON)
+        if not os.path.exists(p):
+            return None
+        try:
+            return int(rf.read_json(p, "end.json")["steps"])
+        except (rf.RunFormatError, KeyError, TypeError, ValueError) as e:
+            raise DaemonError(f"spool end.json is malformed ({e})") from None
+
+    # ------------------------------------------------------------------ one window
+    def _prove_window(self, k: int, t0: int, T: int, model, msec):
+        from circuits.prover import prove_window
+        from circuits.training import WindowProof, verify_window
+        from zkdl.codec import ProofFormatError
+        from .record import SpoolError, load_state, read_trace, save_state
+
+        ppath = os.path.join(self.out, rf.window_file(k))
+        spath = os.path.join(self.private, rf.state_file(k + 1))
+        adopted = None
+        if os.path.exists(ppath) and os.path.exists(spath):     # crashed after writing both: adopt
+            try:
+                data = rf.read_bytes(ppath, "proof")
+                proof = WindowProof.from_bytes(data)
+                st = load_state(spath, self.config)
+                s = proof.statement
+                if (s.after == st["after"] and s.before == model and s.t0 == t0 and s.T == T
+                        and st["proof_sha256"] == rf.sha256_bytes(data)):
+                    adopted = (proof, st["after"], st["secret"], 0.0)
+            except (ZkdlError, rf.RunFormatError, SpoolError, ProofFormatError):
+                adopted = None
+        if adopted is None:
+            try:
+                traces = [read_trace(self.spool, t, self.config) for t in range(t0, t0 + T)]
+            except SpoolError as e:
+                raise DaemonError(str(e)) from None
+            t_prove = time.perf_counter()
+            proof, after, after_sec = prove_window(traces, model, msec, self.dataset, self.dsec,
+                                                   reveal_losses=self.reveal)
+            t_prove = time.perf_counter() - t_prove
+            data = proof.to_bytes()
+            rf.atomic_write(ppath, data)
+            save_state(spath, k + 1, t0 + T, after, after_sec, rf.sha256_bytes(data))
+        else:
+            proof, after, after_sec, t_prove = adopted
+            self.log.line(f"window {k}: adopted the proof written before a restart")
+        # verify what is on disk before anything is deleted
+        t_ver = time.perf_counter()
+        disk = rf.read_bytes(ppath, "proof")
+        st = verify_window(disk, self.dataset, expected=proof.statement)
+        t_ver = time.perf_counter() - t_ver
+        if st.before != model or st.t0 != t0 or st.T != T:
+            raise DaemonError(f"window {k}: the proof does not continue the chain (internal error)")
+        entry = {"index": k, "t0": t0, "T": T, "file": rf.window_file(k), "sha256": rf.sha256_bytes(disk),
+                 "bytes": len(disk), "before_sha256": rf.model_digest(st.before),
+                 "after_sha256": rf.model_digest(st.after),
+                 "losses_int": None if st.losses is None else [str(v) for v in st.losses],
+                 "prove_seconds": round(t_prove, 4), "verify_seconds": round(t_ver, 4)}
+        return entry, after, after_sec
+
+    def _commit_entry(self, entry: dict, k: int, nxt: int) -> None:
+        from .record import delete_step
+
+        self.manifest["windows"].append(entry)
+        rf.atomic_write_json(os.path.join(self.out, rf.MANIFEST), self.manifest)
+        for t in range(entry["t0"], entry["t0"] + entry["T"]):
+            delete_step(self.spool, t)
+        old = os.path.join(self.private, rf.state_file(k))
+        if k >= 1 and os.path.exists(old):
+            os.unlink(old)
+
+    def _finish(self, total: int, after) -> None:
+        mf = rf.model_file_bytes(self.config, after)
+        rf.atomic_write(os.path.join(self.out, rf.FINAL_MODEL_FILE), mf)
+        self.manifest["total_steps"] = total
+        self.manifest["complete"] = True
+        self.manifest["final_model"] = {"file": rf.FINAL_MODEL_FILE, "sha256": rf.sha256_bytes(mf),
+                                        "model_sha256": rf.model_digest(after)}
+        rf.atomic_write_json(os.path.join(self.out, rf.MANIFEST), self.manifest)
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> int:
+        from .record import list_steps
+
+        if not os.path.isdir(self.spool):
+            raise DaemonError(f"spool {self.spool} is not a directory")
+        if not os.path.exists(os.path.join(self.spool, rf.RUN_JSON)):
+            raise DaemonError(f"{self.spool} is not a zkdl spool (no {rf.RUN_JSON})")
+        locks = [_lock(os.path.join(self.spool, rf.LOCK_FILE), self.wait_lock)]
+        try:
+            try:
+                os.makedirs(self.out, exist_ok=True)
+            except OSError as e:
+                raise DaemonError(f"cannot create the run directory {self.out}: {e.strerror}") from None
+            locks.append(_lock(os.path.join(self.out, ".daemon.lock"), self.wait_lock))
+            self._setup()
+            k, nxt, model, msec = self._carried()
+            self._cleanup(k, nxt)
+            rates: list[float] = []
+            done_windows = 0
+            if not self.manifest["complete"]:
+                self.log.line(f"proving {self.spool} into {self.out}: windows of {self.T} steps, "
+                              f"{len(self.manifest['windows'])} already proven (next step {nxt})")
+            while not self._stop:
+                if self.manifest["complete"]:
+                    break
+                end = self._end()
+                have = set(list_steps(self.spool))
+                avail = 0
+                while nxt + avail in have:
+                    avail += 1
+                if end is not None and nxt >= end:
+                    self._finish(nxt, model)
+                    self.log.line(f"run complete: {nxt - self.t_start} steps in {len(self.manifest['windows'])} "
+                                  f"windows; manifest {os.path.join(self.out, rf.MANIFEST)}")
+                    break
+                if avail >= self.T:
+                    T = self.T
+                elif end is not None and avail > 0 and nxt + avail >= end:
+                    T = end - nxt                            # the last, shorter window
+                else:
+                    if self.once:
+                        self.log.line(f"--once: nothing more to prove now (next step {nxt}, "
+                                      f"{avail} steps waiting)")
+                        break
+                    time.sleep(self.poll)
+                    continue
+                if self.max_windows is not None and done_windows >= self.max_windows:
+                    break
+                self._in_hand = True
+                try:
+                    entry, after, after_sec = self._prove_window(k, nxt, T, model, msec)
+                    self._commit_entry(entry, k, nxt)
+                finally:
+                    self._in_hand = False
+                done_windows += 1
+                k, nxt, model, msec = k + 1, nxt + T, after, after_sec
+                if entry["prove_seconds"]:
+                    rates.append(entry["prove_seconds"] / T)
+                queue = len([t for t in list_steps(self.spool) if t >= nxt])
+                self.log.line(f"window {k - 1}: steps {entry['t0']}..{entry['t0'] + T - 1} proved in "
+                              f"{entry['prove_seconds']:.2f} s ({entry['prove_seconds'] / T:.2f} s/step), "
+                              f"verified in {entry['verify_seconds']:.2f} s, {entry['bytes']} bytes")
+                total = (end - self.t_start) if end is not None else None
+                self.log.progress(nxt - self.t_start, total, rates[-1] if rates else None, queue)
+            if self._stop:
+                self.log.line("stopped by signal")
+            return EXIT_OK
+        except _Abandon:
+            self.log.line("abandoned the window in hand; a restart proves it again")
+            return EXIT_OK
+        finally:
+            for fd in locks:
+                os.close(fd)
+
+
+def main(args) -> int:
+    """Entry point from zkdl.cli (args: the parsed namespace)."""
+    d = Daemon(args.spool, args.out, window=args.window, backend=args.backend, once=args.once,
+               poll=args.poll, wait_lock=args.wait_lock, quiet=args.quiet)
+    old = {s: signal.signal(s, d._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return d.run()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

@@ -1,0 +1,244 @@
+"""Verifying a proven training run (``zkdl verify``): every window proof and the chain.
+
+Imports only the verifier side (:mod:`circuits.training`, :mod:`zkdl.runfiles`), never the
+prover, the trainer or a GPU backend.
+
+Errors: :class:`zkdl.runfiles.RunFormatError` (unusable input: missing file, wrong format or
+version, malformed bytes) and :class:`zkdl.runfiles.RunInvalidError` (a check failed; ``check``
+names it).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from circuits.training import DatasetCommitment, WindowProof, verify_window
+from zkdl.codec import ProofFormatError
+from zkdl.errors import VerificationError, ZkdlError
+
+from . import runfiles as rf
+from .runfiles import RunFormatError, RunInvalidError
+
+
+def _parse_proof(data: bytes, what: str) -> WindowProof:
+    try:
+        return WindowProof.from_bytes(data)
+    except ProofFormatError as e:
+        raise RunFormatError(f"{what}: malformed proof: {e}") from None
+    except ZkdlError as e:
+        raise RunFormatError(f"{what}: malformed proof: {e}") from None
+
+
+def _verify(proof: WindowProof, dataset: DatasetCommitment, what: str):
+    try:
+        return verify_window(proof, dataset)
+    except VerificationError as e:
+        raise RunInvalidError(f"{what}: proof", f"rejected: {e}") from None
+    except ProofFormatError as e:
+        raise RunFormatError(f"{what}: malformed proof: {e}") from None
+
+
+def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: str | None = None) -> dict:
+    """Check a run directory; returns a JSON-ready summary (``valid``: True)."""
+    t_start = time.perf_counter()
+    if not os.path.isdir(run_dir):
+        raise RunFormatError(f"{run_dir}: no such directory")
+    mpath = os.path.join(run_dir, rf.MANIFEST)
+    if not os.path.exists(mpath):
+        raise RunFormatError(f"{run_dir} is not a zkdl run directory (no {rf.MANIFEST})")
+    m = rf.read_json(mpath, "manifest", rf.MANIFEST_FORMAT, rf.MANIFEST_VERSION)
+    try:
+        config = rf.config_from_json(m["config"], "manifest config")
+        windows = list(m["windows"])
+        t_first = int(m["t0"])
+        ds_meta, im_meta = m["dataset_commitment"], m["initial_model"]
+        for w in windows:
+            for key in ("index", "t0", "T", "file", "sha256", "before_sha256", "after_sha256"):
+                w[key]
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunFormatError(f"manifest: missing or malformed field {e}") from None
+
+    # dataset commitment
+    dpath = os.path.join(run_dir, rf.DATASET_FILE)
+    dbytes = rf.read_bytes(dpath, "dataset commitment")
+    if rf.sha256_bytes(dbytes) != ds_meta.get("sha256"):
+        raise RunInvalidError("dataset commitment", f"{rf.DATASET_FILE} does not match the manifest's sha256")
+    dataset = rf.load_dataset_file(dpath)
+    digest = dataset.digest()
+    if digest.hex() != m.get("dataset_digest") or dataset.n != m.get("n_examples"):
+        raise RunInvalidError("dataset digest", "the dataset commitment's digest / size differ from the manifest's")
+    if dataset.d_in != config.widths[0] or dataset.d_out != config.widths[-1]:
+        raise RunInvalidError("dataset commitment", "its widths do not match the architecture")
+
+    # initial model
+    ipath = os.path.join(run_dir, rf.INITIAL_MODEL_FILE)
+    ibytes = rf.read_bytes(ipath, "initial model commitment")
+    if rf.sha256_bytes(ibytes) != im_meta.get("sha256"):
+        raise RunInvalidError("initial model", f"{rf.INITIAL_MODEL_FILE} does not match the manifest's sha256")
+    icfg, initial = rf.load_model_file(ipath, "initial model commitment")
+    if icfg.widths != config.widths:
+        raise RunInvalidError("initial model", "its architecture differs from the manifest's")
+    if initial_model is not None:
+        _, want = rf.load_model_file(initial_model, "--initial-model")
+        if want != initial:
+            raise RunInvalidError("initial model", f"the run starts from another model than {initial_model}")
+
+    if not windows:
+        raise RunInvalidError("windows", "the run has no proven window yet (nothing is proven)")
+
+    prev_after = initial
+    t_next = t_first
+    losses: list = []
+    out_windows = []
+    total_bytes = 0
+    for k, w in enumerate(windows):
+        what = f"window {k}"
+        if w["index"] != k or w["file"] != rf.window_file(k):
+            raise RunInvalidError(f"{what}: manifest", "windows are not listed in order")
+        ppath = os.path.join(run_dir, w["file"])
+        data = rf.read_bytes(ppath, what)
+        total_bytes += len(data)
+        if rf.sha256_bytes(data) != w["sha256"]:
+            raise RunInvalidError(f"{what}: sha256", f"{w['file']} does not match the manifest's sha256")
+        proof = _parse_proof(data, f"{what} ({w['file']})")
+        st = proof.statement
+        if st.config != config:
+            raise RunInvalidError(f"{what}: config", "the proof's configuration differs from the manifest's")
+        if st.t0 != t_next or w["t0"] != st.t0:
+            raise RunInvalidError(f"{what}: consecutive steps", f"starts at step {st.t0}, expected {t_next}")
+        if st.T != w["T"]:
+            raise RunInvalidError(f"{what}: steps", f"proves {st.T} steps, the manifest says {w['T']}")
+        if st.n_examples != dataset.n or st.dataset_digest != digest:
+            raise RunInvalidError(f"{what}: dataset digest", "the proof is about another dataset commitment")
+        if st.before != prev_after:
+            check = "chain (initial model)" if k == 0 else "chain"
+            raise RunInvalidError(f"{what}: {check}", "the weights before the window are not the weights after "
+                                  + ("the initial commitment" if k == 0 else f"window {k - 1}"))
+        if rf.model_digest(st.before) != w["before_sha256"] or rf.model_digest(st.after) != w["after_sha256"]:
+            raise RunInvalidError(f"{what}: manifest", "the manifest's model digests differ from the proof's")
+        want_losses = None if st.losses is None else [str(v) for v in st.losses]
+        if w.get("losses_int") != want_losses:
+            raise RunInvalidError(f"{what}: losses", "the manifest's losses differ from the proof's")
+        t0v = time.perf_counter()
+        _verify(proof, dataset, what)
+        t_ver = time.perf_counter() - t0v
+        if st.losses is None:
+            losses.extend([None] * st.T)
+        else:
+            losses.extend(rf.loss_value(v, config) for v in st.losses)
+        out_windows.append({"index": k, "t0": st.t0, "T": st.T, "file": w["file"], "bytes": len(data),
+                            "verify_seconds": round(t_ver, 3), "losses_int": want_losses,
+                            "after_sha256": rf.model_digest(st.after)})
+        prev_after = st.after
+        t_next = st.t0 + st.T
+
+    steps = t_next - t_first
+    complete = bool(m.get("complete"))
+    fpath = os.path.join(run_dir, rf.FINAL_MODEL_FILE)
+    final_checked = False
+    if complete or os.path.exists(fpath):
+        fbytes = rf.read_bytes(fpath, "final model commitment")
+        _, fmodel = rf.load_model_file(fpath, "final model commitment")
+        fm = m.get("final_model") or {}
+        if complete and rf.sha256_bytes(fbytes) != fm.get("sha256"):
+            raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} does not match the manifest's sha256")
+        if fmodel != prev_after:
+            raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} is not the last window's weights")
+        final_checked = True
+    if complete and m.get("total_steps") != t_next:
+        raise RunInvalidError("steps", f"the manifest claims {m.get('total_steps')} steps, the proofs cover "
+                              f"steps up to {t_next}")
+    if final_model is not None:
+        _, want = rf.load_model_file(final_model, "--final-model")
+        if want != prev_after:
+            raise RunInvalidError("final model", f"the run does not end at the model of {final_model}")
+
+    c = config
+    return {
+        "valid": True, "run_dir": os.path.abspath(run_dir), "complete": complete,
+        "steps": steps, "first_step": t_first, "last_step": t_next - 1, "windows": out_windows,
+        "architecture": {"widths": list(c.widths), "layers": c.num_layers, "activation": "relu", "loss": c.loss},
+        "hyperparameters": {"learning_rate": c.eta, "eta_int": c.eta_int, "k": c.k, "batch_size": c.batch_size,
+                            "batch_schedule_seed": c.seed, "R": c.R, "Q": c.Q},
+        "dataset": {"n_examples": dataset.n, "digest": digest.hex()},
+        "initial_model_sha256": rf.model_digest(initial), "final_model_sha256": rf.model_digest(prev_after),
+        "final_model_file_checked": final_checked,
+        "losses": losses, "proof_bytes": total_bytes,
+        "verify_seconds": round(time.perf_counter() - t_start, 3),
+    }
+
+
+def verify_proof_file(path: str, dataset_path: str | None = None) -> dict:
+    """Check a single window proof against the dataset commitment (``dataset_path``, or
+    dataset.commitment next to the proof)."""
+    t_start = time.perf_counter()
+    data = rf.read_bytes(path, "proof")
+    if not data:
+        raise RunFormatError(f"{path}: empty file (not a zkdl proof)")
+    proof = _parse_proof(data, path)
+    if dataset_path is None:
+        dataset_path = os.path.join(os.path.dirname(os.path.abspath(path)), rf.DATASET_FILE)
+        if not os.path.exists(dataset_path):
+            raise RunFormatError(f"no {rf.DATASET_FILE} next to {path}; pass --dataset FILE")
+    dataset = rf.load_dataset_file(dataset_path)
+    st = proof.statement
+    if st.dataset_digest != dataset.digest() or st.n_examples != dataset.n:
+        raise RunInvalidError("dataset digest", "the proof is about another dataset commitment")
+    _verify(proof, dataset, os.path.basename(path))
+    s = rf.statement_summary(st)
+    c = st.config
+    return {
+        "valid": True, "proof": os.path.abspath(path), "complete": None, "steps": st.T,
+        "first_step": st.t0, "last_step": st.t0 + st.T - 1,
+        "windows": [{"index": None, "t0": st.t0, "T": st.T, "file": os.path.basename(path), "bytes": len(data),
+                     "losses_int": s["losses_int"], "after_sha256": s["model_after_sha256"]}],
+        "architecture": {"widths": list(c.widths), "layers": c.num_layers, "activation": "relu", "loss": c.loss},
+        "hyperparameters": {"learning_rate": c.eta, "eta_int": c.eta_int, "k": c.k, "batch_size": c.batch_size,
+                            "batch_schedule_seed": c.seed, "R": c.R, "Q": c.Q},
+        "dataset": {"n_examples": dataset.n, "digest": dataset.digest().hex()},
+        "initial_model_sha256": s["model_before_sha256"], "final_model_sha256": s["model_after_sha256"],
+        "final_model_file_checked": False,
+        "losses": s["losses"] if s["losses"] is not None else [None] * st.T, "proof_bytes": len(data),
+        "verify_seconds": round(time.perf_counter() - t_start, 3),
+    }
+
+
+def format_summary(s: dict) -> str:
+    """The human summary printed by ``zkdl verify``."""
+    a, h = s["architecture"], s["hyperparameters"]
+    lines = []
+    target = s.get("run_dir") or s.get("proof")
+    lines.append(f"zkdl verify  {target}")
+    lines.append(f"  architecture     {'-'.join(map(str, a['widths']))} MLP ({a['layers']} linear layers, "
+                 f"ReLU hidden layers), loss {a['loss']}")
+    lines.append(f"  hyperparameters  learning rate {h['learning_rate']:g} (= {h['eta_int']}/2^{h['k']}), "
+                 f"batch {h['batch_size']}, batch-schedule seed {h['batch_schedule_seed']}, "
+                 f"fixed point R={h['R']} Q={h['Q']}")
+    lines.append(f"  dataset          {s['dataset']['n_examples']} examples (committed), digest "
+                 f"{s['dataset']['digest'][:16]}...")
+    ws = s["windows"]
+    sizes = sorted({w["T"] for w in ws})
+    state = "" if s["complete"] is None else ("; run complete" if s["complete"] else "; run NOT complete (more steps may follow)")
+    lines.append(f"  steps            {s['first_step']}..{s['last_step']} ({s['steps']} steps) in {len(ws)} "
+                 f"window{'s' if len(ws) != 1 else ''} of {'/'.join(map(str, sizes))}{state}")
+    lines.append(f"  initial model    commitment sha256 {s['initial_model_sha256'][:16]}...")
+    fin = " (final-model.commitment matches the chain)" if s.get("final_model_file_checked") else ""
+    lines.append(f"  final model      commitment sha256 {s['final_model_sha256'][:16]}...{fin}")
+    losses = s["losses"]
+    if all(v is None for v in losses):
+        lines.append("  losses           hidden (the proofs do not reveal them)")
+    else:
+        lines.append("  losses (proven; mean squared error per example, per step):")
+        t = s["first_step"]
+        row = []
+        for j, v in enumerate(losses):
+            row.append(f"{t + j:>6}: {'hidden' if v is None else f'{v:.5f}'}")
+            if len(row) == 6:
+                lines.append("   " + "  ".join(row))
+                row = []
+        if row:
+            lines.append("   " + "  ".join(row))
+    lines.append(f"  proofs           {len(ws)} file{'s' if len(ws) != 1 else ''}, {s['proof_bytes']} bytes, "
+                 f"checked in {s['verify_seconds']:.2f} s")
+    lines.append("VALID: every window proof verified and the chain of commitments is consistent")
+    return "\n".join(lines)
