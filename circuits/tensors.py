@@ -52,9 +52,10 @@ LIMB_BITS = 16
 
 
 def default_col_vars(num_vars: int, min_cols: int = 10) -> int:
-    """Hyrax split: at least 2^min_cols columns (few row commitments in the proof), at least half
-    the variables, at most all of them."""
-    return min(num_vars, max((num_vars + 1) // 2, min_cols))
+    """Hyrax split: at least 2^min_cols columns and two variables more than half (few row
+    commitments in the proof, which dominate it for large tensors; openings cost O(2^c) instead),
+    at most all of them."""
+    return min(num_vars, max((num_vars + 1) // 2 + 2, min_cols))
 
 
 @dataclass(frozen=True)

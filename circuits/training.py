@@ -586,7 +586,7 @@ def _range_of(ch: Channel, cl: Claims, rts: dict, name: str, layout: Layout, spe
 #: largest lookup witness (2^bits entries) proven by one logUp-GKR instance; larger sets of limbs
 #: are split into several instances (each with its own multiplicities), which bounds the prover's
 #: memory (the fraction tree is ~8 field elements per leaf) at a small cost in proof size
-LOOKUP_MAX_BITS = 22
+LOOKUP_MAX_BITS = 23
 
 
 def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) -> None:
