@@ -59,8 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--quiet", action="store_true")
 
     m = sub.add_parser("demo", help="train the digits MLP with proofs alongside, verify, report accuracy")
-    m.add_argument("--steps", type=int, default=32)
-    m.add_argument("--window", type=int, default=8)
+    m.add_argument("--steps", type=int, default=64)
+    m.add_argument("--window", type=int, default=16)
     m.add_argument("--batch-size", type=int, default=32)
     m.add_argument("--hidden", default="32", help="hidden widths, comma separated (default 32: 64-32-10)")
     m.add_argument("--out", default="zkdl-demo", help="output directory (must not exist or be empty)")

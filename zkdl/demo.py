@@ -10,7 +10,7 @@ import os
 import time
 
 
-def run_demo(*, steps: int = 32, window: int = 8, out: str = "zkdl-demo", batch_size: int = 32,
+def run_demo(*, steps: int = 64, window: int = 16, out: str = "zkdl-demo", batch_size: int = 32,
              hidden: tuple = (32,), eta_int: int = 1, k: int = 6, seed: int = 0) -> int:
     import numpy as np
 
