@@ -190,10 +190,27 @@ def test_tampered_root_and_factor_commitments_rejected(honest):
                                 sc.product_proofs, sc.final_proof)
     with pytest.raises(VerificationError):
         logup.verify(KEY, Transcript("t"), 3, _with(proof, table_layers=tuple(layers)))
-    # leaf proofs swapped
+    # a leaf proof where none belongs (k >= 1), or the table's leaf proof replaced
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), 3, _with(proof, witness_leaf=proof.table_leaf))
+    other = logup.prove(KEY, Transcript("t"), FrVec.from_int64(np.zeros(8, dtype=np.int64)),
+                        FrVec.from_int64(logup.multiplicities(np.zeros(8, dtype=np.int64), 3)))[0]
     with pytest.raises(VerificationError, match="leaves"):
-        logup.verify(KEY, Transcript("t"), 3, _with(proof, witness_leaf=proof.table_leaf,
-                                                    table_leaf=proof.witness_leaf))
+        logup.verify(KEY, Transcript("t"), 3, _with(proof, table_leaf=other.table_leaf))
+
+
+def test_one_value_witness():
+    """k = 0: the root numerator is shown to be 1 directly."""
+    for val, ok in ((5, True), (N_TABLE, False)):
+        vals = np.array([val], dtype=np.int64)
+        m = logup.multiplicities(np.minimum(vals, N_TABLE - 1) * (vals < N_TABLE), 0)
+        v, mm, proof, x_v, v_open, x_m, m_open = _prove(vals, m=m, k=0)
+        assert proof.witness_leaf is not None
+        if ok:
+            _check_outputs(v, mm, 0, proof, x_v, v_open, x_m, m_open)
+        else:
+            with pytest.raises(VerificationError):
+                logup.verify(KEY, Transcript("t"), 0, proof)
 
 
 def test_leaf_claims_bind_the_outputs(honest):

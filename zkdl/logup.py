@@ -28,8 +28,10 @@ LAST, least significant, variable; x_1 is the most significant index bit everywh
   of   Com(p_j(u)) + lambda Com(q_j(u)) = sum_y eq(u, y) [pL qR + pR qL + lambda qL qR](y)
   (factor tables pL, pR, qL, qR = the even / odd entries of level j+1), then draws mu and sets
   Com(p_{j+1}(r, mu)) = (1 - mu) Com(pL(r)) + mu Com(pR(r)), the same for q, u' = r + [mu].
-* Leaves.  Witness tree at rho (k coordinates): p_leaf = 1 everywhere, so an equality proof shows
-  Com(p_leaf(rho)) commits to 1; Com(v(rho)) = alpha g - Com(q_leaf(rho)) is derived.  Table tree
+* Leaves.  Witness tree at rho (k coordinates): its numerators are the constant 1, so its last
+  layer's sumcheck is eq(u, y) [qR + qL + lambda qL qR] over the two denominator tables only (no
+  numerator claims remain; with k = 0 an equality proof shows P_w = 1 on the root instead), and
+  Com(v(rho)) = alpha g - Com(q_leaf(rho)) is derived.  Table tree
   at rho_t (b coordinates): q_leaf(rho_t) = alpha - idx(rho_t) is public (idx the MLE of the
   index), shown by an equality proof; Com(m(rho_t)) = -Com(p_leaf(rho_t)) is derived.
 
@@ -40,8 +42,9 @@ table tree's layers and its leaf equality proof.
 Proof size.  5 points, 2 product proofs (3 points + 5 scalars each), and per layer j of either
 tree a zk sumcheck of degree 2 over j variables: 2j round commitments (C_0 is derived), 4 factor
 commitments, 3 product commitments, 3 product proofs and one equality proof (1 point + 1 scalar);
-2 leaf equality proofs.  In all, with n = k + b layers and S = k(k-1) + b(b-1) round points:
-13 + S + 17 n group elements and 12 + 16 n scalars (see proof_size_points).
+the table's leaf equality proof; the witness tree's last layer has 2 factor commitments and one
+product.  In all, with n = k + b layers and S = k(k-1) + b(b-1) round points: 13 + S + 17 n group
+elements and 12 + 16 n scalars, 11 fewer of each when k >= 1 (see proof_size_points).
 
 Soundness.  If the rational identity holds then every value of v is a pole of the table side,
 i.e. some j < 2^b (multiplicities are < 2^31 < r, so they cannot vanish mod r).  Otherwise the
@@ -115,9 +118,13 @@ def multiplicities(values, k: int, table_bits: int = TABLE_BITS) -> np.ndarray:
 # ---------------------------------------------------------------------------- proof object
 
 
-def _layer_spec(j: int, lam: int = 1, u=None) -> SumcheckSpec:
-    """Layer j's sumcheck: eq(u, y) [pL qR + pR qL + lambda qL qR], factors pL, pR, qL, qR."""
+def _layer_spec(j: int, lam: int = 1, u=None, unit_leaves: bool = False) -> SumcheckSpec:
+    """Layer j's sumcheck: eq(u, y) [pL qR + pR qL + lambda qL qR], factors pL, pR, qL, qR; with
+    unit_leaves (the witness tree's last layer, whose numerators are all 1) eq(u, y) [qR + qL +
+    lambda qL qR] with factors qL, qR only."""
     point = tuple(u) if u is not None else (0,) * j
+    if unit_leaves:
+        return SumcheckSpec(j, 2, (Term(1, (1,)), Term(1, (0,)), Term(lam % R_MODULUS, (0, 1))), point)
     return SumcheckSpec(j, 4, (Term(1, (0, 3)), Term(1, (1, 2)), Term(lam % R_MODULUS, (2, 3))), point)
 
 
@@ -128,8 +135,8 @@ class LogupProof:
 
     roots: PointVec
     root_products: tuple  # two ProductProofs
-    witness_layers: tuple  # ZkSumcheckProof per layer j = 0..k-1 (j rounds)
-    witness_leaf: EqualityProof
+    witness_layers: tuple  # ZkSumcheckProof per layer j = 0..k-1 (j rounds; the last one unit_leaves)
+    witness_leaf: EqualityProof | None  # P_w = 1 when k = 0 (one leaf); None otherwise
     table_layers: tuple  # per layer j = 0..b-1
     table_leaf: EqualityProof
 
@@ -141,7 +148,8 @@ class LogupProof:
             w.u32(len(layers))
             for layer in layers:
                 layer.write(w)
-            leaf.write(w)
+            if leaf is not None:
+                leaf.write(w)
 
     @classmethod
     def read(cls, r: Reader, k: int, table_bits: int = TABLE_BITS) -> "LogupProof":
@@ -154,8 +162,10 @@ class LogupProof:
             n = r.u32(f"logup {what} layers", MAX_K)
             if n != n_layers:
                 raise ProofFormatError(f"logup: {n} {what} layers, expected {n_layers}")
-            layers = tuple(ZkSumcheckProof.read(r, _layer_spec(j)) for j in range(n))
-            trees.append((layers, EqualityProof.read(r)))
+            unit = what == "witness"
+            layers = tuple(ZkSumcheckProof.read(r, _layer_spec(j, unit_leaves=unit and j == n - 1))
+                           for j in range(n))
+            trees.append((layers, EqualityProof.read(r) if not unit or n == 0 else None))
         return cls(roots, prods, trees[0][0], trees[0][1], trees[1][0], trees[1][1])
 
 
@@ -164,7 +174,8 @@ def proof_size_points(k: int, table_bits: int = TABLE_BITS) -> tuple[int, int]:
     k, tb = _check_k(k), _check_tb(table_bits)
     n = k + tb
     S = k * (k - 1) + tb * (tb - 1)
-    return 13 + S + 17 * n, 12 + 16 * n
+    unit = 11 if k else 0  # the witness tree's last layer (numerators 1) and no leaf equality proof
+    return 13 + S + 17 * n - unit, 12 + 16 * n - unit
 
 
 # ---------------------------------------------------------------------------- shared pieces
@@ -190,28 +201,36 @@ def _split(vec: FrVec) -> tuple[FrVec, FrVec]:
     return FrVec(vec.limbs[0::2]), FrVec(vec.limbs[1::2])
 
 
-def _tree(p: FrVec, q: FrVec) -> tuple[list, int, int]:
-    """quads[j] = (pL, pR, qL, qR) of level j+1, and the root (p_0, q_0)."""
-    n = len(p).bit_length() - 1
+def _tree(p: FrVec | None, q: FrVec) -> tuple[list, int, int]:
+    """quads[j] = (pL, pR, qL, qR) of level j+1, and the root (p_0, q_0).  p = None: all leaf
+    numerators are 1 (the witness tree): the last layer keeps (qL, qR) only."""
+    n = len(q).bit_length() - 1
     quads = [None] * n
     for j in range(n - 1, -1, -1):
-        pL, pR = _split(p)
         qL, qR = _split(q)
-        quads[j] = (pL, pR, qL, qR)
-        p = pL * qR + pR * qL
+        if p is None:
+            quads[j] = (qL, qR)
+            p = qL + qR
+        else:
+            pL, pR = _split(p)
+            quads[j] = (pL, pR, qL, qR)
+            p = pL * qR + pR * qL
         q = qL * qR
+    if p is None:  # a single leaf
+        return quads, 1, q[0]
     return quads, p[0], q[0]
 
 
 def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple):
     """Layers j = 0..n-1 from root claims (value, blind); returns the leaf point and the leaf
-    claims (value, blind) of p and q."""
+    claims (value, blind) of p and q (p is None after a unit-leaves last layer)."""
     (p_val, p_bl), (q_val, q_bl) = p_claim, q_claim
     u: list[int] = []
     layers = []
     for j in range(len(quads)):
         lam = t.challenge_scalar(b"lambda")
-        spec = _layer_spec(j, lam, u)
+        unit = len(quads[j]) == 2
+        spec = _layer_spec(j, lam, u, unit_leaves=unit)
         tables = list(quads[j])
         quads[j] = None
         proof_j, r, op = prove_zk(key, spec, tables, (p_bl + lam * q_bl) % R_MODULUS, t)
@@ -219,27 +238,33 @@ def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple):
         layers.append(proof_j)
         mu = t.challenge_scalar(b"mu")
         a = (1 - mu) % R_MODULUS
-        p_val = (a * op[0][0] + mu * op[1][0]) % R_MODULUS
-        p_bl = (a * op[0][1] + mu * op[1][1]) % R_MODULUS
-        q_val = (a * op[2][0] + mu * op[3][0]) % R_MODULUS
-        q_bl = (a * op[2][1] + mu * op[3][1]) % R_MODULUS
+        iq = 0 if unit else 2
+        if not unit:
+            p_val = (a * op[0][0] + mu * op[1][0]) % R_MODULUS
+            p_bl = (a * op[0][1] + mu * op[1][1]) % R_MODULUS
+        q_val = (a * op[iq][0] + mu * op[iq + 1][0]) % R_MODULUS
+        q_bl = (a * op[iq][1] + mu * op[iq + 1][1]) % R_MODULUS
         u = list(r) + [mu]
+        if unit:
+            p_val = p_bl = None
     return tuple(layers), u, (p_val, p_bl), (q_val, q_bl)
 
 
-def _gkr_verify(key, t: Transcript, layers: tuple, com_p: G1, com_q: G1, what: str):
+def _gkr_verify(key, t: Transcript, layers: tuple, com_p: G1, com_q: G1, what: str, unit_leaves: bool):
     u: list[int] = []
     for j, layer in enumerate(layers):
         lam = t.challenge_scalar(b"lambda")
-        spec = _layer_spec(j, lam, u)
+        unit = unit_leaves and j == len(layers) - 1
+        spec = _layer_spec(j, lam, u, unit_leaves=unit)
         try:
             r, coms = verify_zk(key, spec, com_p + com_q * lam, layer, t)
         except VerificationError as e:
             raise VerificationError(f"logup: {what} layer {j}: {e}") from None
         mu = t.challenge_scalar(b"mu")
         a = (1 - mu) % R_MODULUS
-        com_p = _lin([coms[0], coms[1]], [a, mu])
-        com_q = _lin([coms[2], coms[3]], [a, mu])
+        iq = 0 if unit else 2
+        com_p = None if unit else _lin([coms[0], coms[1]], [a, mu])
+        com_q = _lin([coms[iq], coms[iq + 1]], [a, mu])
         u = list(r) + [mu]
     return u, com_p, com_q
 
@@ -262,7 +287,7 @@ def prove(key, t: Transcript, v: FrVec, m: FrVec):
     tb = len(m).bit_length() - 1
     alpha = _start(t, k, tb)
 
-    w_quads, Pw, Qw = _tree(FrVec.ones(len(v)), alpha - v)
+    w_quads, Pw, Qw = _tree(None, alpha - v)
     idx = FrVec.from_int64(np.arange(len(m), dtype=np.int64))
     t_quads, Pt, Qt = _tree(-m, alpha - idx)
     X = Pw * Qt % R_MODULUS
@@ -275,7 +300,8 @@ def prove(key, t: Transcript, v: FrVec, m: FrVec):
              prove_product(key, t, C[2], C[1], -C[4], Pt, blinds[2], Qw, blinds[1], (-blinds[4]) % R_MODULUS))
 
     w_layers, x_v, (pv_, pb), (qv, qb) = _gkr_prove(key, t, w_quads, (Pw, blinds[0]), (Qw, blinds[1]))
-    w_leaf = prove_equality(key, t, key.commit_scalar(pv_, pb), key.g, pb, 0)
+    # the numerators are 1: implicit in the last layer's sumcheck, or (one leaf) shown on the root
+    w_leaf = prove_equality(key, t, C[0], key.g, blinds[0], 0) if k == 0 else None
     v_open = ((alpha - qv) % R_MODULUS, (-qb) % R_MODULUS)
 
     t_layers, x_m, (pv_, pb), (qv, qb) = _gkr_prove(key, t, t_quads, (Pt, blinds[2]), (Qt, blinds[3]))
@@ -299,7 +325,8 @@ def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABL
             or any(not isinstance(p, ProductProof) for p in proof.root_products) \
             or len(proof.witness_layers) != k or len(proof.table_layers) != tb \
             or any(not isinstance(x, ZkSumcheckProof) for x in proof.witness_layers + proof.table_layers) \
-            or not isinstance(proof.witness_leaf, EqualityProof) or not isinstance(proof.table_leaf, EqualityProof):
+            or not isinstance(proof.witness_leaf, EqualityProof if k == 0 else type(None)) \
+            or not isinstance(proof.table_leaf, EqualityProof):
         raise VerificationError("logup: proof shape does not match the instance")
     alpha = _start(t, k, tb)
     t.append_points(b"roots", proof.roots)
@@ -309,13 +336,14 @@ def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABL
         verify_product(key, t, C[2], C[1], -C[4], proof.root_products[1])
     except VerificationError as e:
         raise VerificationError(f"logup: the two sums do not cancel: {e}") from None
-    x_v, cp, cq = _gkr_verify(key, t, proof.witness_layers, C[0], C[1], "witness")
-    try:
-        verify_equality(key, t, cp, key.g, proof.witness_leaf)
-    except VerificationError as e:
-        raise VerificationError(f"logup: witness leaves: {e}") from None
+    x_v, cp, cq = _gkr_verify(key, t, proof.witness_layers, C[0], C[1], "witness", unit_leaves=True)
+    if k == 0:
+        try:
+            verify_equality(key, t, C[0], key.g, proof.witness_leaf)
+        except VerificationError as e:
+            raise VerificationError(f"logup: witness leaves: {e}") from None
     com_v = key.g * alpha - cq
-    x_m, cp, cq = _gkr_verify(key, t, proof.table_layers, C[2], C[3], "table")
+    x_m, cp, cq = _gkr_verify(key, t, proof.table_layers, C[2], C[3], "table", unit_leaves=False)
     try:
         verify_equality(key, t, cq, key.g * ((alpha - _idx_eval(x_m)) % R_MODULUS), proof.table_leaf)
     except VerificationError as e:
