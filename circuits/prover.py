@@ -285,19 +285,37 @@ def prove_window(traces: Sequence[StepTrace], model: ModelCommitment, model_secr
 
 
 def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], model: ModelCommitment,
-                    model_secret: ModelSecret, X) -> InferenceProof:
-    """Prove Yhat = MLP(X) (the semantics' forward pass) for the committed weights and public X.
-    Committing the weights (commit_model) is done once, beforehand, and not part of this."""
+                    model_secret: ModelSecret, X, *, commit_input: bool = False):
+    """Prove Yhat = MLP(X) (the semantics' forward pass) for the committed weights.
+
+    The input X is public, or with ``commit_input`` committed (one row commitment per example,
+    in the statement) and hidden; then the return value is (proof, X_blinds), the blinds being the
+    openings of those commitments.  Committing the weights (commit_model) is done once,
+    beforehand, and not part of this."""
     from zkdl.fixedpoint import _forward, check_weights
 
     X = np.asarray(X)
     cfg = inference_config(config.widths, X.shape[0] if X.ndim == 2 else 0, config.R, config.Q)
     if X.ndim != 2 or X.shape[1] != cfg.widths[0] or X.shape[0] < 1:
         raise ShapeError(f"prove_inference: X must have shape (n, {cfg.widths[0]}), got {X.shape}")
+    if X.dtype.kind not in "iu":
+        raise ShapeError("prove_inference: X must be an integer (fixed-point) array")
     W = check_weights(cfg, weights, "prove_inference")
-    Zp, E, S, A = _forward(cfg, W, X.astype(np.int64), "inference")
-    st = InferenceStatement(cfg, model, X.astype(np.int64), Zp[-1])
+    X = X.astype(np.int64)
+    Zp, E, S, A = _forward(cfg, W, X, "inference")
     wit = _Witness()
+    X_com = None
+    lay = WindowLayout(cfg, 1)
+    key = training_key(lay.key_size())
+    if commit_input:
+        d0 = cfg.widths[0]
+        rows = np.zeros((X.shape[0], 1 << _bits(d0)), dtype=np.int64)
+        rows[:, :d0] = X
+        blinds = random_scalars(X.shape[0])
+        X_com = key.commit_rows(rows, blinds)
+        wit.t["X"] = X[None]
+        wit.t["X_blinds"] = blinds
+    st = InferenceStatement(cfg, model, None if commit_input else X, Zp[-1], X_com)
     L = cfg.num_layers
     for i in range(L):
         wit.t[f"E{i}"] = E[i][None]
@@ -305,11 +323,8 @@ def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], mod
             wit.t[f"S{i}"] = S[i][None]
             wit.t[f"P{i}"] = (S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]))[None]
             wit.t[f"A{i}"] = A[i + 1][None]
-    lay = WindowLayout(cfg, 1)
-    ch = ProverChannel(training_key(lay.key_size()), Transcript(b"zkdl-inference"))
+    ch = ProverChannel(key, Transcript(b"zkdl-inference"))
     _protocol(ch, st, None, wit, model_secret, None)
     proof = InferenceProof(st, ch.getvalue())
     proof.timings = dict(ch.timings)
-    return proof
-
-
+    return (proof, wit.t["X_blinds"]) if commit_input else proof

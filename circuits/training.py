@@ -365,17 +365,23 @@ INFERENCE_KIND = 0x0104
 
 @dataclass(eq=False)
 class InferenceStatement:
-    """Inference: Yhat = MLP(X) (the semantics' forward pass) for the committed model, public X
-    (n x d_0) and public output Yhat (n x d_L)."""
+    """Inference: Yhat = MLP(X) (the semantics' forward pass) for the committed model and public
+    output Yhat (n x d_L); the input is public (X, n x d_0) or committed (X_com: one Pedersen row
+    commitment per example over G_0..G_{d_0-1}, its values range-checked in the proof)."""
 
     config: FixedPointConfig
     model: ModelCommitment
-    X: np.ndarray
+    X: np.ndarray | None
     Yhat: np.ndarray
+    X_com: PointVec | None = None
 
     @property
     def T(self) -> int:
         return 1
+
+    @property
+    def n(self) -> int:
+        return self.Yhat.shape[0]
 
     def to_bytes(self) -> bytes:
         c = self.config
@@ -383,9 +389,14 @@ class InferenceStatement:
         w.u32(len(c.widths))
         for d in c.widths:
             w.u32(d)
-        w.u32(c.R).u32(c.Q).u32(self.X.shape[0])
+        w.u32(c.R).u32(c.Q).u32(self.n)
         self.model.write(w)
-        w.scalars([int(v) for v in self.X.reshape(-1)])
+        if self.X_com is None:
+            w.u32(0)
+            w.scalars([int(v) for v in self.X.reshape(-1)])
+        else:
+            w.u32(1)
+            w.points(self.X_com)
         w.scalars([int(v) for v in self.Yhat.reshape(-1)])
         return wrap(INFERENCE_KIND, w.getvalue())
 
@@ -402,10 +413,14 @@ class InferenceStatement:
         except ConfigError as e:
             raise ProofFormatError(f"inference statement: invalid configuration: {e}") from None
         model = ModelCommitment.read(r, config)
-        X = _signed(r.scalars("X", 1 << 26, exact=n * widths[0]), config, "X").reshape(n, widths[0])
+        X = X_com = None
+        if r.u32("input kind", 1) == 0:
+            X = _signed(r.scalars("X", 1 << 26, exact=n * widths[0]), config, "X").reshape(n, widths[0])
+        else:
+            X_com = r.points("X row commitments", 1 << 20, exact=n)
         Yh = _signed(r.scalars("Yhat", 1 << 26, exact=n * widths[-1]), config, "Yhat").reshape(n, widths[-1])
         r.done()
-        return cls(config, model, X, Yh)
+        return cls(config, model, X, Yh, X_com)
 
     def absorb(self, t: Transcript) -> None:
         t.append_bytes(b"inference-statement", self.to_bytes())
@@ -720,10 +735,19 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
 
     # external (derived) tensors: data stacks, weight stacks
     W_after, b_after, W_after_sec, b_after_sec = [], [], [], []
-    if infer:  # the model's own commitments; X and Yhat are public
+    if infer:  # the model's own commitments; Yhat is public, X public or committed
         for i in range(L):
             cl.register(Tensor(f"W{i}", lay.weight_stack(i), st.model.W[i], model_sec.W[i] if prover else None))
             cl.register(Tensor(f"b{i}", lay.bias_stack(i), st.model.b[i], model_sec.b[i] if prover else None))
+        if st.X_com is not None:
+            xl0 = lay.data(cfg.widths[0])
+            rows = PointVec.concat([st.X_com, PointVec.identity(xl0.size // (1 << xl0.col_vars) - len(st.X_com))])
+            xsec = None
+            if prover:
+                bl = wit.t["X_blinds"]
+                xsec = HyraxSecret(FrVec.from_int64(xl0.pad(wit.t["X"])),
+                                   FrVec.concat([bl, FrVec.zeros(len(rows) - len(bl))]), xl0.num_vars, xl0.col_vars)
+            cl.register(Tensor("X", xl0, HyraxCommitment(rows, xl0.num_vars, xl0.col_vars), xsec))
     batches = [] if infer else [batch_indices(cfg.seed, st.t0 + s, st.n_examples, B) for s in range(T)]
     xl, yl = lay.data(cfg.widths[0]), lay.data(cfg.widths[-1])
     if not infer:
@@ -753,6 +777,9 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
                                         "statement's commitment (before - sum of committed updates)")
 
     strict = wit.strict if prover else True
+    if infer and st.X_com is not None:  # a committed input must be an integer input in range
+        _range_of(ch, cl, rts, "Xr", cl.tensors["X"].layout, V_spec, cl.tensors["X"].com,
+                  cl.tensors["X"].secret, strict)
     if not infer:  # the window's starting weights (inference: see docs, proven with the model)
         for i in range(L):
             _range_of(ch, cl, rts, f"Wr{i}", lay.weight(i), V_spec, st.before.W[i],
@@ -772,14 +799,14 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         return wit.fr(name, layout)
 
     def input_fn(i):
-        if i == 0 and infer:
+        if i == 0 and infer and st.X_com is None:
             return lambda: FrVec.from_int64(xl.pad(st.X[None]))
         if i == 0:
             return lambda: cl.tensors["X"].values
         return lambda: fr(f"A{i - 1}", lay.act(i - 1))
 
     def add_input_claim(i, point, c):
-        if i == 0 and infer:  # public input: the verifier evaluates it
+        if i == 0 and infer and st.X_com is None:  # public input: the verifier evaluates it
             ch.equal(c, ch.const(_public_mle(xl, st.X[None], point)))
         elif i == 0:
             cl.add("X", point, c)
@@ -998,6 +1025,8 @@ def verify_inference(proof: "InferenceProof | bytes", model: ModelCommitment | N
     if not isinstance(proof, InferenceProof):
         raise VerificationError("verify_inference: not an InferenceProof")
     st = proof.statement
+    if st.X_com is not None and len(st.X_com) != st.n:
+        raise VerificationError("inference statement: one input commitment per example is needed")
     if model is not None and model != st.model:
         raise VerificationError("the proof is about a different model commitment")
     lay = WindowLayout(st.config, 1)

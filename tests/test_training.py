@@ -376,3 +376,36 @@ def test_split_lookups(run, monkeypatch):
     bad, _, _ = run.prove(trs, unsafe=True)
     with pytest.raises(VerificationError):
         tr.verify_window(bad.to_bytes(), run.data)
+
+
+# ---------------------------------------------------------------------------- inference
+def test_inference_public_and_committed_input():
+    from zkdl.fixedpoint import forward
+
+    cfg = tr.inference_config((6, 5, 3), 2)
+    W = init_weights_from_float(init_mlp(cfg.widths, 2), cfg.R)
+    X, _ = _data(FixedPointConfig(widths=(6, 5, 3), eta_int=1, k=0, batch_size=2), 2)
+    model, msec = pv.commit_model(cfg, W)
+    proof = pv.prove_inference(cfg, W, model, msec, X)
+    st_ = tr.verify_inference(proof.to_bytes(), model)
+    assert np.array_equal(st_.Yhat, forward(cfg, W, X)) and np.array_equal(st_.X, X)
+    # a wrong output is rejected
+    bad = tr.InferenceProof(tr.InferenceStatement(cfg, model, X, st_.Yhat + 1), proof.body)
+    with pytest.raises(VerificationError):
+        tr.verify_inference(bad.to_bytes(), model)
+    # another model is refused by name
+    other, _ = pv.commit_model(cfg, W)
+    with pytest.raises(VerificationError, match="different model"):
+        tr.verify_inference(proof, other)
+    # committed (hidden) input
+    cproof, blinds = pv.prove_inference(cfg, W, model, msec, X, commit_input=True)
+    st2 = tr.verify_inference(cproof.to_bytes(), model)
+    assert st2.X is None and len(st2.X_com) == 2 and np.array_equal(st2.Yhat, st_.Yhat)
+    key = tr.training_key(tr.WindowLayout(cfg, 1).key_size())
+    rows = np.zeros((2, 8), dtype=np.int64)
+    rows[:, :6] = X
+    assert key.commit_rows(rows, blinds) == st2.X_com
+    # a committed input that differs from the one used is rejected
+    swapped = tr.InferenceStatement(cfg, model, None, st2.Yhat, st2.X_com[np.array([1, 0])])
+    with pytest.raises(VerificationError):
+        tr.verify_inference(tr.InferenceProof(swapped, cproof.body).to_bytes(), model)
