@@ -74,6 +74,11 @@ def run_demo(*, steps: int = 64, window: int = 16, out: str = "zkdl-demo", batch
     print(f"  prover done: {steps} steps in {len(m['windows'])} windows; proving {prove_s:.1f} s "
           f"({steps / max(prove_s, 1e-9):.2f} steps/s), self-check {dverify_s:.1f} s "
           f"(daemon throughput {steps / max(prove_s + dverify_s, 1e-9):.2f} steps/s)")
+    train_sps = steps / max(t_train, 1e-9)
+    daemon_sps = steps / max(prove_s + dverify_s, 1e-9)
+    if daemon_sps < train_sps:
+        print(f"  lag: the daemon proves {daemon_sps:.2f} steps/s, the fixed-point trainer runs {train_sps:.0f} "
+              f"steps/s ({train_sps / daemon_sps:.0f}x faster): proofs trail training, which never waits for them")
     print()
     t_ver = time.perf_counter()
     s = verify_run(run_dir)
