@@ -780,7 +780,9 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     if infer and st.X_com is not None:  # a committed input must be an integer input in range
         _range_of(ch, cl, rts, "Xr", cl.tensors["X"].layout, V_spec, cl.tensors["X"].com,
                   cl.tensors["X"].secret, strict)
-    if not infer:  # the window's starting weights (inference: see docs, proven with the model)
+    # the initial weights (t0 = 0) must be integers in range; later windows start from weights
+    # derived from them by range-checked integer updates (see docs/protocol.md §11)
+    if not infer and st.t0 == 0:
         for i in range(L):
             _range_of(ch, cl, rts, f"Wr{i}", lay.weight(i), V_spec, st.before.W[i],
                       model_sec.W[i] if prover else None, strict)
