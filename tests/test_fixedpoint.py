@@ -492,3 +492,21 @@ def test_shape_errors():
         train_step(cfg, W, X, Y, -1)
     with pytest.raises(ShapeError):
         train_step(cfg, W, X, Y, 0, np.array([0, 1, 2]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(1, 5), k=st.integers(1, 70), n=st.integers(1, 5), bits_a=st.integers(1, 31),
+       bits_b=st.integers(1, 31), data=st.data())
+def test_matmul_exact_against_python_ints(m, k, n, bits_a, bits_b, data):
+    """fixedpoint._matmul (int64, float64-BLAS-on-16-bit-halves, or Python ints) is exact."""
+    from zkdl.fixedpoint import _matmul
+
+    edge_a = [-(1 << bits_a) + 1, (1 << bits_a) - 1, -(1 << 15), (1 << 15) - 1, 0, 1, -1]
+    edge_b = [-(1 << bits_b) + 1, (1 << bits_b) - 1, -(1 << 15), (1 << 15) - 1, 0, 1, -1]
+    ea = st.one_of(st.integers(-(1 << bits_a) + 1, (1 << bits_a) - 1), st.sampled_from(edge_a))
+    eb = st.one_of(st.integers(-(1 << bits_b) + 1, (1 << bits_b) - 1), st.sampled_from(edge_b))
+    a = np.array(data.draw(st.lists(ea, min_size=m * k, max_size=m * k)), dtype=np.int64).reshape(m, k)
+    b = np.array(data.draw(st.lists(eb, min_size=k * n, max_size=k * n)), dtype=np.int64).reshape(k, n)
+    got = _matmul(a, b)
+    want = a.astype(object) @ b.astype(object)
+    assert [int(x) for x in np.asarray(got).reshape(-1)] == [int(x) for x in want.reshape(-1)]

@@ -269,13 +269,38 @@ def _as_exact(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _split16(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x = hi * 2^16 + lo with lo in [-2^15, 2^15) (int64 arithmetic, exact)."""
+    lo = ((x + (1 << 15)) & 0xFFFF) - (1 << 15)
+    return (x - lo) >> 16, lo
+
+
+def _matmul_split(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact int64 a @ b through float64 BLAS: 16-bit halves make every partial product sum an
+    integer below 2^53 (checked by the caller), and the int64 recombination wraps modulo 2^64 --
+    exact because the caller has checked that the result fits in int64."""
+    ah, al = _split16(a)
+    bh, bl = _split16(b)
+    f = np.float64
+    parts = [np.rint(x.astype(f) @ y.astype(f)).astype(np.int64) for x, y in ((ah, bh), (ah, bl), (al, bh), (al, bl))]
+    with np.errstate(over="ignore"):
+        return (parts[0] << np.int64(32)) + ((parts[1] + parts[2]) << np.int64(16)) + parts[3]
+
+
 def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Exact integer a @ b.  int64 when max|a| * max|b| * inner < 2^63 (then no partial sum can
-    overflow); otherwise computed with Python ints and returned as int64 if the result fits, as an
-    object array if not (the caller's range check then reports it)."""
+    overflow) -- through float64 BLAS on 16-bit halves when every partial sum stays below 2^53,
+    numpy's integer matmul otherwise; else computed with Python ints and returned as int64 if the
+    result fits, as an object array if not (the caller's range check then reports it)."""
     inner = a.shape[-1]
-    if a.dtype != object and b.dtype != object and _maxabs(a) * _maxabs(b) * inner <= _I64_MAX:
-        return a @ b
+    if a.dtype != object and b.dtype != object:
+        ma, mb = _maxabs(a), _maxabs(b)
+        if ma * mb * inner <= _I64_MAX:
+            # halves are at most 2^15 + max/2^16 in magnitude
+            ha, hb = (ma >> 16) + (1 << 15), (mb >> 16) + (1 << 15)
+            if a.ndim == 2 and b.ndim == 2 and inner >= 16 and ha * hb * inner < 1 << 53:
+                return _matmul_split(a, b)
+            return a @ b
     return _as_exact(a.astype(object) @ b.astype(object))
 
 
