@@ -138,11 +138,26 @@ class Layout:
         return out.reshape(-1)
 
 
+_EQ_CACHE: dict = {}
+
+
+def _eq_cached(point: Sequence[int]) -> FrVec:
+    """eq(point, .), remembered for the last few points: the prover evaluates every limb of a
+    tensor (and other tensors of its shape) at the same point."""
+    key = tuple(int(x) for x in point)
+    eq = _EQ_CACHE.get(key)
+    if eq is None:
+        if len(_EQ_CACHE) >= 3:
+            _EQ_CACHE.pop(next(iter(_EQ_CACHE)))
+        eq = _EQ_CACHE[key] = FrVec.eq_table(list(key))
+    return eq
+
+
 def mle(table: FrVec, point: Sequence[int]) -> int:
     """Plain MLE evaluation (prover side)."""
     if not point:
         return table[0]
-    return table.dot(FrVec.eq_table(list(point)))
+    return table.dot(_eq_cached(point))
 
 
 @dataclass(eq=False)
