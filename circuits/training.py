@@ -269,6 +269,32 @@ def verify_dataset(config: FixedPointConfig, data: DatasetCommitment) -> None:
 
 
 # ============================================================================ statement
+def write_config(w: Writer, c: FixedPointConfig) -> None:
+    """The public configuration of a run, as statements and run files carry it."""
+    w.u32(len(c.widths))
+    for d in c.widths:
+        w.u32(d)
+    for v in (c.eta_int, c.k, c.batch_size, c.R, c.Q):
+        w.u32(v)
+    w.blob(c.seed.to_bytes(8, "little"))
+    w.blob(c.loss.encode())
+
+
+def read_config(r: Reader, what: str) -> FixedPointConfig:
+    """Strict inverse of write_config (ProofFormatError naming `what`)."""
+    from zkdl.fixedpoint import ConfigError
+
+    nw = r.u32("widths", MAX_LAYERS + 1)
+    widths = tuple(r.u32("width", 1 << 20) for _ in range(nw))
+    eta_int, k, B, R, Q = (r.u32(n, 1 << 31) for n in ("eta_int", "k", "batch_size", "R", "Q"))
+    seed = int.from_bytes(r.blob("seed", 8), "little")
+    loss = r.blob("loss", 16).decode("ascii", "replace")
+    try:
+        return FixedPointConfig(widths=widths, eta_int=eta_int, k=k, batch_size=B, seed=seed, R=R, Q=Q, loss=loss)
+    except ConfigError as e:
+        raise ProofFormatError(f"{what}: invalid configuration: {e}") from None
+
+
 @dataclass(eq=False)
 class Statement:
     """What a window proof proves (public): the run's configuration, the window (first step t0 and
@@ -285,14 +311,7 @@ class Statement:
     losses: list[int] | None = None
 
     def write(self, w: Writer) -> None:
-        c = self.config
-        w.u32(len(c.widths))
-        for d in c.widths:
-            w.u32(d)
-        for v in (c.eta_int, c.k, c.batch_size, c.R, c.Q):
-            w.u32(v)
-        w.blob(c.seed.to_bytes(8, "little"))
-        w.blob(c.loss.encode())
+        write_config(w, self.config)
         w.u32(self.t0).u32(self.T).u32(self.n_examples)
         w.blob(self.dataset_digest)
         self.before.write(w)
@@ -310,19 +329,8 @@ class Statement:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Statement":
-        from zkdl.fixedpoint import ConfigError
-
         r = Reader(unwrap(data, STATEMENT_KIND))
-        nw = r.u32("widths", MAX_LAYERS + 1)
-        widths = tuple(r.u32("width", 1 << 20) for _ in range(nw))
-        eta_int, k, B, R, Q = (r.u32(n, 1 << 31) for n in ("eta_int", "k", "batch_size", "R", "Q"))
-        seed = int.from_bytes(r.blob("seed", 8), "little")
-        loss = r.blob("loss", 16).decode("ascii", "replace")
-        try:
-            config = FixedPointConfig(widths=widths, eta_int=eta_int, k=k, batch_size=B, seed=seed, R=R, Q=Q,
-                                      loss=loss)
-        except ConfigError as e:
-            raise ProofFormatError(f"statement: invalid configuration: {e}") from None
+        config = read_config(r, "statement")
         t0, T, n = r.u32("t0"), r.u32("T", MAX_STEPS), r.u32("examples", 1 << 28)
         if T < 1:
             raise ProofFormatError("statement: a window has at least one step")

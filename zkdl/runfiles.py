@@ -27,7 +27,7 @@ import struct
 import tempfile
 from typing import Any
 
-from circuits.training import DatasetCommitment, ModelCommitment, Statement, MAX_LAYERS
+from circuits.training import DatasetCommitment, ModelCommitment, Statement, read_config, write_config
 from zkdl.codec import MAGIC, ProofFormatError, Reader, Writer, unwrap, wrap
 from zkdl.errors import ZkdlError
 from zkdl.fixedpoint import ConfigError, FixedPointConfig
@@ -217,25 +217,11 @@ def config_from_json(obj: Any, what: str = "config") -> FixedPointConfig:
 
 
 def _write_config(w: Writer, c: FixedPointConfig) -> None:
-    w.u32(len(c.widths))
-    for d in c.widths:
-        w.u32(d)
-    for v in (c.eta_int, c.k, c.batch_size, c.R, c.Q):
-        w.u32(v)
-    w.blob(c.seed.to_bytes(8, "little"))
-    w.blob(c.loss.encode())
+    write_config(w, c)
 
 
 def _read_config(r: Reader) -> FixedPointConfig:
-    nw = r.u32("widths", MAX_LAYERS + 1)
-    widths = tuple(r.u32("width", 1 << 20) for _ in range(nw))
-    eta_int, k, B, R, Q = (r.u32(n, 1 << 31) for n in ("eta_int", "k", "batch_size", "R", "Q"))
-    seed = int.from_bytes(r.blob("seed", 8), "little")
-    loss = r.blob("loss", 16).decode("ascii", "replace")
-    try:
-        return FixedPointConfig(widths=widths, eta_int=eta_int, k=k, batch_size=B, seed=seed, R=R, Q=Q, loss=loss)
-    except ConfigError as e:
-        raise ProofFormatError(f"model commitment file: invalid configuration: {e}") from None
+    return read_config(r, "model commitment file")
 
 
 # ----------------------------------------------------------------------------- model commitment files

@@ -464,7 +464,7 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
     `public` maps public factor indices to a function of r returning the factor's value at r.
     Returns (r, factor_coms) with factor_coms mapping each private factor to the commitment of its
     value at r; the caller must still prove those (Hyrax openings or further sumchecks)."""
-    from .curve import G1, PointVec
+    from .curve import PointVec
     from .sigma import ProductProof, EqualityProof, verify_equality, verify_product
 
     public = dict(public or {})
@@ -528,7 +528,7 @@ def simulate_zk(key, spec: SumcheckSpec, claim_com, challenges: Sequence[int], p
     C_1..C_D and the factor/product commitments are uniformly random (as honest ones are, being
     perfectly hiding), C_0 is the one the round relation determines, and the Σ-protocols use
     their own simulators."""
-    from .curve import G1, PointVec
+    from .curve import PointVec
     from .pedersen import random_scalar
     from .sigma import simulate_equality, simulate_product
 
