@@ -484,7 +484,12 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
     t.domain(b"zkdl/zk-sumcheck")
     spec.absorb(t)
     t.append_bytes(b"public-factors", bytes(sorted(pub)) if max(pub, default=0) < 256 else b"")
-    cur = claim_com
+    # The running claim is a linear combination of the initial claim and the round commitments:
+    # C_0 = (C_claim - sum_{k>=1} a_k C_k) / a_0 (the round relation) and the next claim is
+    # sum_k w r^k C_k.  Only the final one is needed, so the verifier keeps the coefficients and
+    # computes it with one MSM after the last round.
+    pts = [claim_com]
+    coef = [1]
     e = 1
     rs = []
     for j, coms in enumerate(proof.rounds):
@@ -495,11 +500,12 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
         r = t.challenge_scalar(b"r")
         e_next = spec.next_weight(j, e, r)
         w = e_next if spec.eq_point is not None else 1
-        # C_0 = (C_claim - sum_{k>=1} a_k C_k) / a_0 (the round relation), and the next claim is
-        # sum_k w r^k C_k: one MSM
-        cur = _com_linear([cur] + list(coms), _next_claim_weights(a, w, r))
+        nw = _next_claim_weights(a, w, r)
+        coef = [c * nw[0] % R_MODULUS for c in coef] + nw[1:]
+        pts.extend(coms)
         e = e_next
         rs.append(r)
+    cur = _com_linear(pts, coef) if len(pts) > 1 else claim_com
     t.append_points(b"factor-coms", proof.factor_coms)
     coms_f = {f: proof.factor_coms[i] for i, f in enumerate(priv)}
     pub_vals = {}
