@@ -99,6 +99,16 @@ class Channel:
         """Time a phase (prover only; a no-op for the verifier)."""
         yield
 
+    @contextmanager
+    def check(self, label: str):
+        """Name the part of the protocol a verification failure comes from."""
+        try:
+            yield
+        except VerificationError as e:
+            if self.prover:
+                raise
+            raise VerificationError(f"{label}: {e}") from None
+
     def challenge(self, label: bytes) -> int:
         return self.t.challenge_scalar(label)
 

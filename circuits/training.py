@@ -242,8 +242,10 @@ def _dataset_protocol(ch: Channel, config: FixedPointConfig, data: DatasetCommit
     for name, rows, lay, sec in zip(("X", "Y"), (data.X, data.Y), _dataset_layouts(data.n, data.d_in, data.d_out),
                                     secrets or (None, None)):
         _range_of(ch, cl, rts, name, lay, spec, _dataset_rows(rows, lay), sec, strict)
-    _lookup(ch, cl, rts, lb, strict)
-    cl.open_all(ch)
+    with ch.check("range checks"):
+        _lookup(ch, cl, rts, lb, strict)
+    with ch.check("openings"):
+        cl.open_all(ch)
 
 
 _CHECKED_DATASETS: set = set()
@@ -549,7 +551,7 @@ def _select_rows(lay: WindowLayout, rows: PointVec, blinds, values: np.ndarray |
     return com, sec
 
 
-def _matmul(ch: Channel, N: int, b: int, kk: int, o: int, A_fn, W_fn, point, claim: Claimed):
+def _matmul(ch: Channel, N: int, b: int, kk: int, o: int, A_fn, W_fn, point, claim: Claimed, what: str = "matmul"):
     """Claim on Z(point) = sum over instances of A (N x b x kk) @ W (N x kk x o) -> claims on A and W."""
     shape = MatmulShape(N, b, kk, o)
     ni, nb, nk, no = shape.vars
@@ -564,7 +566,8 @@ def _matmul(ch: Channel, N: int, b: int, kk: int, o: int, A_fn, W_fn, point, cla
         E = FrVec(np.repeat(_eq_tab(u_i).limbs, kk, axis=0))
         return [A1, W1, E]
 
-    r, fac = ch.sumcheck(shape.spec(), tables, claim, {2: lambda rr: eq_eval(u_i, rr[:ni])})
+    with ch.check(what):
+        r, fac = ch.sumcheck(shape.spec(), tables, claim, {2: lambda rr: eq_eval(u_i, rr[:ni])})
     return r[:ni] + u_r + r[ni:], fac[0], r + u_o, fac[1]
 
 
@@ -796,7 +799,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
                       model_sec.W[i] if prover else None, strict)
             _range_of(ch, cl, rts, f"br{i}", lay.bias(i), V_spec, st.before.b[i],
                       model_sec.b[i] if prover else None, strict)
-    _lookup(ch, cl, rts, lb, strict)
+    with ch.check("range checks"):
+        _lookup(ch, cl, rts, lb, strict)
 
     # ---------------------------------------------------------------- 3. relations
     A_claims: dict[int, list] = {i: [] for i in range(L - 1)}
@@ -845,7 +849,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         cl.add(f"b{i}", u_t + u_o, bc)
         mm = zc * (1 << R) + ec - bc * ((1 << R) * row_mask.mask_at(u_r))
         a_pt, a_c, w_pt, w_c = _matmul(ch, Tp, Bp, dp[i], dp[i + 1], input_fn(i),
-                                       lambda: cl.tensors[f"W{i}"].values, u, mm)
+                                       lambda: cl.tensors[f"W{i}"].values, u, mm,
+                                       f"layer {i + 1}: forward (2^R Z' + E = A W + b)")
         add_input_claim(i, a_pt, a_c)
         cl.add(f"W{i}", w_pt, w_c)
         if infer:
@@ -857,7 +862,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
             lhs = cl.send_value(ch, rts[f"GA{i - 1}"], v) * (1 << R) + cl.send_value(ch, rts[f"EB{i - 1}"], v)
             g_pt, g_c, m_pt, m_c = _matmul(
                 ch, Tp, Bp, dp[i + 1], dp[i], lambda: fr(f"GZ{i}", a_lay),
-                lambda: _transpose(cl.tensors[f"W{i}"].values, (Tp, dp[i], dp[i + 1])), v, lhs)
+                lambda: _transpose(cl.tensors[f"W{i}"].values, (Tp, dp[i], dp[i + 1])), v, lhs,
+                f"layer {i + 1}: backward (2^R G_A + E' = G_Z W^T)")
             GZ_claims[i].append((g_pt, g_c))
             no, nc = _bits(dp[i + 1]), _bits(dp[i])
             cl.add(f"W{i}", m_pt[:nt] + m_pt[nt + no:] + m_pt[nt:nt + no], m_c)
@@ -867,7 +873,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         lhs = cl.send_value(ch, rts[f"dW{i}"], w) * (1 << (R + k)) + cl.send_value(ch, rts[f"EU{i}"], w)
         a_pt, a_c, g_pt, g_c = _matmul(
             ch, Tp, dp[i], Bp, dp[i + 1],
-            lambda: _transpose(input_fn(i)(), (Tp, Bp, dp[i])), lambda: fr(f"GZ{i}", a_lay), w, lhs * eta_inv)
+            lambda: _transpose(input_fn(i)(), (Tp, Bp, dp[i])), lambda: fr(f"GZ{i}", a_lay), w, lhs * eta_inv,
+            f"layer {i + 1}: weight update (2^(R+k) dW + E'' = eta A^T G_Z)")
         nc = _bits(dp[i])
         add_input_claim(i, a_pt[:nt] + a_pt[nt + nc:] + a_pt[nt:nt + nc], a_c)
         GZ_claims[i].append((g_pt, g_c))
@@ -887,9 +894,10 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
                     for s in range(T)) % P
         rest = a_lay.num_vars - nt
         spec = SumcheckSpec(a_lay.num_vars, 2, (Term(1, (0, 0, 1)),))
-        r, fac = ch.sumcheck(spec, lambda: [fr(f"GZ{L - 1}", a_lay),
-                                            FrVec(np.repeat(_eq_tab(u_t).limbs, 1 << rest, axis=0))],
-                             ch.const(value), {1: lambda rr: eq_eval(u_t, rr[:nt])})
+        with ch.check("revealed losses"):
+            r, fac = ch.sumcheck(spec, lambda: [fr(f"GZ{L - 1}", a_lay),
+                                                FrVec(np.repeat(_eq_tab(u_t).limbs, 1 << rest, axis=0))],
+                                 ch.const(value), {1: lambda rr: eq_eval(u_t, rr[:nt])})
         GZ_claims[L - 1].append((r, fac[0]))
 
     # ---------------------------------------------------------------- 4. derived tensors
@@ -913,8 +921,10 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
                 acc = acc + _eq_tab(p) * bta
             return acc
 
-        r, fac = ch.sumcheck(spec, lambda: [cl.tensors[f"S{i}"].values, fr(f"GA{i}", a_lay), eq_comb()], start,
-                             {2: lambda rr, pts=pts, beta=beta: sum(bt * eq_eval(p, rr) for p, bt in zip(pts, beta)) % P})
+        with ch.check(f"layer {i + 1}: G_Z = S * G_A"):
+            r, fac = ch.sumcheck(spec, lambda: [cl.tensors[f"S{i}"].values, fr(f"GA{i}", a_lay), eq_comb()], start,
+                                 {2: lambda rr, pts=pts, beta=beta: sum(bt * eq_eval(p, rr)
+                                                                        for p, bt in zip(pts, beta)) % P})
         cl.add(f"S{i}", r, fac[0])
         cl.value_claim(ch, rts[f"GA{i}"], r, fac[1])
     for i in range(L - 1):
@@ -936,14 +946,16 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
             vals = fr(f"P{i}", a_lay)
             return [cl.tensors[f"S{i}"].values, vals, acc, _eq_tab(tau)]
 
-        r, fac = ch.sumcheck(spec, tabs, start, {
-            2: lambda rr, pts=pts, beta=beta: sum(bt * eq_eval(p, rr) for p, bt in zip(pts, beta)) % P,
-            3: lambda rr, tau=tau: eq_eval(tau, rr)})
+        with ch.check(f"layer {i + 1}: ReLU (A = S * (P + 1), S binary)"):
+            r, fac = ch.sumcheck(spec, tabs, start, {
+                2: lambda rr, pts=pts, beta=beta: sum(bt * eq_eval(p, rr) for p, bt in zip(pts, beta)) % P,
+                3: lambda rr, tau=tau: eq_eval(tau, rr)})
         cl.add(f"S{i}", r, fac[0])
         cl.value_claim(ch, rts[f"P{i}"], r, fac[1])
 
     # ---------------------------------------------------------------- 5. openings
-    cl.open_all(ch)
+    with ch.check("openings"):
+        cl.open_all(ch)
     return W_after, b_after, W_after_sec, b_after_sec
 
 
