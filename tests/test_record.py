@@ -149,3 +149,29 @@ def test_killed_recorder_leaves_only_complete_files(tmp_path_factory, delay):
         if p_.name.startswith(rf.TMP_PREFIX):
             continue                     # an interrupted write: never under a final name
         assert p_.suffix in (".json", ".npz")
+
+
+def test_export_weights_round_trip(tmp_path):
+    """The recorder exports the trained model as a PyTorch-style float state dict (and the exact
+    integers); init_weights_from_float reads the floats back to the same fixed-point weights."""
+    import numpy as np
+
+    from zkdl.fixedpoint import FixedPointConfig
+    from zkdl.record import Recorder
+    from zkdl.trainer import init_mlp, init_weights_from_float
+
+    cfg = FixedPointConfig(widths=(4, 3, 2), eta_int=1, k=4, batch_size=2, seed=0)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 1 << 16, size=(6, 4))
+    Y = rng.integers(0, 1 << 16, size=(6, 2))
+    rec = Recorder(str(tmp_path / "spool"), cfg, init_weights_from_float(init_mlp(cfg.widths, 0), cfg.R), X, Y,
+                   window=2)
+    with rec:
+        rec.run(2)
+    path = str(tmp_path / "model.npz")
+    rec.export_weights(path)
+    z = dict(np.load(path))
+    assert set(z) == {"0.weight", "0.bias", "1.weight", "1.bias", "W0", "W1"}
+    assert all(np.array_equal(z[f"W{i}"], w) for i, w in enumerate(rec.weights))
+    back = init_weights_from_float({k: v for k, v in z.items() if "." in k}, cfg.R)
+    assert all(np.array_equal(a, b) for a, b in zip(back, rec.weights))

@@ -340,6 +340,21 @@ class Recorder:
         """The current weights (after the last recorded step)."""
         return [w.copy() for w in self._prev_W]
 
+    def export_weights(self, path: str) -> None:
+        """Write the current weights as a PyTorch-style float state dict in an .npz
+        ("0.weight" (out, in), "0.bias", ...; zkdl.trainer.export_state_dict) plus the exact
+        fixed-point integers ("W0", "W1", ...), atomically.  The weights are private: publish the
+        final-model commitment, not this file."""
+        import io
+
+        from .trainer import export_state_dict
+
+        arrays = export_state_dict(self.weights, self.config.R)
+        arrays.update({f"W{i}": w for i, w in enumerate(self.weights)})
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        rf.atomic_write(path, buf.getvalue(), 0o600)
+
     def step(self) -> StepTrace:
         """Run one fixed-point SGD step (zkdl.trainer.Trainer) and record it."""
         self._check_open()
