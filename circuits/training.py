@@ -103,6 +103,19 @@ class WindowLayout:
         return 1 << c
 
 
+#: largest stacked tensor (padded entries) a verifier accepts to work on: a statement is read from
+#: untrusted bytes, and its shapes decide the verifier's memory
+MAX_TENSOR_VARS = 30
+
+
+def _check_size(lay: WindowLayout) -> None:
+    for i in range(lay.L):
+        for what, t in (("activations", lay.act(i)), ("weights", lay.weight_stack(i))):
+            if t.num_vars > MAX_TENSOR_VARS:
+                raise VerificationError(f"statement: layer {i + 1} {what} of {t.valid} exceed 2^{MAX_TENSOR_VARS} "
+                                        "entries; this verifier refuses such shapes")
+
+
 def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
     """Limb size of the range checks, a public function of the shapes: 16-bit limbs (a 2^16-entry
     table) unless the window is so small that the table would dominate the lookup; then 8."""
@@ -1013,8 +1026,10 @@ def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
         raise VerificationError("the dataset's widths do not match the architecture")
     if st.n_examples < st.config.batch_size:
         raise VerificationError("the dataset is smaller than one batch")
+    _check_size(WindowLayout(st.config, st.T))
     verify_dataset(st.config, dataset)
     lay = WindowLayout(st.config, st.T)
+    _check_size(lay)
     key = training_key(lay.key_size())
     ch = VerifierChannel(key, Transcript(b"zkdl-train"), proof.body)
     _protocol(ch, st, dataset, None)
@@ -1052,6 +1067,7 @@ def verify_inference(proof: "InferenceProof | bytes", model: ModelCommitment | N
     if model is not None and model != st.model:
         raise VerificationError("the proof is about a different model commitment")
     lay = WindowLayout(st.config, 1)
+    _check_size(lay)
     ch = VerifierChannel(training_key(lay.key_size()), Transcript(b"zkdl-inference"), proof.body)
     _protocol(ch, st, None, None)
     ch.done()

@@ -409,3 +409,26 @@ def test_inference_public_and_committed_input():
     swapped = tr.InferenceStatement(cfg, model, None, st2.Yhat, st2.X_com[np.array([1, 0])])
     with pytest.raises(VerificationError):
         tr.verify_inference(tr.InferenceProof(swapped, cproof.body).to_bytes(), model)
+
+
+def test_oversized_statement_refused_before_work(run, honest):
+    """Shapes come from untrusted bytes: absurd ones are refused by name, not allocated."""
+    proof, _, _ = honest
+    st2 = copy.copy(proof.statement)
+    st2.config = FixedPointConfig(widths=(1 << 19, 1 << 19, 2), eta_int=3, k=4, batch_size=2, seed=5)
+    with pytest.raises((VerificationError, ProofFormatError)):
+        tr.verify_window(tr.WindowProof(st2, proof.body).to_bytes(), run.data)
+    # a statement object that bypasses parsing meets the size check itself
+    with pytest.raises(VerificationError, match="exceed"):
+        tr.verify_window(tr.WindowProof(st2, proof.body), _FakeDataset(st2))
+
+
+class _FakeDataset(tr.DatasetCommitment):
+    """A dataset commitment whose checks pass for any statement (to reach the size check)."""
+
+    def __init__(self, st):
+        self.n, self.d_in, self.d_out = st.n_examples, st.config.widths[0], st.config.widths[-1]
+        self._digest = st.dataset_digest
+
+    def digest(self):
+        return self._digest
