@@ -421,26 +421,7 @@ static void g1_batch_normalize(g1_aff *out, const g1_jac *in, size_t n)
         for (size_t i = 0; i < n; i++) g1_jac_to_aff(&out[i], &in[i]);
         return;
     }
-    fp_t acc = fp_ONE;
-    for (size_t i = 0; i < n; i++) {
-        pre[i] = acc;
-        if (!g1_jac_is_inf(&in[i])) fp_mul(&acc, &acc, &in[i].Z);
-    }
-    fp_t inv;
-    fp_inv(&inv, &acc);
-    for (size_t i = n; i-- > 0;) {
-        if (g1_jac_is_inf(&in[i])) { memset(&out[i], 0, sizeof out[i]); continue; }
-        fp_t zi, zi2, zi3;
-        fp_mul(&zi, &pre[i], &inv);
-        fp_mul(&inv, &inv, &in[i].Z);
-        fp_sqr(&zi2, &zi);
-        fp_mul(&zi3, &zi2, &zi);
-        fp_t x, y;
-        fp_mul(&x, &in[i].X, &zi2);
-        fp_mul(&y, &in[i].Y, &zi3);
-        out[i].x = x;
-        out[i].y = y;
-    }
+    g1_batch_normalize_tab(out, in, n, pre);
     free(pre);
 }
 

@@ -368,6 +368,7 @@ static int zk_use_straus(size_t n, int bits)
     return n <= ZK_STRAUS_MAX && zk_straus_cost(n, bits) < zk_pippenger_cost(n, bits);
 }
 
+/* Batch Jacobian -> affine with Montgomery's trick (one inversion); pre: n scratch elements. */
 static void g1_batch_normalize_tab(g1_aff *out, const g1_jac *in, size_t n, fp_t *pre)
 {
     fp_t acc = fp_ONE;
@@ -384,8 +385,11 @@ static void g1_batch_normalize_tab(g1_aff *out, const g1_jac *in, size_t n, fp_t
         fp_mul(&inv, &inv, &in[i].Z);
         fp_sqr(&zi2, &zi);
         fp_mul(&zi3, &zi2, &zi);
-        fp_mul(&out[i].x, &in[i].X, &zi2);
-        fp_mul(&out[i].y, &in[i].Y, &zi3);
+        fp_t x, y; /* temporaries: out may overlap in */
+        fp_mul(&x, &in[i].X, &zi2);
+        fp_mul(&y, &in[i].Y, &zi3);
+        out[i].x = x;
+        out[i].y = y;
     }
 }
 
