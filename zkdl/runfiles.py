@@ -84,9 +84,8 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` atomically (temp file, fsync, rename, fsync the directory).
-    An existing file at ``path`` is replaced only once the new content is complete on disk."""
+def _write_temp(path: str, data: bytes, mode: int) -> tuple[str, str]:
+    """Write ``data`` (fsynced) to a fresh temporary file next to ``path``; returns (dir, temp)."""
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + os.path.basename(path) + ".", dir=d)
     try:
@@ -95,12 +94,27 @@ def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
+    return d, tmp
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename, fsync the directory).
+    An existing file at ``path`` is replaced only once the new content is complete on disk."""
+    d, tmp = _write_temp(path, data, mode)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quiet(tmp)
         raise
     fsync_dir(d)
 
@@ -112,23 +126,13 @@ def atomic_write_json(path: str, obj: Any, mode: int = 0o644) -> None:
 def create_exclusive(path: str, data: bytes, mode: int = 0o644) -> None:
     """Write ``path`` atomically, failing (ZkdlError) if it already exists: nothing already
     written is ever overwritten."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + os.path.basename(path) + ".", dir=d)
+    d, tmp = _write_temp(path, data, mode)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)          # fails if path exists
-        except FileExistsError:
-            raise ZkdlError(f"{path} already exists; not overwriting it") from None
+        os.link(tmp, path)          # fails if path exists
+    except FileExistsError:
+        raise ZkdlError(f"{path} already exists; not overwriting it") from None
     finally:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quiet(tmp)
     fsync_dir(d)
 
 
