@@ -782,18 +782,17 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
                                 batches, yl)
         cl.register(Tensor("Y", yl, com, sec))
     for i in range(0 if infer else L):
-        dcom, dsec = _range_value_com(key, rts[f"dW{i}"])
-        com, sec, aft, aft_sec = _stack_weights(lay, st.before.W[i], model_sec.W[i] if prover else None, dcom,
-                                                dsec, lay.weight(i), lay.weight_stack(i))
-        cl.register(Tensor(f"W{i}", lay.weight_stack(i), com, sec))
-        W_after.append(aft)
-        W_after_sec.append(aft_sec)
-        dcom, dsec = _range_value_com(key, rts[f"db{i}"])
-        com, sec, aft, aft_sec = _stack_weights(lay, st.before.b[i], model_sec.b[i] if prover else None, dcom,
-                                                dsec, lay.bias(i), lay.bias_stack(i))
-        cl.register(Tensor(f"b{i}", lay.bias_stack(i), com, sec))
-        b_after.append(aft)
-        b_after_sec.append(aft_sec)
+        # weights (W) and biases (b): stacks W_t = W_t0 - sum_{s<t} dW_s and the after-commitment
+        for name, delta, single, stacked, outs in (
+                ("W", "dW", lay.weight(i), lay.weight_stack(i), (W_after, W_after_sec)),
+                ("b", "db", lay.bias(i), lay.bias_stack(i), (b_after, b_after_sec))):
+            dcom, dsec = _range_value_com(key, rts[f"{delta}{i}"])
+            before_sec = getattr(model_sec, name)[i] if prover else None
+            com, sec, aft, aft_sec = _stack_weights(lay, getattr(st.before, name)[i], before_sec, dcom, dsec,
+                                                    single, stacked)
+            cl.register(Tensor(f"{name}{i}", stacked, com, sec))
+            outs[0].append(aft)
+            outs[1].append(aft_sec)
     if not prover and not infer:
         for i in range(L):
             if W_after[i] != st.after.W[i] or b_after[i] != st.after.b[i]:
