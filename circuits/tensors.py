@@ -255,26 +255,28 @@ class Claims:
         self.claims[name].append(_Claim([int(x) % P for x in point], value, masked))
 
     # -- range tensors
-    def value_claim(self, ch: Channel, rt: RangeTensor, point: Sequence[int], value: Claimed) -> None:
-        """A claim on the value of a range tensor: send claims on limbs 1.., derive limb 0."""
+    def value_claim(self, ch: Channel, rt: RangeTensor, point: Sequence[int], value: Claimed,
+                    limb_values: Sequence[int] | None = None) -> None:
+        """A claim on the value of a range tensor: send claims on limbs 1.., derive limb 0.
+        limb_values: the prover's limb evaluations at point, when already computed."""
         mask = rt.layout.mask_at(point)
         acc = value + ch.const(rt.spec.offset * mask)
         for j in range(1, rt.spec.n_limbs):
             lj = rt.limbs[j]
-            c = ch.send_scalar_com(b"limb-claim", lambda lj=lj: lj.mle(point))
+            c = ch.send_scalar_com(b"limb-claim", lambda lj=lj, j=j: limb_values[j] if limb_values is not None
+                                   else lj.mle(point))
             self.add(lj.name, point, c)
             acc = acc - c * rt.spec.weight(j)
         self.add(rt.limbs[0].name, point, acc)
 
     def send_value(self, ch: Channel, rt: RangeTensor, point: Sequence[int]) -> Claimed:
         """Commit to the value of a range tensor at a point (a new claim) and return it."""
+        limbs = [lj.mle(point) for lj in rt.limbs] if ch.prover else None
+
         def val():
-            acc = -rt.spec.offset * rt.layout.mask_at(point)
-            for j, lj in enumerate(rt.limbs):
-                acc += lj.mle(point) * rt.spec.weight(j)
-            return acc
+            return -rt.spec.offset * rt.layout.mask_at(point) + sum(v * rt.spec.weight(j) for j, v in enumerate(limbs))
         c = ch.send_scalar_com(b"value-claim", val)
-        self.value_claim(ch, rt, point, c)
+        self.value_claim(ch, rt, point, c, limbs)
         return c
 
     # -- openings
