@@ -25,7 +25,7 @@ from .channel import Channel, Claimed
 from .tensors import Layout
 from .training import (
     InferenceProof, InferenceStatement, ModelCommitment, DatasetCommitment, Statement, WindowLayout, WindowProof,
-    _bits, _dataset_layouts, _dataset_protocol, _protocol, inference_config, model_key, training_key,
+    _bits, _dataset_layouts, _dataset_protocol, _model_protocol, _protocol, inference_config, model_key, training_key,
 )
 
 P = R_MODULUS
@@ -108,7 +108,9 @@ class ModelSecret:
 
 
 def commit_model(config: FixedPointConfig, weights: Sequence[np.ndarray]) -> tuple[ModelCommitment, ModelSecret]:
-    """Commit to integer weights in the semantics' layout ((d_in + 1) x d_out, last row bias)."""
+    """Commit to integer weights in the semantics' layout ((d_in + 1) x d_out, last row bias),
+    with the range proof that makes the commitment a valid chain start (every value in
+    [-2^(Q-1), 2^(Q-1)), checked here first)."""
     from zkdl import hyrax
     from zkdl.fixedpoint import check_weights
 
@@ -124,7 +126,19 @@ def commit_model(config: FixedPointConfig, weights: Sequence[np.ndarray]) -> tup
         c, s = hyrax.commit(key, lb.pad(w[-1]), col_vars=lb.col_vars, num_vars=lb.num_vars)
         cb.append(c)
         sb.append(s)
-    return ModelCommitment(cw, cb), ModelSecret(sw, sb)
+    model, sec = ModelCommitment(cw, cb), ModelSecret(sw, sb)
+    model.range_proof = prove_model_range(config, model, sec)
+    return model, sec
+
+
+def prove_model_range(config: FixedPointConfig, model: ModelCommitment, secret: ModelSecret, *,
+                      unsafe_skip_checks: bool = False) -> bytes:
+    """The one-time proof that every value the model commitment holds is an integer in
+    [-2^(Q-1), 2^(Q-1)) (for the widths, R and Q of ``config``).  FieldRangeError if not (unless
+    ``unsafe_skip_checks``: soundness tests make such proofs to see them rejected)."""
+    ch = ProverChannel(model_key(config), Transcript(b"zkdl-model"))
+    _model_protocol(ch, config, model, secret, strict=not unsafe_skip_checks)
+    return ch.getvalue()
 
 
 
@@ -150,8 +164,8 @@ def commit_dataset(config: FixedPointConfig, X, Y) -> tuple[DatasetCommitment, D
     Y = Y.astype(np.int64)
     bound = config.bound
     for name, a in (("X", X), ("Y", Y)):
-        if a.size and np.abs(a).max() >= bound:
-            raise ShapeError(f"dataset: {name} has values outside (-2^(Q-1), 2^(Q-1))")
+        if a.size and (a.min() < -bound or a.max() >= bound):
+            raise ShapeError(f"dataset: {name} has values outside [-2^(Q-1), 2^(Q-1))")
     key = model_key(config)
     n = X.shape[0]
     bX, bY = random_scalars(n), random_scalars(n)
@@ -169,7 +183,7 @@ def commit_dataset(config: FixedPointConfig, X, Y) -> tuple[DatasetCommitment, D
 
 def prove_dataset_range(config: FixedPointConfig, data: DatasetCommitment, secret: DatasetSecret, *,
                         unsafe_skip_checks: bool = False) -> bytes:
-    """The one-time proof that every committed dataset value is in (-2^(Q-1), 2^(Q-1))."""
+    """The one-time proof that every committed dataset value is in [-2^(Q-1), 2^(Q-1))."""
     lx, ly = _dataset_layouts(data.n, data.d_in, data.d_out)
     secs = []
     for lay, vals, blinds in ((lx, secret.X, secret.bX), (ly, secret.Y, secret.bY)):

@@ -28,9 +28,9 @@ from typing import Sequence
 import numpy as np
 
 from zkdl import logup
-from zkdl.codec import ProofFormatError, Reader, Writer, unwrap, wrap
+from zkdl.codec import ProofFormatError, Reader, Writer, require_canonical, unwrap, wrap
 from zkdl.curve import PointVec
-from zkdl.errors import VerificationError
+from zkdl.errors import FieldRangeError, VerificationError, ZkdlError
 from zkdl.field import R_MODULUS, FrVec
 from zkdl.fixedpoint import FixedPointConfig, batch_indices
 from zkdl.hyrax import HyraxCommitment, HyraxSecret
@@ -124,7 +124,6 @@ def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
         n += (3 if infer else 6) * lay.act(i).size
         if not infer:
             n += 4 * lay.weight_stack(i).size + 4 * lay.bias_stack(i).size
-            n += 2 * lay.weight(i).size + 2 * lay.bias(i).size
     return 8 if 2 * n <= 1 << 16 else 16
 
 
@@ -145,10 +144,15 @@ def model_key(config: FixedPointConfig) -> PedersenKey:
 # ============================================================================ model and data
 @dataclass(eq=False)
 class ModelCommitment:
-    """Per layer: Hyrax commitments to W (d_in x d_out, without the bias row) and to the bias."""
+    """Per layer: Hyrax commitments to W (d_in x d_out, without the bias row) and to the bias; and
+    the one-time proof that every committed weight lies in [-2^(Q-1), 2^(Q-1)) (`range_proof`,
+    made by commit_model / prove_model_range, checked by verify_model).  A chain of training
+    windows, and every inference proof, starts from a model whose range proof verifies.  Equality
+    and the digest are of the commitments only."""
 
     W: list[HyraxCommitment]
     b: list[HyraxCommitment]
+    range_proof: bytes | None = None
 
     def write(self, w: Writer) -> None:
         w.u32(len(self.W))
@@ -180,7 +184,7 @@ class ModelCommitment:
 @dataclass(eq=False)
 class DatasetCommitment:
     """One row commitment per example for its features and one for its target (label), and the
-    one-time proof that every committed value lies in (-2^(Q-1), 2^(Q-1)) (`range_proof`, made by
+    one-time proof that every committed value lies in [-2^(Q-1), 2^(Q-1)) (`range_proof`, made by
     commit_dataset; checked once per process by verify_window, see verify_dataset)."""
 
     n: int
@@ -218,7 +222,9 @@ class DatasetCommitment:
         Y = _read_points(r, "dataset Y rows", n)
         proof = r.blob("dataset range proof", 1 << 31)
         r.done()
-        return cls(n, d_in, d_out, X, Y, proof or None)
+        out = cls(n, d_in, d_out, X, Y, proof or None)
+        require_canonical(data, out.to_bytes(), "dataset commitment")
+        return out
 
     def digest(self) -> bytes:
         return hashlib.blake2b(self.core_bytes(), digest_size=32, person=b"zkdl-dataset").digest()
@@ -243,22 +249,96 @@ def _dataset_rows(rows: PointVec, lay: Layout) -> HyraxCommitment:
     return HyraxCommitment(PointVec.concat([rows, PointVec.identity(npad - len(rows))]), lay.num_vars, lay.col_vars)
 
 
+def _commitment_range_protocol(ch: Channel, items, lb: int, strict: bool = True) -> None:
+    """Range check of tensors committed elsewhere (items: (name, layout, spec, commitment,
+    secret)): limbs 1.. sent, limb 0 derived from the commitment (_range_of), one logUp-GKR over
+    every limb, grouped openings."""
+    cl, rts = Claims(), {}
+    for name, lay, spec, com, sec in items:
+        _range_of(ch, cl, rts, name, lay, spec, com, sec, strict)
+    with ch.check("range checks"):
+        _lookup(ch, cl, rts, lb, strict)
+    with ch.check("openings"):
+        cl.open_all(ch)
+
+
+def _range_limb_bits(n_values: int) -> int:
+    return 16 if 2 * n_values > 1 << 16 else 8
+
+
 def _dataset_protocol(ch: Channel, config: FixedPointConfig, data: DatasetCommitment, secrets=None,
                       strict: bool = True) -> None:
     """Range check of every committed dataset value (features and targets), once per run."""
     ch.t.domain(b"zkdl/dataset-range")
     ch.t.append_bytes(b"config", Writer().u32(config.R).u32(config.Q).getvalue())
     ch.t.append_bytes(b"dataset", data.core_bytes())
-    lb = 16 if 2 * data.n * (data.d_in + data.d_out) > 1 << 16 else 8
+    lb = _range_limb_bits(data.n * (data.d_in + data.d_out))
     spec = RangeSpec(config.Q, 1 << (config.Q - 1), lb)
-    cl, rts = Claims(), {}
-    for name, rows, lay, sec in zip(("X", "Y"), (data.X, data.Y), _dataset_layouts(data.n, data.d_in, data.d_out),
-                                    secrets or (None, None)):
-        _range_of(ch, cl, rts, name, lay, spec, _dataset_rows(rows, lay), sec, strict)
-    with ch.check("range checks"):
-        _lookup(ch, cl, rts, lb, strict)
-    with ch.check("openings"):
-        cl.open_all(ch)
+    items = [(name, lay, spec, _dataset_rows(rows, lay), sec)
+             for name, rows, lay, sec in zip(("X", "Y"), (data.X, data.Y),
+                                              _dataset_layouts(data.n, data.d_in, data.d_out),
+                                              secrets or (None, None))]
+    _commitment_range_protocol(ch, items, lb, strict)
+
+
+def _model_protocol(ch: Channel, config: FixedPointConfig, model: ModelCommitment, secret=None,
+                    strict: bool = True) -> None:
+    """Range check of every committed weight and bias, once per model: the start of every chain
+    (docs/protocol.md §11).  Binds the widths, R and Q (not the learning rate or batch size: one
+    model serves training runs and inference alike)."""
+    ch.t.domain(b"zkdl/model-range")
+    w = Writer().u32(len(config.widths))
+    for d in config.widths:
+        w.u32(d)
+    ch.t.append_bytes(b"config", w.u32(config.R).u32(config.Q).getvalue())
+    ch.t.append_bytes(b"model", model.to_bytes())
+    lay = WindowLayout(config, 1)
+    L = config.num_layers
+    lb = _range_limb_bits(sum(lay.weight(i).size + lay.bias(i).size for i in range(L)))
+    spec = RangeSpec(config.Q, 1 << (config.Q - 1), lb)
+    items = []
+    for i in range(L):
+        items.append((f"W{i}", lay.weight(i), spec, model.W[i], secret.W[i] if secret else None))
+        items.append((f"b{i}", lay.bias(i), spec, model.b[i], secret.b[i] if secret else None))
+    _commitment_range_protocol(ch, items, lb, strict)
+
+
+def _check_model_shape(config: FixedPointConfig, model: "ModelCommitment") -> None:
+    lay = WindowLayout(config, 1)
+    if len(model.W) != config.num_layers or len(model.b) != config.num_layers:
+        raise VerificationError(f"the model commitment has {len(model.W)} layers, the architecture "
+                                f"{config.num_layers}")
+    for i in range(config.num_layers):
+        for com, l in ((model.W[i], lay.weight(i)), (model.b[i], lay.bias(i))):
+            if (com.num_vars, com.col_vars) != (l.num_vars, l.col_vars):
+                raise VerificationError(f"the model commitment's layer {i + 1} does not have the "
+                                        "architecture's shape")
+
+
+_CHECKED_MODELS: set = set()
+
+
+def verify_model(config: FixedPointConfig, model: "ModelCommitment") -> None:
+    """Check a model commitment's range proof for the widths, R and Q of ``config`` (cached per
+    process); VerificationError if it is missing or invalid.  Every chain start requires it."""
+    if not isinstance(model, ModelCommitment):
+        raise VerificationError("not a ModelCommitment")
+    _check_model_shape(config, model)
+    key = (model.to_bytes(), config.widths, config.R, config.Q, hashlib.blake2b(model.range_proof or b"").digest())
+    if key in _CHECKED_MODELS:
+        return
+    if not model.range_proof:
+        raise VerificationError("model range proof: the model commitment carries none (make it with commit_model "
+                                "or `zkdl commit-model`); a chain cannot start from unchecked weights")
+    ch = VerifierChannel(model_key(config), Transcript(b"zkdl-model"), model.range_proof)
+    try:
+        _model_protocol(ch, config, model)
+        ch.done()
+    except VerificationError as e:
+        raise VerificationError(f"model range proof: {e}") from None
+    except ProofFormatError as e:
+        raise VerificationError(f"model range proof: malformed: {e}") from None
+    _CHECKED_MODELS.add(key)
 
 
 _CHECKED_DATASETS: set = set()
@@ -280,6 +360,8 @@ def verify_dataset(config: FixedPointConfig, data: DatasetCommitment) -> None:
         ch.done()
     except VerificationError as e:
         raise VerificationError(f"dataset range proof: {e}") from None
+    except ProofFormatError as e:
+        raise VerificationError(f"dataset range proof: malformed: {e}") from None
     _CHECKED_DATASETS.add(key)
 
 
@@ -291,8 +373,8 @@ def write_config(w: Writer, c: FixedPointConfig) -> None:
         w.u32(d)
     for v in (c.eta_int, c.k, c.batch_size, c.R, c.Q):
         w.u32(v)
-    w.blob(c.seed.to_bytes(8, "little"))
-    w.blob(c.loss.encode())
+    w.u64(c.seed)
+    w.blob(c.loss.encode("ascii"))
 
 
 def read_config(r: Reader, what: str) -> FixedPointConfig:
@@ -302,8 +384,11 @@ def read_config(r: Reader, what: str) -> FixedPointConfig:
     nw = r.u32("widths", MAX_LAYERS + 1)
     widths = tuple(r.u32("width", 1 << 20) for _ in range(nw))
     eta_int, k, B, R, Q = (r.u32(n, 1 << 31) for n in ("eta_int", "k", "batch_size", "R", "Q"))
-    seed = int.from_bytes(r.blob("seed", 8), "little")
-    loss = r.blob("loss", 16).decode("ascii", "replace")
+    seed = r.u64("seed")
+    raw = r.blob("loss", 16)
+    if not raw.isascii():
+        raise ProofFormatError(f"{what}: the loss name is not ASCII")
+    loss = raw.decode("ascii")
     try:
         return FixedPointConfig(widths=widths, eta_int=eta_int, k=k, batch_size=B, seed=seed, R=R, Q=Q, loss=loss)
     except ConfigError as e:
@@ -328,7 +413,9 @@ class Statement:
     def write(self, w: Writer) -> None:
         write_config(w, self.config)
         w.u32(self.t0).u32(self.T).u32(self.n_examples)
-        w.blob(self.dataset_digest)
+        if len(self.dataset_digest) != 32:
+            raise ZkdlError("statement: the dataset digest is 32 bytes")
+        w.raw(self.dataset_digest)
         self.before.write(w)
         self.after.write(w)
         if self.losses is None:
@@ -349,7 +436,7 @@ class Statement:
         t0, T, n = r.u32("t0"), r.u32("T", MAX_STEPS), r.u32("examples", 1 << 28)
         if T < 1:
             raise ProofFormatError("statement: a window has at least one step")
-        digest = r.blob("dataset digest", 64)
+        digest = r._take(32, "dataset digest")
         before = ModelCommitment.read(r, config)
         after = ModelCommitment.read(r, config)
         flag = r.u32("losses flag", 1)
@@ -359,7 +446,9 @@ class Statement:
             if any(v >= 1 << 128 for v in losses):
                 raise ProofFormatError("statement: a loss is not a small non-negative integer")
         r.done()
-        return cls(config, t0, T, n, digest, before, after, losses)
+        st = cls(config, t0, T, n, digest, before, after, losses)
+        require_canonical(data, st.to_bytes(), "statement")
+        return st
 
     def absorb(self, t: Transcript) -> None:
         """Absorb everything but the after-commitment, which the protocol derives from the
@@ -443,7 +532,9 @@ class InferenceStatement:
             X_com = r.points("X row commitments", 1 << 20, exact=n)
         Yh = _signed(r.scalars("Yhat", 1 << 26, exact=n * widths[-1]), config, "Yhat").reshape(n, widths[-1])
         r.done()
-        return cls(config, model, X, Yh, X_com)
+        st = cls(config, model, X, Yh, X_com)
+        require_canonical(data, st.to_bytes(), "inference statement")
+        return st
 
     def absorb(self, t: Transcript) -> None:
         t.append_bytes(b"inference-statement", self.to_bytes())
@@ -456,8 +547,8 @@ def inference_config(widths, n: int, R: int = 16, Q: int = 32) -> FixedPointConf
 
 def _signed(vals: list[int], config: FixedPointConfig, what: str) -> np.ndarray:
     out = np.array([v - P if v > P // 2 else v for v in vals], dtype=object)
-    if len(out) and max(abs(int(v)) for v in out) >= config.bound:
-        raise ProofFormatError(f"inference statement: {what} has values outside (-2^(Q-1), 2^(Q-1))")
+    if len(out) and (min(out) < -config.bound or max(out) >= config.bound):
+        raise ProofFormatError(f"inference statement: {what} has values outside [-2^(Q-1), 2^(Q-1))")
     return out.astype(np.int64)
 
 
@@ -602,8 +693,15 @@ def _range_of(ch: Channel, cl: Claims, rts: dict, name: str, layout: Layout, spe
     send limbs 1.. and derive limb 0 = value + offset * mask - sum_j 2^(b j) limb_j row-wise from
     the existing commitment, so the limbs are bound to it without any further proof."""
     prover = ch.prover
-    parts = spec.limbs(np.asarray(target_sec.values.to_int64(62)).reshape(layout.padded), name, strict) \
-        if prover else None
+    parts = None
+    if prover:
+        try:
+            vals = np.asarray(target_sec.values.to_int64(62))
+        except ZkdlError:
+            if strict:
+                raise FieldRangeError(f"{name}: a committed value is not a small integer") from None
+            vals = np.zeros(layout.size, dtype=np.int64)   # a cheating prover: limb 0 takes it all
+        parts = spec.limbs(vals.reshape(layout.padded), name, strict)
     com0 = target + HyraxCommitment(_mask_rows(ch.key, layout), layout.num_vars, layout.col_vars).scale(spec.offset)
     sec0 = None
     if prover:
@@ -803,14 +901,9 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     if infer and st.X_com is not None:  # a committed input must be an integer input in range
         _range_of(ch, cl, rts, "Xr", cl.tensors["X"].layout, V_spec, cl.tensors["X"].com,
                   cl.tensors["X"].secret, strict)
-    # the initial weights (t0 = 0) must be integers in range; later windows start from weights
-    # derived from them by range-checked integer updates (see docs/protocol.md §11)
-    if not infer and st.t0 == 0:
-        for i in range(L):
-            _range_of(ch, cl, rts, f"Wr{i}", lay.weight(i), V_spec, st.before.W[i],
-                      model_sec.W[i] if prover else None, strict)
-            _range_of(ch, cl, rts, f"br{i}", lay.bias(i), V_spec, st.before.b[i],
-                      model_sec.b[i] if prover else None, strict)
+    # the weights a window starts from are not range-checked here: a chain starts from a model
+    # commitment whose own range proof the verifier requires (verify_model), and every later
+    # window from weights derived from it by range-checked integer updates (docs/protocol.md §11)
     with ch.check("range checks"):
         _lookup(ch, cl, rts, lb, strict)
 
@@ -1003,8 +1096,18 @@ class WindowProof:
 
 
 def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
-                  expected: Statement | None = None) -> Statement:
+                  start: "ModelCommitment | Statement", expected: Statement | None = None) -> Statement:
     """Verify a window proof against the dataset commitment; returns the proven statement.
+
+    ``start`` says where the window's weights come from, which the proof alone cannot (its
+    integer reading needs weights in range, docs/protocol.md §11):
+
+    * the ModelCommitment a chain starts from (any t0: a run's initial model, a published model a
+      run resumes from): it must be the statement's ``before`` and carry a valid range proof
+      (verify_model);
+    * or the Statement of the previous window of the same chain, as returned by verify_window:
+      this window must continue it (same configuration and dataset, t0 = its t0 + T, before =
+      its after).
 
     With ``expected``, the proof's statement must equal it (else VerificationError naming the
     fields that differ).  Raises VerificationError (or ProofFormatError for malformed bytes)."""
@@ -1025,15 +1128,34 @@ def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
         raise VerificationError("the dataset's widths do not match the architecture")
     if st.n_examples < st.config.batch_size:
         raise VerificationError("the dataset is smaller than one batch")
-    _check_size(WindowLayout(st.config, st.T))
-    verify_dataset(st.config, dataset)
     lay = WindowLayout(st.config, st.T)
     _check_size(lay)
+    _check_start(st, start)
+    verify_dataset(st.config, dataset)
     key = training_key(lay.key_size())
     ch = VerifierChannel(key, Transcript(b"zkdl-train"), proof.body)
     _protocol(ch, st, dataset, None)
     ch.done()
     return st
+
+
+def _check_start(st: Statement, start) -> None:
+    """The chain-start rule of verify_window (see there)."""
+    if isinstance(start, ModelCommitment):
+        if st.before != start:
+            raise VerificationError("chain start: the window does not start from the given model commitment")
+        verify_model(st.config, start)
+    elif isinstance(start, Statement):
+        if st.config != start.config or st.dataset_digest != start.dataset_digest or st.n_examples != start.n_examples:
+            raise VerificationError("chain: the window belongs to another run (configuration or dataset differ)")
+        if st.t0 != start.t0 + start.T:
+            raise VerificationError(f"chain: the window starts at step {st.t0}, the previous one ends before "
+                                    f"step {start.t0 + start.T}")
+        if st.before != start.after:
+            raise VerificationError("chain: the weights before the window are not the previous window's after")
+    else:
+        raise VerificationError("verify_window: start must be the ModelCommitment the chain starts from or the "
+                                "previous window's Statement")
 
 
 @dataclass(eq=False)
@@ -1054,19 +1176,24 @@ class InferenceProof:
         return cls(st, r._take(len(r._buf) - r._pos, "proof body"))
 
 
-def verify_inference(proof: "InferenceProof | bytes", model: ModelCommitment | None = None) -> InferenceStatement:
-    """Verify an inference proof; with ``model``, its statement must be about that model."""
+def verify_inference(proof: "InferenceProof | bytes", model: ModelCommitment) -> InferenceStatement:
+    """Verify an inference proof about ``model``: the statement must be about that commitment, and
+    the model must carry a valid range proof (verify_model, checked once per model and process),
+    so the proof stands on its own, whatever the model's origin."""
     if isinstance(proof, (bytes, bytearray, memoryview)):
         proof = InferenceProof.from_bytes(bytes(proof))
     if not isinstance(proof, InferenceProof):
         raise VerificationError("verify_inference: not an InferenceProof")
+    if not isinstance(model, ModelCommitment):
+        raise VerificationError("verify_inference: the model commitment the proof is about is required")
     st = proof.statement
     if st.X_com is not None and len(st.X_com) != st.n:
         raise VerificationError("inference statement: one input commitment per example is needed")
-    if model is not None and model != st.model:
+    if model != st.model:
         raise VerificationError("the proof is about a different model commitment")
     lay = WindowLayout(st.config, 1)
     _check_size(lay)
+    verify_model(st.config, model)
     ch = VerifierChannel(training_key(lay.key_size()), Transcript(b"zkdl-inference"), proof.body)
     _protocol(ch, st, None, None)
     ch.done()

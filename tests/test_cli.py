@@ -71,9 +71,21 @@ def test_verify_run_human_and_json(proven):
     assert s["architecture"]["widths"] == [8, 4, 3] and s["hyperparameters"]["batch_size"] == 2
 
 
-def test_verify_single_proof(proven):
+def test_verify_single_proof(proven, tmp_path):
+    """A single window is verified as a chain start only: from the range-proven model next to it
+    (or --initial-model); a window that continues the chain is sent to its run."""
+    r = h.zkdl("verify", proven / rf.window_file(0))
+    assert r.returncode == 0 and "steps            0..1" in r.stdout, r.stderr
     r = h.zkdl("verify", proven / rf.window_file(1))
-    assert r.returncode == 0 and "steps            2..3" in r.stdout, r.stderr
+    assert r.returncode == 2 and h.one_line_error(r.stderr) and "zkdl verify RUN_DIR" in r.stderr
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for f in (rf.window_file(0), rf.DATASET_FILE):
+        (alone / f).write_bytes((proven / f).read_bytes())
+    r = h.zkdl("verify", alone / rf.window_file(0))
+    assert r.returncode == 2 and "--initial-model" in r.stderr and h.one_line_error(r.stderr)
+    r = h.zkdl("verify", alone / rf.window_file(0), "--initial-model", proven / rf.INITIAL_MODEL_FILE)
+    assert r.returncode == 0, r.stderr
 
 
 def test_verifier_imports_no_prover_code(proven):

@@ -20,7 +20,7 @@ from zkdl.errors import FieldRangeError, ShapeError, ZkdlError
 from zkdl.fixedpoint import (
     COMMITTED, ConfigError, FixedPointConfig, StepTrace, TraceMismatchError, TrainingRangeError,
     batch_indices, dequantize, epoch_permutation, forward, quantize, rescale, train_step,
-    validate_chain,
+    check_weights, validate_chain,
 )
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -273,15 +273,19 @@ def tiny_problems(draw):
 def test_step_matches_python_int_reference(problem):
     cfg, W, X, Y = problem
     ref = py_step(cfg, W, X, Y)
+    # docs/semantics.md §7, straight from the text: a hidden Z' in (-2^(Q-1), 2^(Q-1)], the output,
+    # G_A and dW in [-2^(Q-1), 2^(Q-1)); the updated weights are not range-limited
+    b = cfg.bound
+    flat = lambda ms: [v for m in ms for r in m for v in r]  # noqa: E731
+    outside = (any(not -b < v <= b for v in flat(ref["Zp"][:-1]))
+               or any(not -b <= v < b for v in flat(ref["Zp"][-1:] + ref["G_A"] + ref["dW"])))
     try:
         tr = train_step(cfg, W, X, Y, step=0)
     except TrainingRangeError:
         event("range error")
-        # only legitimate if a committed value really left the range
-        bound = cfg.bound
-        vals = [v for name in ("Zp", "G_A", "dW", "W_after") for m in ref[name] for r in m for v in r]
-        assert max(abs(v) for v in vals) >= bound
+        assert outside        # only legitimate if a value really left its range
         return
+    assert not outside        # and every value outside its range is caught
     for name in ("Zp", "E_fwd", "S", "A", "G_Z", "G_A", "E_bwd", "G_W", "dW", "E_upd", "W_after"):
         got = getattr(tr, name)
         assert len(got) == len(ref[name]), name
@@ -423,8 +427,8 @@ def test_forward_range_error_names_step_layer_tensor():
     with pytest.raises(TrainingRangeError) as ei:
         train_step(cfg, [W1, W2], X, np.zeros((1, 2), np.int64), step=3)
     msg = str(ei.value)
-    assert msg.startswith("step 3, layer 2: Z' out of range (|value| = ")
-    assert ">= 2^31" in msg and "index [0, 0]" in msg
+    assert msg.startswith("step 3, layer 2: Z' out of range (value ")
+    assert "is outside [-2^31, 2^31)" in msg and "index [0, 0]" in msg
     assert ei.value.where == "step 3, layer 2" and ei.value.tensor == "Z'"
     assert ei.value.value == (1 << 20) * (1 << 30) >> 16 and ei.value.bound == 1 << 31
     with pytest.raises(TrainingRangeError, match="predict, layer 2: Z'"):
@@ -465,18 +469,22 @@ def test_update_and_input_range_errors():
     X = np.array([[1 << 20]], dtype=np.int64)
     with pytest.raises(TrainingRangeError, match="step 5, layer 1: dW out of range"):
         train_step(cfg, W, X, np.zeros((1, 1), np.int64), step=5)
-    with pytest.raises(TrainingRangeError, match="layer 1: W out of range"):
-        train_step(cfg, [np.array([[1 << 31], [0]])], X, X, step=0)
+    with pytest.raises(TrainingRangeError, match=r"layer 1: W out of range \(value 2147483648 is outside"):
+        check_weights(cfg, [np.array([[1 << 31], [0]])])
     with pytest.raises(TrainingRangeError, match="step 0: X out of range"):
         train_step(cfg, W, np.array([[1 << 31]]), X, step=0)
     with pytest.raises(TrainingRangeError, match="step 0: Y out of range"):
-        train_step(cfg, W, X, np.array([[-(1 << 31)]]), step=0)
-    # |dW| < 2^31 but W - dW leaves the range
+        train_step(cfg, W, X, np.array([[-(1 << 31) - 1]]), step=0)
+    # |dW| < 2^31 and W - dW leaves [-2^31, 2^31): the weights after a chain's start are not
+    # range-limited (docs/semantics.md §7), the step is valid and the next one starts from them
     cfg2 = FixedPointConfig(widths=(2, 1), eta_int=1, k=0, batch_size=1)
     big = (1 << 31) - 1
     W2 = [np.array([[big], [-big], [0]], dtype=np.int64)]
-    with pytest.raises(TrainingRangeError, match=r"step 0, layer 1: W \(updated\) out of range"):
-        train_step(cfg2, W2, np.array([[1 << 16, 1 << 16]]), np.array([[1 << 30]]), step=0)
+    t = train_step(cfg2, W2, np.array([[1 << 16, 1 << 16]]), np.array([[1 << 30]]), step=0)
+    assert max(abs(int(v)) for v in t.W_after[0].reshape(-1)) >= 1 << 31
+    train_step(cfg2, t.W_after, np.array([[0, 0]]), np.array([[0]]), step=1).validate()
+    with pytest.raises(TrainingRangeError, match="initial weights"):
+        check_weights(cfg2, t.W_after, "initial weights")    # but they cannot start a chain
 
 
 def test_shape_errors():

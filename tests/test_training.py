@@ -55,7 +55,7 @@ def honest(run):
 def test_honest_window_verifies(run, honest):
     proof, after, _ = honest
     data = proof.to_bytes()
-    st_ = tr.verify_window(data, run.data)
+    st_ = tr.verify_window(data, run.data, run.model)
     assert st_.T == 2 and st_.t0 == 0
     assert st_.losses == [t.loss_int for t in run.traces]
     # the derived after-commitment opens to the trainer's weights
@@ -77,8 +77,8 @@ def test_windows_chain():
     r = Run(CFG, 4, seed=3)
     p1, after1, sec1 = pv.prove_window(r.traces[:2], r.model, r.model_sec, r.data, r.data_sec, reveal_losses=False)
     p2, after2, sec2 = pv.prove_window(r.traces[2:], after1, sec1, r.data, r.data_sec)
-    s1 = tr.verify_window(p1.to_bytes(), r.data)
-    s2 = tr.verify_window(p2.to_bytes(), r.data)
+    s1 = tr.verify_window(p1.to_bytes(), r.data, r.model)
+    s2 = tr.verify_window(p2.to_bytes(), r.data, s1)
     assert s1.losses is None and s2.t0 == 2
     assert s1.after == s2.before
     # a second window that does not start from the first one's weights is refused by the prover
@@ -100,11 +100,15 @@ def test_verify_in_fresh_process_on_digits(tmp_path):
     proof, _, _ = pv.prove_window(traces, model, msec, data, dsec)
     (tmp_path / "w.proof").write_bytes(proof.to_bytes())
     (tmp_path / "data.com").write_bytes(data.to_bytes())
+    from zkdl import runfiles as rf
+    (tmp_path / "model.com").write_bytes(rf.model_file_bytes(cfg, model))
     code = textwrap.dedent(f"""
         import sys
         from circuits import training as tr
+        from zkdl import runfiles as rf
         ds = tr.DatasetCommitment.from_bytes(open({str(tmp_path / 'data.com')!r}, 'rb').read())
-        st = tr.verify_window(open({str(tmp_path / 'w.proof')!r}, 'rb').read(), ds)
+        _, model = rf.read_model_file(open({str(tmp_path / 'model.com')!r}, 'rb').read())
+        st = tr.verify_window(open({str(tmp_path / 'w.proof')!r}, 'rb').read(), ds, model)
         leaked = sorted(m for m in sys.modules if m in ('circuits.prover', 'zkdl.trainer', 'prover_gpu', 'cupy'))
         assert not leaked, leaked
         print('verified', st.T, st.losses)
@@ -219,7 +223,7 @@ def test_cheating_prover_is_rejected(run, kind, data):
         # the cheating prover could not even build its messages (e.g. a negative loss)
         return
     with pytest.raises((VerificationError, ProofFormatError)):
-        tr.verify_window(proof.to_bytes(), run.data)
+        tr.verify_window(proof.to_bytes(), run.data, run.model)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -232,7 +236,7 @@ def test_each_cheat_is_rejected(run, kind):
     except ZkdlError:
         return
     with pytest.raises((VerificationError, ProofFormatError)):
-        tr.verify_window(proof.to_bytes(), run.data)
+        tr.verify_window(proof.to_bytes(), run.data, run.model)
 
 
 def test_honest_prover_refuses_corrupt_traces(run):
@@ -249,11 +253,11 @@ def test_tampered_statement_is_rejected(run, honest):
         st2 = copy.copy(proof.statement)
         setattr(st2, field, value)
         with pytest.raises((VerificationError, ProofFormatError)):
-            tr.verify_window(tr.WindowProof(st2, proof.body).to_bytes(), run.data)
+            tr.verify_window(tr.WindowProof(st2, proof.body).to_bytes(), run.data, run.model)
     st2 = copy.copy(proof.statement)
     st2.after = proof.statement.before
     with pytest.raises(VerificationError, match="after"):
-        tr.verify_window(tr.WindowProof(st2, proof.body).to_bytes(), run.data)
+        tr.verify_window(tr.WindowProof(st2, proof.body).to_bytes(), run.data, run.model)
 
 
 def test_expected_statement_names_the_difference(run, honest):
@@ -261,15 +265,15 @@ def test_expected_statement_names_the_difference(run, honest):
     exp = copy.copy(proof.statement)
     exp.t0 = 7
     with pytest.raises(VerificationError, match="t0"):
-        tr.verify_window(proof, run.data, expected=exp)
-    assert tr.verify_window(proof, run.data, expected=proof.statement) is proof.statement
+        tr.verify_window(proof, run.data, run.model, expected=exp)
+    assert tr.verify_window(proof, run.data, run.model, expected=proof.statement) is proof.statement
 
 
 def test_wrong_dataset_is_rejected(run, honest):
     proof, _, _ = honest
     other, _ = pv.commit_dataset(CFG, run.X, run.Y)  # same data, fresh blinds: a different commitment
     with pytest.raises(VerificationError, match="dataset"):
-        tr.verify_window(proof, other)
+        tr.verify_window(proof, other, run.model)
 
 
 def test_malformed_proof_bytes(run, honest):
@@ -277,7 +281,7 @@ def test_malformed_proof_bytes(run, honest):
     data = proof.to_bytes()
     for bad in (data[:-1], data + b"\0", data[:40], b"", b"ZKDL" + data[4:6] + b"\x09\x09" + data[8:]):
         with pytest.raises((ProofFormatError, VerificationError)):
-            tr.verify_window(bad, run.data)
+            tr.verify_window(bad, run.data, run.model)
 
 
 def test_statement_round_trip(honest):
@@ -310,35 +314,8 @@ def test_completeness_random_architectures(widths, B, T, seed):
     cfg = FixedPointConfig(widths=tuple(widths), eta_int=1, k=5, batch_size=B, seed=seed)
     r = Run(cfg, T, n=max(B, 5), seed=seed)
     proof, _, _ = r.prove()
-    st_ = tr.verify_window(proof.to_bytes(), r.data)
+    st_ = tr.verify_window(proof.to_bytes(), r.data, r.model)
     assert st_.T == T
-
-
-def test_out_of_range_initial_weight_is_rejected():
-    """A committed model with one weight outside (-2^(Q-1), 2^(Q-1)) -- on an input column that is
-    always zero, so every other tensor of the run stays in range -- is caught by the range check
-    of the window's starting weights."""
-    cfg = CFG
-    wide = FixedPointConfig(widths=cfg.widths, eta_int=cfg.eta_int, k=cfg.k, batch_size=cfg.batch_size,
-                            seed=cfg.seed, Q=40)
-    X, Y = _data(cfg, 8)
-    X[:, 0] = 0
-    W0 = init_weights_from_float(init_mlp(cfg.widths, 1), cfg.R)
-    W0[0][0, 0] = (1 << (cfg.Q - 1)) + 7
-    traces = Trainer(wide, W0, X, Y).run(2)
-    for t in traces:
-        t.config = cfg
-    model, msec = pv.commit_model(wide, W0)
-    data, dsec = pv.commit_dataset(cfg, X, Y)
-    proof, _, _ = pv.prove_window(traces, model, msec, data, dsec, unsafe_skip_checks=True)
-    with pytest.raises(VerificationError, match="logup"):
-        tr.verify_window(proof.to_bytes(), data)
-    # the same run with the weight in range verifies (the construction itself is sound)
-    W0[0][0, 0] = (1 << (cfg.Q - 1)) - 7
-    traces = Trainer(cfg, W0, X, Y).run(2)
-    model, msec = pv.commit_model(cfg, W0)
-    proof, _, _ = pv.prove_window(traces, model, msec, data, dsec)
-    tr.verify_window(proof.to_bytes(), data)
 
 
 def test_dataset_range_proof():
@@ -371,11 +348,11 @@ def test_split_lookups(run, monkeypatch):
     tr.verify_dataset(CFG, run.data)  # made with the default split (checked once, cached)
     monkeypatch.setattr(tr, "LOOKUP_MAX_BITS", 7)
     proof, _, _ = run.prove()
-    tr.verify_window(proof.to_bytes(), run.data)
+    tr.verify_window(proof.to_bytes(), run.data, run.model)
     trs = _cheat(run, "remainder_out_of_range", _Picks())
     bad, _, _ = run.prove(trs, unsafe=True)
     with pytest.raises(VerificationError):
-        tr.verify_window(bad.to_bytes(), run.data)
+        tr.verify_window(bad.to_bytes(), run.data, run.model)
 
 
 # ---------------------------------------------------------------------------- inference
@@ -417,10 +394,10 @@ def test_oversized_statement_refused_before_work(run, honest):
     st2 = copy.copy(proof.statement)
     st2.config = FixedPointConfig(widths=(1 << 19, 1 << 19, 2), eta_int=3, k=4, batch_size=2, seed=5)
     with pytest.raises((VerificationError, ProofFormatError)):
-        tr.verify_window(tr.WindowProof(st2, proof.body).to_bytes(), run.data)
+        tr.verify_window(tr.WindowProof(st2, proof.body).to_bytes(), run.data, run.model)
     # a statement object that bypasses parsing meets the size check itself
     with pytest.raises(VerificationError, match="exceed"):
-        tr.verify_window(tr.WindowProof(st2, proof.body), _FakeDataset(st2))
+        tr.verify_window(tr.WindowProof(st2, proof.body), _FakeDataset(st2), run.model)
 
 
 class _FakeDataset(tr.DatasetCommitment):

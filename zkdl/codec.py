@@ -16,7 +16,10 @@ from .errors import EncodingError, ZkdlError
 from .field import R_MODULUS, FrVec
 
 MAGIC = b"ZKDL"
-FORMAT_VERSION = 1
+#: 2: statements encode every field with exactly one accepted byte string (round-trip checked);
+#: model commitment files carry a range proof; windows no longer range-check their first weights
+#: (the model commitment a chain starts from does).  Version 1 files are refused.
+FORMAT_VERSION = 2
 
 
 class ProofFormatError(EncodingError):
@@ -33,6 +36,12 @@ class Writer:
         if not 0 <= v < 1 << 32:
             raise ZkdlError(f"u32 out of range: {v}")
         self._parts.append(struct.pack("<I", v))
+        return self
+
+    def u64(self, v: int) -> "Writer":
+        if not 0 <= v < 1 << 64:
+            raise ZkdlError(f"u64 out of range: {v}")
+        self._parts.append(struct.pack("<Q", v))
         return self
 
     def scalar(self, x: int) -> "Writer":
@@ -97,6 +106,10 @@ class Reader:
             raise ProofFormatError(f"{what}: {v} exceeds the bound {max_value}")
         return v
 
+    def u64(self, what: str = "u64") -> int:
+        (v,) = struct.unpack("<Q", self._take(8, what))
+        return v
+
     def scalar(self, what: str = "scalar") -> int:
         v = int.from_bytes(self._take(32, what), "little")
         if v >= R_MODULUS:
@@ -140,6 +153,14 @@ def wrap(kind: int, body: bytes) -> bytes:
     return MAGIC + struct.pack("<HHQ", FORMAT_VERSION, kind, len(body)) + body
 
 
+def require_canonical(data: bytes, reencoded: bytes, what: str) -> None:
+    """Every object has exactly one accepted encoding: the bytes read must be the bytes its
+    parsed value writes (so a file's digest identifies what it says)."""
+    if bytes(data) != reencoded:
+        raise ProofFormatError(f"{what}: non-canonical encoding (the bytes differ from the canonical "
+                               "encoding of the same value)")
+
+
 def unwrap(data: bytes, kind: int) -> bytes:
     """Body of a container, checking magic, version, kind and length exactly."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -151,7 +172,12 @@ def unwrap(data: bytes, kind: int) -> bytes:
         raise ProofFormatError("not a zkdl proof: bad magic")
     version, got_kind, length = struct.unpack_from("<HHQ", data, 4)
     if version != FORMAT_VERSION:
-        raise ProofFormatError(f"unsupported proof format version {version} (this zkdl reads {FORMAT_VERSION})")
+        if version < FORMAT_VERSION:
+            raise ProofFormatError(f"file of format version {version}, made by an older zkdl: this zkdl reads only "
+                                   f"version {FORMAT_VERSION} (earlier versions did not range-check every chain "
+                                   "start); re-create it (commit the model / prove the run again) with this zkdl")
+        raise ProofFormatError(f"unsupported format version {version} (this zkdl reads {FORMAT_VERSION}); "
+                               "upgrade zkdl")
     if got_kind != kind:
         raise ProofFormatError(f"wrong proof kind {got_kind}, expected {kind}")
     if length != len(data) - 16:

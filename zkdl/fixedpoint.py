@@ -128,8 +128,12 @@ class FixedPointConfig:
             raise ConfigError(f"k must be >= 0, got {self.k}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed < 1 << 64:
+            raise ConfigError(f"seed must be in [0, 2^64), got {self.seed}")
+        if len(widths) > 65 or max(widths) > 1 << 20:
+            raise ConfigError("at most 64 layers of width at most 2^20 (the statement format's bounds)")
+        if self.eta_int > 1 << 31 or self.batch_size > 1 << 31:
+            raise ConfigError("eta_int and batch_size must be at most 2^31 (the statement format's bounds)")
         if self.R < 1:
             raise ConfigError(f"R must be >= 1, got {self.R}")
         if self.R + self.k > 62:
@@ -311,21 +315,52 @@ def _scale(c: int, a: np.ndarray) -> np.ndarray:
     return _as_exact(a.astype(object) * c)
 
 
+def _sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact a - b (int64 when it fits, else Python ints for the caller's check)."""
+    if _maxabs(a) + _maxabs(b) <= _I64_MAX:
+        return a - b
+    return _as_exact(a.astype(object) - b.astype(object))
+
+
 def _with_one(a: np.ndarray, one: int) -> np.ndarray:
     """[a | one]: append the constant bias column."""
     col = np.full((a.shape[0], 1), one, dtype=a.dtype)
     return np.concatenate([a, col], axis=1)
 
 
-def _check_range(a: np.ndarray, bound: int, where: str, tensor: str) -> np.ndarray:
-    """Require |a| < bound (a power of two); return a as int64."""
-    m = _maxabs(a)
-    if m >= bound:
-        idx = _argmaxabs(a)
+def _pow2(v: int) -> str:
+    """An interval end for messages: -2^31, 2^31, -2^31 + 1, 2^31 + 1, or the plain number."""
+    sign, m = (-1, -v) if v < 0 else (1, v)
+    for adj in (0, -1, 1):           # m = 2^e + adj
+        b = m - adj
+        if b >= 16 and b & (b - 1) == 0:
+            head = f"{'-' if sign < 0 else ''}2^{b.bit_length() - 1}"
+            off = sign * adj
+            return head + ("" if off == 0 else f" + {off}" if off > 0 else f" - {-off}")
+    return str(v)
+
+
+def _check_interval(a: np.ndarray, lo: int, hi: int, bound: int, where: str, tensor: str) -> np.ndarray:
+    """Require lo <= a < hi; return a as int64.  The error reports the first value outside."""
+    if a.size and (int(a.min()) < lo or int(a.max()) >= hi):
+        bad = (a < lo) | (a >= hi) if a.dtype != object else np.vectorize(lambda v: v < lo or v >= hi)(a)
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        v = int(a[idx])
         raise TrainingRangeError(
-            f"{where}: {tensor} out of range (|value| = {m} >= 2^{bound.bit_length() - 1}, at index {list(idx)})",
-            where=where, tensor=tensor, value=m, bound=bound)
+            f"{where}: {tensor} out of range (value {v} is outside [{_pow2(lo)}, {_pow2(hi)}), at index {list(idx)})",
+            where=where, tensor=tensor, value=abs(v), bound=bound)
     return a.astype(np.int64, copy=False)
+
+
+def _check_range(a: np.ndarray, bound: int, where: str, tensor: str) -> np.ndarray:
+    """Require a in [-bound, bound) (bound = 2^(Q-1): a signed Q-bit integer, the range the proof
+    checks, docs/semantics.md §7); return a as int64."""
+    return _check_interval(a, -bound, bound, bound, where, tensor)
+
+
+def _check_hidden(a: np.ndarray, bound: int, where: str, tensor: str) -> np.ndarray:
+    """A hidden layer's Z' lies in (-bound, bound]: the range zkReLU's sign split proves."""
+    return _check_interval(a, -bound + 1, bound + 1, bound, where, tensor)
 
 
 def _check_i64(a: np.ndarray, where: str, tensor: str) -> np.ndarray:
@@ -347,18 +382,23 @@ def _int_matrix(a, name: str, shape: tuple | None = None) -> np.ndarray:
     return arr
 
 
-def check_weights(config: FixedPointConfig, W: Sequence, where: str = "weights") -> list[np.ndarray]:
-    """Validate a weight list against ``config`` (count, shapes (d_{l-1} + 1, d_l), integer dtype,
-    |W| < 2^(Q-1)) and return it as a list of int64 arrays (not copied when already int64)."""
+def _weights(config: FixedPointConfig, W: Sequence, where: str) -> list[np.ndarray]:
+    """Count, shapes (d_{l-1} + 1, d_l) and integer dtype of a weight list (int64 arrays, not
+    copied when already int64); no range: weights after a chain's first step are whatever the
+    exact updates make them (docs/semantics.md §7)."""
     if isinstance(W, np.ndarray) or not isinstance(W, Sequence):
         raise ShapeError(f"{where}: weights must be a list of {config.num_layers} arrays")
     if len(W) != config.num_layers:
         raise ShapeError(f"{where}: expected {config.num_layers} weight matrices, got {len(W)}")
-    out = []
-    for i, (w, shape) in enumerate(zip(W, config.weight_shapes)):
-        w = _int_matrix(w, f"W[{i}] (layer {i + 1})", shape)
-        out.append(_check_range(w, config.bound, f"{where}, layer {i + 1}", "W"))
-    return out
+    return [_int_matrix(w, f"W[{i}] (layer {i + 1})", shape) for i, (w, shape) in enumerate(zip(W, config.weight_shapes))]
+
+
+def check_weights(config: FixedPointConfig, W: Sequence, where: str = "weights") -> list[np.ndarray]:
+    """Validate the weights a chain starts from (a run's initial model, a committed model):
+    count, shapes (d_{l-1} + 1, d_l), integer dtype and every value in [-2^(Q-1), 2^(Q-1)); returns
+    them as a list of int64 arrays (not copied when already int64)."""
+    return [_check_range(w, config.bound, f"{where}, layer {i + 1}", "W")
+            for i, w in enumerate(_weights(config, W, where))]
 
 
 # ----------------------------------------------------------------------------- batch schedule
@@ -432,7 +472,7 @@ def _forward(config: FixedPointConfig, W: list[np.ndarray], X: np.ndarray, where
         w = f"{where}, layer {i + 1}"
         Z = _matmul(_with_one(A[i], config.one), W[i])
         q, e = rescale(Z, config.R)
-        q = _check_range(q, config.bound, w, "Z'")
+        q = (_check_hidden if i < L - 1 else _check_range)(q, config.bound, w, "Z'")
         Zp.append(q)
         E.append(e.astype(np.int64, copy=False))
         if i < L - 1:
@@ -450,7 +490,7 @@ def forward(config: FixedPointConfig, W: Sequence, X, *, where: str = "forward")
     array([[ 32],
            [-16]])
     """
-    W = check_weights(config, W, where)
+    W = _weights(config, W, where)
     X = _int_matrix(X, "X")
     if X.ndim != 2 or X.shape[1] != config.widths[0]:
         raise ShapeError(f"{where}: X must have shape (n, {config.widths[0]}), got {X.shape}")
@@ -478,7 +518,7 @@ def train_step(config: FixedPointConfig, W: Sequence, X, Y, step: int, batch_idx
         raise ConfigError(f"step must be an integer >= 0, got {step!r}")
     step = int(step)
     where = f"step {step}"
-    W = check_weights(config, W, where)
+    W = _weights(config, W, where)
     B, L = config.batch_size, config.num_layers
     X = _int_matrix(X, "X", (B, config.widths[0]))
     Y = _int_matrix(Y, "Y", (B, config.widths[-1]))
@@ -519,8 +559,7 @@ def train_step(config: FixedPointConfig, W: Sequence, X, Y, step: int, batch_idx
             G_A[i - 1] = _check_range(ga, config.bound, f"{where}, layer {i}", "G_A")
             E_bwd[i - 1] = eb.astype(np.int64, copy=False)
             G_Z[i - 1] = S[i - 1] * G_A[i - 1]
-    W_after = [_check_range(W[i] - dW[i], config.bound, f"{where}, layer {i + 1}", "W (updated)")
-               for i in range(L)]
+    W_after = [_check_i64(_sub(W[i], dW[i]), f"{where}, layer {i + 1}", "W (updated)") for i in range(L)]
     return StepTrace(config=config, step=step, batch=batch, X=X, Y=Y, W_before=[w.copy() for w in W],
                      Zp=Zp, E_fwd=E_fwd, S=S, A=A, G_Z=G_Z, G_A=G_A, E_bwd=E_bwd, G_W=G_W, dW=dW,
                      E_upd=E_upd, W_after=W_after, loss_int=loss_int, n_examples=n_examples)

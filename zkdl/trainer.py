@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .fixedpoint import (
-    ConfigError, FixedPointConfig, StepTrace, _check_range, _int_matrix, batch_indices, check_weights,
+    ConfigError, FixedPointConfig, StepTrace, _check_range, _int_matrix, _weights, batch_indices, check_weights,
     dequantize, forward, quantize, train_step,
 )
 
@@ -196,14 +196,19 @@ class Trainer:
         X_data: (N, d_0) fixed-point inputs; Y_data: (N, d_L) fixed-point targets.  Not copied;
             do not modify them while training.
         start_step: index of the first step (to resume a run).
+        continuing: the weights continue a chain already under way (the last weights of a run
+            whose training process is resumed): not range-checked, since weights after a chain's
+            first step are not range-limited (docs/semantics.md §7).  By default they start a
+            chain and must lie in [-2^(Q-1), 2^(Q-1)).
 
     ``step()`` performs one step and returns its StepTrace; ``run(T)`` performs T steps.
     """
 
     def __init__(self, config: FixedPointConfig, W_init: Sequence, X_data, Y_data, *,
-                 start_step: int = 0):
+                 start_step: int = 0, continuing: bool = False):
         self.config = config
-        self._W = [w.copy() for w in check_weights(config, W_init, "initial weights")]
+        check = _weights if continuing else check_weights
+        self._W = [w.copy() for w in check(config, W_init, "initial weights")]
         X = _int_matrix(X_data, "X_data")
         Y = _int_matrix(Y_data, "Y_data")
         if X.ndim != 2 or X.shape[1] != config.widths[0]:

@@ -1,0 +1,471 @@
+"""Every chain start proves the range of what it starts from; the proven ranges are exactly the
+semantics' ranges; every statement has one encoding (docs/protocol.md §11, "Ranges").
+
+The cheating provers here build proofs whose every relation holds -- shown by running the window
+protocol's verifier without the chain-start rule (`_relations_only`) -- so that the rejection
+comes from the range proof of the chain start and nothing incidental."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from circuits import prover as pv, training as tr
+from circuits.channel import VerifierChannel
+from zkdl import hyrax, runfiles as rf
+from zkdl.codec import ProofFormatError, Writer, wrap
+from zkdl.errors import ShapeError, VerificationError, ZkdlError
+from zkdl.field import R_MODULUS as P, FrVec
+from zkdl.fixedpoint import FixedPointConfig, TrainingRangeError, check_weights, train_step
+from zkdl.trainer import Trainer, init_mlp, init_weights_from_float
+from zkdl.transcript import Transcript
+
+from runhelp import one_line_error, zkdl
+
+CFG = FixedPointConfig(widths=(3, 4, 2), eta_int=3, k=4, batch_size=2, seed=5)
+B = CFG.bound                      # 2^(Q-1)
+HALF = pow(2, -1, P)               # 1/2 in Fr: not an integer at all
+
+
+def _data(n=8, seed=0):
+    """Integer data whose first feature is always 0: the weights of that input row never touch
+    a relation (forward: multiplied by 0; layer 1 has no backward-data relation; its update is
+    0), so a cheating value there keeps every relation true over Fr."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 1 << CFG.R, size=(n, CFG.widths[0]))
+    X[:, 0] = 0
+    Y = rng.integers(0, 1 << CFG.R, size=(n, CFG.widths[-1]))
+    return X, Y
+
+
+def _weights(seed=1):
+    W = init_weights_from_float(init_mlp(CFG.widths, seed), CFG.R)
+    W[0][0, 0] = 0
+    return W
+
+
+def cheat_model(cfg, W, value):
+    """A model commitment holding ``value`` (a field element) at W_1[0, 0] and W elsewhere, with
+    the range proof a cheating prover can make (it cannot make a valid one)."""
+    lay, key = tr.WindowLayout(cfg, 1), tr.model_key(cfg)
+    cw, cb, sw, sb = [], [], [], []
+    for i, w in enumerate(W):
+        lw, lb = lay.weight(i), lay.bias(i)
+        vals = [int(v) % P for v in lw.pad(w[:-1])]
+        if i == 0:
+            vals[0] = value % P
+        c, s = hyrax.commit(key, FrVec.from_ints(vals), col_vars=lw.col_vars, num_vars=lw.num_vars)
+        cw.append(c)
+        sw.append(s)
+        c, s = hyrax.commit(key, lb.pad(w[-1]), col_vars=lb.col_vars, num_vars=lb.num_vars)
+        cb.append(c)
+        sb.append(s)
+    model, sec = tr.ModelCommitment(cw, cb), pv.ModelSecret(sw, sb)
+    model.range_proof = pv.prove_model_range(cfg, model, sec, unsafe_skip_checks=True)
+    return model, sec
+
+
+def _relations_only(proof, data):
+    """The window protocol's verifier without the chain-start rule: passes iff every relation of
+    the window holds (what a verifier that trusted the start's range would accept)."""
+    st_ = proof.statement
+    lay = tr.WindowLayout(st_.config, st_.T)
+    ch = VerifierChannel(tr.training_key(lay.key_size()), Transcript(b"zkdl-train"), proof.body)
+    tr._protocol(ch, st_, data, None)
+    ch.done()
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    X, Y = _data()
+    data, dsec = pv.commit_dataset(CFG, X, Y)
+    return X, Y, data, dsec
+
+
+def _cheating_window(dataset, value, t0):
+    X, Y, data, dsec = dataset
+    W = _weights()
+    model, msec = cheat_model(CFG, W, value)
+    traces = Trainer(CFG, W, X, Y, start_step=t0).run(2)
+    proof, _, _ = pv.prove_window(traces, model, msec, data, dsec, unsafe_skip_checks=True)
+    return model, proof
+
+
+# ---------------------------------------------------------------------------- chain starts
+@pytest.mark.parametrize("t0", [0, 5])
+@pytest.mark.parametrize("value", [B, B + 12345, -B - 1, HALF], ids=["2^(Q-1)", "above", "below", "one-half"])
+def test_window_from_out_of_range_or_fractional_model_is_rejected(dataset, value, t0):
+    _, _, data, _ = dataset
+    model, proof = _cheating_window(dataset, value, t0)
+    _relations_only(proof, data)          # every relation holds: only the start's range is false
+    with pytest.raises(VerificationError, match=r"^model range proof: range checks"):
+        tr.verify_window(proof.to_bytes(), data, model)
+    with pytest.raises(VerificationError, match=r"^model range proof: range checks"):
+        tr.verify_model(CFG, model)
+    # without any range proof the start is refused as well
+    bare = tr.ModelCommitment(model.W, model.b)
+    with pytest.raises(VerificationError, match="carries none"):
+        tr.verify_window(proof.to_bytes(), data, bare)
+    # and a range proof of another (in-range) model does not transfer
+    honest, _ = pv.commit_model(CFG, _weights())
+    bare.range_proof = honest.range_proof
+    with pytest.raises(VerificationError, match="model range proof"):
+        tr.verify_window(proof.to_bytes(), data, bare)
+
+
+def test_honest_window_from_a_later_step_verifies(dataset):
+    """Resuming at t0 > 0 from a committed (range-proven) model is a valid chain start."""
+    X, Y, data, dsec = dataset
+    W = _weights()
+    model, msec = pv.commit_model(CFG, W)
+    traces = Trainer(CFG, W, X, Y, start_step=7).run(2)
+    proof, after, asec = pv.prove_window(traces, model, msec, data, dsec)
+    s1 = tr.verify_window(proof.to_bytes(), data, model)
+    assert s1.t0 == 7
+    p2, _, _ = pv.prove_window(Trainer(CFG, traces[-1].W_after, X, Y, start_step=9).run(1), after, asec, data, dsec)
+    s2 = tr.verify_window(p2.to_bytes(), data, s1)
+    assert s2.t0 == 9
+    # a continuation is checked against the window it claims to continue
+    with pytest.raises(VerificationError, match="chain"):
+        tr.verify_window(p2.to_bytes(), data, tr.Statement(s1.config, s1.t0 + 1, s1.T, s1.n_examples,
+                                                            s1.dataset_digest, s1.before, s1.after, s1.losses))
+    # the previous window's after-commitment alone is not a chain start: it has no range proof
+    with pytest.raises(VerificationError, match="carries none"):
+        tr.verify_window(p2.to_bytes(), data, s1.after)
+    with pytest.raises(VerificationError, match="start must be"):
+        tr.verify_window(p2.to_bytes(), data, None)
+
+
+def test_inference_against_out_of_range_model_is_rejected():
+    cfg = tr.inference_config(CFG.widths, 2)
+    W = _weights()
+    X, _ = _data(2)
+    for value in (B, HALF):
+        model, msec = cheat_model(cfg, W, value)
+        proof = pv.prove_inference(cfg, W, model, msec, X)       # W_1[0, 0] meets only zero inputs
+        with pytest.raises(VerificationError, match=r"^model range proof: range checks"):
+            tr.verify_inference(proof.to_bytes(), model)
+    honest, hsec = pv.commit_model(cfg, W)
+    proof = pv.prove_inference(cfg, W, honest, hsec, X)
+    tr.verify_inference(proof.to_bytes(), honest)
+    bare = tr.ModelCommitment(honest.W, honest.b)
+    with pytest.raises(VerificationError, match="carries none"):
+        tr.verify_inference(proof.to_bytes(), bare)
+    with pytest.raises(VerificationError, match="required"):
+        tr.verify_inference(proof.to_bytes(), None)
+
+
+def _honest_run_dir(tmp_path, X, Y, W):
+    """A real run directory (Recorder + daemon), then its spool's secrets."""
+    from zkdl.record import Recorder, load_secrets
+
+    spool, run = tmp_path / "spool", tmp_path / "run"
+    rec = Recorder(str(spool), CFG, W, X, Y, window=2)
+    rec.run(2)
+    rec.close()
+    r = zkdl("daemon", "--spool", spool, "--out", run, "--once", "--quiet")
+    assert r.returncode == 0, r.stderr
+    dsec, _ = load_secrets(str(spool / rf.PRIVATE_DIR / rf.SECRETS_FILE), CFG)
+    return run, dsec
+
+
+@pytest.mark.parametrize("value", [B, HALF], ids=["2^(Q-1)", "one-half"])
+def test_cli_rejects_run_resumed_at_t0_from_out_of_range_model(tmp_path, value):
+    """The attack of the review, end to end: a run directory whose manifest says the run starts
+    at step 5 from a model holding an out-of-range (or fractional) weight."""
+    X, Y = _data()
+    W = _weights()
+    run, dsec = _honest_run_dir(tmp_path, X, Y, W)
+    assert zkdl("verify", run).returncode == 0
+    data = rf.load_dataset_file(str(run / rf.DATASET_FILE))
+    model, msec = cheat_model(CFG, W, value)
+    traces = Trainer(CFG, W, X, Y, start_step=5).run(2)
+    proof, after, _ = pv.prove_window(traces, model, msec, data, dsec, unsafe_skip_checks=True)
+    _relations_only(proof, data)
+    mf, pbytes = rf.model_file_bytes(CFG, model), proof.to_bytes()
+    (run / rf.INITIAL_MODEL_FILE).write_bytes(mf)
+    (run / rf.window_file(0)).write_bytes(pbytes)
+    if (run / rf.FINAL_MODEL_FILE).exists():
+        (run / rf.FINAL_MODEL_FILE).unlink()
+    m = json.loads((run / rf.MANIFEST).read_text())
+    m["t0"] = 5
+    m["initial_model"].update(sha256=rf.sha256_bytes(mf), model_sha256=rf.model_digest(model))
+    w0 = dict(m["windows"][0], t0=5, T=2, sha256=rf.sha256_bytes(pbytes), bytes=len(pbytes),
+              before_sha256=rf.model_digest(model), after_sha256=rf.model_digest(after),
+              losses_int=[str(v) for v in proof.statement.losses])
+    m["windows"] = [w0]
+    m.update(complete=False, total_steps=None, final_model=None)
+    if "status" in m:
+        m["status"] = "in progress"
+    (run / rf.MANIFEST).write_text(json.dumps(m))
+    r = zkdl("verify", run)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert one_line_error(r.stderr) and "initial model" in r.stderr and "model range proof: range checks" in r.stderr
+    r = zkdl("verify", run, "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["failed_check"] == "initial model"
+    # the single proof file, checked against the model next to it, is rejected the same way
+    r = zkdl("verify", run / rf.window_file(0))
+    assert r.returncode == 1 and "model range proof: range checks" in r.stderr and one_line_error(r.stderr)
+
+
+# ---------------------------------------------------------------------------- boundaries
+@pytest.mark.parametrize("value,ok", [(-B, True), (B - 1, True), (-B - 1, False), (B, False)])
+def test_weight_boundary_is_the_same_in_semantics_and_proof(value, ok):
+    W = _weights()
+    W[1][0, 1] = value
+    if ok:
+        assert check_weights(CFG, W)
+        model, _ = pv.commit_model(CFG, W)
+        tr.verify_model(CFG, model)
+        return
+    with pytest.raises(TrainingRangeError, match=r"out of range \(value -?\d+ is outside \[-2\^31, 2\^31\)"):
+        check_weights(CFG, W)
+    with pytest.raises(TrainingRangeError):
+        pv.commit_model(CFG, W)
+    model, _ = cheat_model(CFG, W, 0)        # W_1[0, 0] = 0: the only bad value is the boundary one
+    with pytest.raises(VerificationError, match=r"^model range proof: range checks"):
+        tr.verify_model(CFG, model)
+
+
+@pytest.mark.parametrize("value,ok", [(-B, True), (B - 1, True), (-B - 1, False), (B, False)])
+def test_data_boundary_is_the_same_in_semantics_and_proof(value, ok):
+    X, Y = _data(4)
+    X[1, 2] = value
+    if ok:
+        Trainer(CFG, _weights(), X, Y)        # the trainer accepts it
+        data, _ = pv.commit_dataset(CFG, X, Y)
+        tr.verify_dataset(CFG, data)
+        return
+    with pytest.raises(TrainingRangeError, match="dataset: X out of range"):
+        Trainer(CFG, _weights(), X, Y)
+    with pytest.raises(ShapeError, match=r"outside \[-2\^\(Q-1\), 2\^\(Q-1\)\)"):
+        pv.commit_dataset(CFG, X, Y)
+    key = tr.model_key(CFG)
+    rows = np.zeros((4, 4), dtype=np.int64)
+    rows[:, :3] = X
+    good, sec = pv.commit_dataset(CFG, np.zeros_like(X), Y)
+    bad = tr.DatasetCommitment(4, 3, 2, key.commit_rows(rows, sec.bX), good.Y)
+    bad.range_proof = pv.prove_dataset_range(CFG, bad, pv.DatasetSecret(X, Y, sec.bX, sec.bY), unsafe_skip_checks=True)
+    with pytest.raises(VerificationError, match=r"^dataset range proof: range checks"):
+        tr.verify_dataset(CFG, bad)
+
+
+# A one-layer step whose bias update is exactly G_Z = Yhat - Y (k = 0, eta_int = 1, bias row of
+# [X | 2^R]^T G_Z is 2^R G_Z): R = 4, Q = 8, so the boundary is 2^7 = 128.
+TINY = FixedPointConfig(widths=(1, 1), eta_int=1, k=0, batch_size=1, R=4, Q=8)
+WIDE = FixedPointConfig(widths=(1, 1), eta_int=1, k=0, batch_size=1, R=4, Q=16)
+
+
+def _tiny_window(b, y, x=0):
+    """Prove the one step with bias b, input x, target y (traces made under a wider Q, so that a
+    cheating prover can have an out-of-range value in them)."""
+    W = [np.array([[0], [b]], dtype=np.int64)]
+    X, Y = np.array([[x]], dtype=np.int64), np.array([[y]], dtype=np.int64)
+    trace = train_step(WIDE, W, X, Y, step=0)
+    trace.config = TINY
+    model, msec = pv.commit_model(TINY, W)
+    data, dsec = pv.commit_dataset(TINY, X, Y)
+    proof, _, _ = pv.prove_window([trace], model, msec, data, dsec, unsafe_skip_checks=True)
+    return trace, model, data, proof, (W, X, Y)
+
+
+@pytest.mark.parametrize("b,y,dw,ok", [(-1, 127, -128, True), (-2, 127, -129, False), (0, -128, 128, False),
+                                       (0, -127, 127, True)])
+def test_update_boundary_is_the_same_in_semantics_and_proof(b, y, dw, ok):
+    trace, model, data, proof, (W, X, Y) = _tiny_window(b, y)
+    assert int(trace.dW[0][-1, 0]) == dw
+    if ok:
+        train_step(TINY, W, X, Y, step=0).validate()
+        tr.verify_window(proof.to_bytes(), data, model)
+        return
+    with pytest.raises(TrainingRangeError, match="dW out of range"):
+        train_step(TINY, W, X, Y, step=0)
+    with pytest.raises(VerificationError, match=r"^range checks"):
+        tr.verify_window(proof.to_bytes(), data, model)
+
+
+HTINY = FixedPointConfig(widths=(1, 1, 1), eta_int=1, k=0, batch_size=1, R=4, Q=8)
+HWIDE = FixedPointConfig(widths=(1, 1, 1), eta_int=1, k=0, batch_size=1, R=4, Q=16)
+
+
+@pytest.mark.parametrize("w,b,zp,ok", [(127, 1, 128, True), (-127, -1, -128, False), (-127, 0, -127, True)])
+def test_hidden_preactivation_boundary_is_the_same_in_semantics_and_proof(w, b, zp, ok):
+    """A hidden Z' lies in (-2^(Q-1), 2^(Q-1)]: the set zkReLU's sign split proves."""
+    W = [np.array([[w], [b]], dtype=np.int64), np.zeros((2, 1), dtype=np.int64)]
+    X, Y = np.array([[16]], dtype=np.int64), np.zeros((1, 1), dtype=np.int64)
+    trace = train_step(HWIDE, W, X, Y, step=0)
+    assert int(trace.Zp[0][0, 0]) == zp
+    trace.config = HTINY
+    model, msec = pv.commit_model(HTINY, W)
+    data, dsec = pv.commit_dataset(HTINY, X, Y)
+    proof, _, _ = pv.prove_window([trace], model, msec, data, dsec, unsafe_skip_checks=True)
+    if ok:
+        train_step(HTINY, W, X, Y, step=0).validate()
+        tr.verify_window(proof.to_bytes(), data, model)
+        return
+    with pytest.raises(TrainingRangeError, match=r"Z' out of range \(value -128 is outside \[-2\^7 \+ 1, 2\^7 \+ 1\)"):
+        train_step(HTINY, W, X, Y, step=0)
+    with pytest.raises(VerificationError, match=r"^range checks"):
+        tr.verify_window(proof.to_bytes(), data, model)
+
+
+# ---------------------------------------------------------------------------- one encoding
+def test_old_variable_length_seed_encoding_is_refused(dataset):
+    """Format 1 wrote the seed as a length-prefixed blob (several encodings of one seed); it is
+    refused, and so is any file of format version 1."""
+    X, Y, data, dsec = dataset
+    W = _weights()
+    model, msec = pv.commit_model(CFG, W)
+    proof, _, _ = pv.prove_window(Trainer(CFG, W, X, Y).run(1), model, msec, data, dsec)
+    good = proof.statement.to_bytes()
+    assert tr.Statement.from_bytes(good).differences(proof.statement) == []
+    seed = Writer().u64(CFG.seed).getvalue()
+    body = good[16:]
+    i = body.index(seed)
+    for blob in (Writer().blob(bytes([CFG.seed])).getvalue(), Writer().blob(seed).getvalue()):
+        other = wrap(tr.STATEMENT_KIND, body[:i] + blob + body[i + 8:])
+        with pytest.raises(ProofFormatError):
+            tr.Statement.from_bytes(other)
+    old = bytearray(proof.to_bytes())
+    old[4:6] = (1).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="format version 1, made by an older zkdl"):
+        tr.WindowProof.from_bytes(bytes(old))
+
+
+def _statement_bytes():
+    X, Y = _data()
+    W = _weights()
+    data, _ = pv.commit_dataset(CFG, X, Y)
+    model, _ = pv.commit_model(CFG, W)
+    st_ = tr.Statement(CFG, 3, 2, data.n, data.digest(), model, model, [5, 7])
+    return st_.to_bytes(), rf.model_file_bytes(CFG, model), data.to_bytes()
+
+
+_ENC = {}
+
+
+def _encodings():
+    if not _ENC:
+        _ENC["statement"], _ENC["model"], _ENC["dataset"] = _statement_bytes()
+    return _ENC
+
+
+def _parse(kind, data):
+    if kind == "statement":
+        return tr.Statement.from_bytes(data)
+    if kind == "model":
+        return rf.read_model_file(data)
+    return tr.DatasetCommitment.from_bytes(data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["statement", "model", "dataset"]), data=st.data())
+def test_every_accepted_byte_string_is_the_canonical_one(kind, data):
+    """Any edit of a statement / model file / dataset file (flip, insert, delete, truncate, length
+    fields changed) is either refused or parses to an object whose canonical encoding is exactly
+    the edited bytes -- so two accepted files with different digests never say the same thing."""
+    good = _encodings()[kind]
+    op = data.draw(st.sampled_from(["flip", "insert", "delete", "set-u32"]))
+    pos = data.draw(st.integers(16, len(good) - 1))
+    if op == "flip":
+        bad = bytearray(good)
+        bad[pos] ^= 1 << data.draw(st.integers(0, 7))
+    elif op == "insert":
+        bad = good[:pos] + bytes([data.draw(st.integers(0, 255))]) + good[pos:]
+    elif op == "delete":
+        bad = good[:pos] + good[pos + 1:]
+    else:
+        bad = bytearray(good)
+        bad[pos:pos + 4] = data.draw(st.integers(0, 70)).to_bytes(4, "little")
+    bad = bytes(bad)
+    if len(bad) != len(good):      # keep the container's length field consistent with the body
+        bad = bad[:8] + (len(bad) - 16).to_bytes(8, "little") + bad[16:]
+    if bad == good:
+        return
+    try:
+        obj = _parse(kind, bad)
+    except (ProofFormatError, ZkdlError):
+        return
+    if kind == "statement":
+        assert obj.to_bytes() == bad
+        assert obj.differences(_parse(kind, good)) != []
+    elif kind == "model":
+        assert rf.model_file_bytes(*obj) == bad
+    else:
+        assert obj.to_bytes() == bad
+
+
+# ---------------------------------------------------------------------------- runs as chains
+def test_run_resumed_from_a_published_final_model(tmp_path):
+    """Run A ends with a range-proven final-model.commitment; run B continues training from it
+    (same commitment, next step number): B verifies with --initial-model A's final model, and an
+    inference proof against it stands on its own."""
+    from zkdl.record import Recorder, load_state, save_model_opening, weights_from_secret
+
+    X, Y = _data()
+    W = _weights()
+    spool_a, run_a = tmp_path / "sa", tmp_path / "ra"
+    rec = Recorder(str(spool_a), CFG, W, X, Y, window=2, out=str(run_a))
+    rec.run(3)
+    rec.close()
+    assert zkdl("daemon", "--spool", spool_a, "--out", run_a, "--once", "--quiet").returncode == 0
+    r = zkdl("verify", run_a, "--json")
+    s = json.loads(r.stdout)
+    assert r.returncode == 0 and s["final_model_range_proof"] == "verified" and s["last_step"] == 2
+    final = run_a / rf.FINAL_MODEL_FILE
+    _, fmodel = rf.load_model_file(str(final))
+    tr.verify_model(CFG, fmodel)
+    # the prover's opening of A's final model (the spool's last state), saved as a model opening
+    states = sorted((spool_a / rf.PRIVATE_DIR).glob("state-*.npz"))
+    sec = load_state(str(states[-1]), CFG)["secret"]
+    opening = tmp_path / "final.opening"
+    save_model_opening(str(opening), sec)
+    W3 = weights_from_secret(CFG, sec)
+    assert all(np.array_equal(a, b) for a, b in zip(W3, rec.weights))
+    spool_b, run_b = tmp_path / "sb", tmp_path / "rb"
+    rec_b = Recorder(str(spool_b), CFG, W3, X, Y, window=2, out=str(run_b), model_opening=(str(final), str(opening)),
+                     start_step=3)
+    rec_b.run(2)
+    rec_b.close()
+    assert zkdl("daemon", "--spool", spool_b, "--out", run_b, "--once", "--quiet").returncode == 0
+    r = zkdl("verify", run_b, "--initial-model", final, "--json")
+    s = json.loads(r.stdout)
+    assert r.returncode == 0, r.stderr
+    assert s["first_step"] == 3 and s["last_step"] == 4 and s["status"] == "complete"
+    # B's initial model is byte-for-byte A's final commitment
+    assert rf.model_digest(rf.load_model_file(str(run_b / rf.INITIAL_MODEL_FILE))[1]) == rf.model_digest(fmodel)
+    # inference against A's final model, verified from the published file alone
+    icfg = tr.inference_config(CFG.widths, 2)
+    proof = pv.prove_inference(icfg, W3, fmodel, sec, X[:2])
+    tr.verify_inference(proof.to_bytes(), rf.load_model_file(str(final))[1])
+    # a model published without a range proof is given one when a run starts from it
+    bare = tmp_path / "bare.commitment"
+    bare.write_bytes(rf.model_file_bytes(CFG, tr.ModelCommitment(fmodel.W, fmodel.b)))
+    rec_c = Recorder(str(tmp_path / "sc"), CFG, W3, X, Y, model_opening=(str(bare), str(opening)), start_step=3)
+    tr.verify_model(CFG, rec_c.model)
+    rec_c.close()
+
+
+def test_final_weights_outside_the_range_end_the_run_but_start_no_chain(tmp_path):
+    """Weights after the first step are not range-limited: a run may end outside
+    [-2^(Q-1), 2^(Q-1)) (valid, complete), but its final model then has no range proof."""
+    from zkdl.record import Recorder
+
+    cfg = FixedPointConfig(widths=(1, 1), eta_int=2, k=0, batch_size=1, R=4, Q=8)
+    W = [np.array([[0], [100]], dtype=np.int64)]               # bias 100; dW = 2 (Yhat - Y)
+    X, Y = np.zeros((2, 1), dtype=np.int64), np.full((2, 1), 127, dtype=np.int64)
+    spool, run = tmp_path / "s", tmp_path / "r"
+    rec = Recorder(str(spool), cfg, W, X, Y, window=1, out=str(run))
+    rec.run(1)
+    assert int(rec.weights[0][-1, 0]) == 154                     # > 2^7 - 1
+    rec.close()
+    assert zkdl("daemon", "--spool", spool, "--out", run, "--once", "--quiet").returncode == 0
+    r = zkdl("verify", run, "--json")
+    s = json.loads(r.stdout)
+    assert r.returncode == 0 and s["status"] == "complete"
+    assert s["final_model_range_proof"].startswith("none")
+    r = zkdl("verify", run)
+    assert "no range proof: it cannot start a chain" in r.stdout
