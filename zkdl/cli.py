@@ -9,7 +9,8 @@
 
 Exit status: 0 success (``verify``: valid), 1 invalid (the failing check is named on stderr) or
 a failure, 2 unusable input (missing file, wrong format or version, not a zkdl file, bad
-arguments), 3 (``daemon``) another daemon holds the spool.  Errors are one line on stderr, never
+arguments; ``daemon``: the spool belongs to another run directory, or the run directory is behind
+the spool), 3 (``daemon``) another daemon holds the spool.  Errors are one line on stderr, never
 a traceback (set ZKDL_DEBUG=1 to see one).
 
 ``verify`` and ``inspect`` import no prover code (circuits.prover, zkdl.trainer, prover_gpu).
@@ -41,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("target", metavar="RUN_DIR_OR_PROOF")
     v.add_argument("--json", action="store_true", help="print the result as JSON")
     v.add_argument("--dataset", help="dataset commitment file (for a single proof; default: next to it)")
-    v.add_argument("--initial-model", help="model commitment file the run must start from")
+    v.add_argument("--initial-model", help="model commitment file the run (or the single window proof) must start from")
     v.add_argument("--final-model", help="model commitment file the run must end at")
 
     i = sub.add_parser("inspect", help="print what a proof (or commitment file) claims, without verifying")
@@ -103,7 +104,7 @@ def cmd_verify(a) -> int:
         if os.path.isdir(a.target):
             s = verify_run(a.target, initial_model=a.initial_model, final_model=a.final_model)
         elif os.path.exists(a.target):
-            s = verify_proof_file(a.target, a.dataset)
+            s = verify_proof_file(a.target, a.dataset, a.initial_model)
         else:
             return fail(EXIT_UNUSABLE, None, f"{a.target}: no such file or directory")
     except rf.RunInvalidError as e:
@@ -130,7 +131,8 @@ def cmd_inspect(a) -> int:
         elif kind == rf.MODEL_FILE_KIND:
             cfg, model = rf.read_model_file(data)
             info = {"file": a.file, "kind": "model commitment", "bytes": len(data), "widths": list(cfg.widths),
-                    "model_sha256": rf.model_digest(model)}
+                    "R": cfg.R, "Q": cfg.Q, "model_sha256": rf.model_digest(model),
+                    "range_proof_bytes": len(model.range_proof or b"")}
         elif kind == DATASET_KIND:
             ds = DatasetCommitment.from_bytes(data)
             info = {"file": a.file, "kind": "dataset commitment", "bytes": len(data), "n_examples": ds.n,
@@ -264,8 +266,9 @@ def main(argv=None) -> int:
 
     try:
         return _COMMANDS[a.cmd](a)
-    except KeyboardInterrupt:
-        _err("interrupted")
+    except KeyboardInterrupt as e:
+        if not getattr(e, "zkdl_reported", False):     # a Recorder has said what happens already
+            _err("interrupted")
         return 130
     except (RunFormatError, EncodingError) as e:
         _err(f"unusable input: {e}")

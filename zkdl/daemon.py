@@ -18,6 +18,16 @@ One daemon per spool (and per run directory): an exclusive ``fcntl.flock`` on
 ``SPOOL/daemon.lock`` and ``OUT/.daemon.lock``; a second daemon exits with status 3 (or, with
 ``--wait-lock``, waits for the first to finish).
 
+A spool belongs to one run directory: the first daemon (or a Recorder given ``out``) records it in
+``SPOOL/run-dir.json``; a daemon pointed at another ``--out`` refuses at once (exit 2, naming the
+run directory), before writing anything.  No file is deleted unless the run directory has
+superseded it: a trace once a manifest entry covers it, a prover state once the next one is
+written and recorded; a spool whose prover state is ahead of the run directory's manifest (an
+older copy of the run directory) is refused, not "cleaned up".
+
+The end of a run is public: the manifest's ``status`` is "in progress", "complete" or "stopped
+early: <reason>" (from the recorder's end.json; ``complete`` is true only for "complete").
+
 Signals: the first SIGTERM / SIGINT lets the window in hand finish (proved, verified, recorded)
 and exits 0; a second one abandons it at once (nothing is recorded for it; a restart proves it
 again) and exits 0.
@@ -31,7 +41,7 @@ import sys
 import time
 
 from . import runfiles as rf
-from .errors import ZkdlError
+from .errors import FieldRangeError, ZkdlError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
@@ -46,6 +56,19 @@ class DaemonBusy(DaemonError):
 
 class _Abandon(BaseException):
     pass
+
+
+def _listdir(d: str) -> list[str]:
+    try:
+        return os.listdir(d)
+    except OSError:
+        return []
+
+
+def owner_mismatch(spool: str, owner: dict) -> str:
+    from .record import owner_mismatch as msg
+
+    return msg(spool, owner)
 
 
 class _Log:
@@ -165,10 +188,15 @@ class Daemon:
             if m.get("run_id") != run["run_id"]:
                 raise DaemonError(f"{self.out} holds the proofs of another run (run_id differs); use another --out")
             self.manifest = m
+            self._bind()
         else:
-            if os.path.exists(os.path.join(self.private, rf.state_file(1))):
+            if any(n.startswith("state-") for n in _listdir(self.private)):
                 raise DaemonError(f"windows of this spool were already proven into another run directory; "
                                   f"{self.out} has no manifest")
+            stray = [n for n in _listdir(self.out) if n.startswith("window-") or n == rf.FINAL_MODEL_FILE]
+            if stray:
+                raise DaemonError(f"{self.out} holds proofs ({stray[0]}) but no manifest; use a new --out")
+            self._bind()
             ds = rf.read_bytes(os.path.join(self.spool, rf.DATASET_FILE), "dataset commitment")
             mf = rf.read_bytes(os.path.join(self.spool, rf.INITIAL_MODEL_FILE), "initial model")
             rf.atomic_write(os.path.join(self.out, rf.DATASET_FILE), ds)
@@ -182,7 +210,7 @@ class Daemon:
                                   "model_sha256": rf.model_digest(self.initial)},
                 "t0": self.t_start, "window": self.window_arg or int(run.get("window", 8)),
                 "reveal_losses": self.reveal, "windows": [], "total_steps": None, "complete": False,
-                "final_model": None,
+                "status": rf.STATUS_IN_PROGRESS, "final_model": None,
             }
             rf.atomic_write_json(mpath, self.manifest)
         self.T = int(self.manifest["window"])
@@ -196,6 +224,7 @@ class Daemon:
         ws = self.manifest["windows"]
         k = len(ws)
         nxt = self.t_start + sum(w["T"] for w in ws)
+        self._check_states(k)
         if k == 0:
             return k, nxt, self.initial, self.msec0
         try:
@@ -207,8 +236,11 @@ class Daemon:
         return k, nxt, st["after"], st["secret"]
 
     def _cleanup(self, k: int, nxt: int) -> None:
+        """Delete what this run directory's manifest has superseded: traces of steps < nxt (proven
+        in a recorded window) and prover states before state k (the one _carried loaded)."""
         from .record import delete_step
 
+        self._cleanup_states(k)
         steps_dir = os.path.join(self.spool, rf.STEPS_DIR)
         for name in os.listdir(steps_dir):
             if name.startswith("step-") and name.endswith((".json", ".npz")):
@@ -218,23 +250,78 @@ class Daemon:
                     continue
                 if t < nxt:
                     delete_step(self.spool, t)
-        for name in os.listdir(self.private):
+
+    def _state_files(self) -> dict[int, str]:
+        out = {}
+        for name in _listdir(self.private):
             if name.startswith("state-") and name.endswith(".npz"):
                 try:
-                    j = int(name[6:-4])
+                    out[int(name[6:-4])] = name
                 except ValueError:
                     continue
-                if j < k or (j > k + 1):
-                    os.unlink(os.path.join(self.private, name))
+        return out
 
-    def _end(self) -> int | None:
-        p = os.path.join(self.spool, rf.END_JSON)
-        if not os.path.exists(p):
-            return None
+    def _check_states(self, k: int) -> None:
+        """A state after more than k + 1 windows is never ours to delete (state k + 1 may be a
+        window proven but not yet recorded): the run directory is behind the spool."""
+        ahead = [j for j in self._state_files() if j > k + 1]
+        if ahead:
+            raise DaemonError(f"the spool holds the prover state after {max(ahead)} windows but {self.out} "
+                              f"lists {k}: this run directory is behind the spool (restored from an older "
+                              "copy?); nothing was deleted")
+
+    def _cleanup_states(self, k: int) -> None:
+        self._check_states(k)
+        for j, name in self._state_files().items():
+            if j < k:                           # superseded by state k (loaded by _carried)
+                os.unlink(os.path.join(self.private, name))
+
+    def _end(self) -> dict | None:
+        """The recorder's end of the run: {"steps", "status"}, or None while it is in progress."""
+        from .record import SpoolError, read_end
+
         try:
-            return int(rf.read_json(p, "end.json")["steps"])
-        except (rf.RunFormatError, KeyError, TypeError, ValueError) as e:
-            raise DaemonError(f"spool end.json is malformed ({e})") from None
+            return read_end(self.spool)
+        except SpoolError as e:
+            raise DaemonError(str(e)) from None
+
+    def _ended(self) -> bool:
+        return self.manifest.get("total_steps") is not None or bool(self.manifest.get("complete"))
+
+    def _check_owner(self) -> None:
+        """Before anything is written: the spool must be a zkdl spool and either belong to this
+        run directory or be unbound and fit it (no window proven elsewhere)."""
+        from .record import SpoolError, read_owner, read_run, same_dir
+
+        try:
+            run = read_run(self.spool)
+            owner = read_owner(self.spool)
+        except SpoolError as e:
+            raise DaemonError(str(e)) from None
+        if owner is not None:
+            if not same_dir(owner["run_dir"], self.out):
+                raise DaemonError(owner_mismatch(self.spool, owner))
+            return
+        mpath = os.path.join(self.out, rf.MANIFEST)
+        if os.path.exists(mpath):
+            try:
+                m = rf.read_json(mpath, "manifest", rf.MANIFEST_FORMAT, rf.MANIFEST_VERSION)
+            except rf.RunFormatError as e:
+                raise DaemonError(str(e)) from None
+            if m.get("run_id") != run.get("run_id"):
+                raise DaemonError(f"{self.out} holds the proofs of another run (run_id differs); use another --out")
+        elif any(n.startswith("state-") for n in _listdir(os.path.join(self.spool, rf.PRIVATE_DIR))):
+            raise DaemonError(f"windows of this spool were already proven into another run directory; "
+                              f"{self.out} has no manifest")
+
+    def _bind(self) -> None:
+        """Record (once) that the spool belongs to this run directory (under both locks)."""
+        from .record import SpoolError, bind_owner
+
+        try:
+            bind_owner(self.spool, self.out, self.run["run_id"])
+        except SpoolError as e:
+            raise DaemonError(str(e)) from None
 
     # ------------------------------------------------------------------ one window
     def _prove_window(self, k: int, t0: int, T: int, model, msec):
@@ -275,7 +362,10 @@ class Daemon:
         # verify what is on disk before anything is deleted
         t_ver = time.perf_counter()
         disk = rf.read_bytes(ppath, "proof")
-        st = verify_window(disk, self.dataset, expected=proof.statement)
+        # the chain start: the spool's (range-proven) initial model, else the previous window
+        start = model if k == 0 else WindowProof.from_bytes(
+            rf.read_bytes(os.path.join(self.out, rf.window_file(k - 1)), "proof")).statement
+        st = verify_window(disk, self.dataset, start, expected=proof.statement)
         t_ver = time.perf_counter() - t_ver
         if st.before != model or st.t0 != t0 or st.T != T:
             raise DaemonError(f"window {k}: the proof does not continue the chain (internal error)")
@@ -294,14 +384,27 @@ class Daemon:
         for t in range(entry["t0"], entry["t0"] + entry["T"]):
             delete_step(self.spool, t)
         old = os.path.join(self.private, rf.state_file(k))
-        if k >= 1 and os.path.exists(old):
-            os.unlink(old)
+        if k >= 1 and os.path.exists(old) and os.path.exists(os.path.join(self.private, rf.state_file(k + 1))):
+            os.unlink(old)              # superseded: state k+1 opens the after-commitment just recorded
 
-    def _finish(self, total: int, after) -> None:
+    def _finish(self, total: int, after, secret, status: str) -> None:
+        from circuits.prover import prove_model_range
+        from circuits.training import ModelCommitment
+
+        # the final model with its range proof, so that it can start a chain (a later run that
+        # resumes from it, inference proofs); weights that grew out of [-2^(Q-1), 2^(Q-1)) are a
+        # valid end of this run but cannot start another
+        after = ModelCommitment(after.W, after.b)
+        try:
+            after.range_proof = prove_model_range(self.config, after, secret)
+        except FieldRangeError:
+            self.log.line(f"the final weights lie outside [-2^(Q-1), 2^(Q-1)): {rf.FINAL_MODEL_FILE} carries no "
+                          "range proof (it cannot start another run or back inference proofs)")
         mf = rf.model_file_bytes(self.config, after)
         rf.atomic_write(os.path.join(self.out, rf.FINAL_MODEL_FILE), mf)
         self.manifest["total_steps"] = total
-        self.manifest["complete"] = True
+        self.manifest["status"] = status
+        self.manifest["complete"] = status == rf.STATUS_COMPLETE
         self.manifest["final_model"] = {"file": rf.FINAL_MODEL_FILE, "sha256": rf.sha256_bytes(mf),
                                         "model_sha256": rf.model_digest(after)}
         rf.atomic_write_json(os.path.join(self.out, rf.MANIFEST), self.manifest)
@@ -316,6 +419,7 @@ class Daemon:
             raise DaemonError(f"{self.spool} is not a zkdl spool (no {rf.RUN_JSON})")
         locks = [_lock(os.path.join(self.spool, rf.LOCK_FILE), self.wait_lock)]
         try:
+            self._check_owner()                 # before anything is written (--out not even created)
             try:
                 os.makedirs(self.out, exist_ok=True)
             except OSError as e:
@@ -326,26 +430,28 @@ class Daemon:
             self._cleanup(k, nxt)
             rates: list[float] = []
             done_windows = 0
-            if not self.manifest["complete"]:
+            if not self._ended():
                 self.log.line(f"proving {self.spool} into {self.out}: windows of {self.T} steps, "
                               f"{len(self.manifest['windows'])} already proven (next step {nxt})")
             while not self._stop:
-                if self.manifest["complete"]:
+                if self._ended():
                     break
                 end = self._end()
+                end_steps = None if end is None else end["steps"]
                 have = set(list_steps(self.spool))
                 avail = 0
                 while nxt + avail in have:
                     avail += 1
-                if end is not None and nxt >= end:
-                    self._finish(nxt, model)
-                    self.log.line(f"run complete: {nxt - self.t_start} steps in {len(self.manifest['windows'])} "
-                                  f"windows; manifest {os.path.join(self.out, rf.MANIFEST)}")
+                if end is not None and nxt >= end_steps:
+                    self._finish(nxt, model, msec, end["status"])
+                    self.log.line(f"run {end['status']}: {nxt - self.t_start} steps in "
+                                  f"{len(self.manifest['windows'])} windows; manifest "
+                                  f"{os.path.join(self.out, rf.MANIFEST)}")
                     break
                 if avail >= self.T:
                     T = self.T
-                elif end is not None and avail > 0 and nxt + avail >= end:
-                    T = end - nxt                            # the last, shorter window
+                elif end is not None and avail > 0 and nxt + avail >= end_steps:
+                    T = end_steps - nxt                      # the last, shorter window
                 else:
                     if self.once:
                         self.log.line(f"--once: nothing more to prove now (next step {nxt}, "
@@ -369,7 +475,7 @@ class Daemon:
                 self.log.line(f"window {k - 1}: steps {entry['t0']}..{entry['t0'] + T - 1} proved in "
                               f"{entry['prove_seconds']:.2f} s ({entry['prove_seconds'] / T:.2f} s/step), "
                               f"verified in {entry['verify_seconds']:.2f} s, {entry['bytes']} bytes")
-                total = (end - self.t_start) if end is not None else None
+                total = (end_steps - self.t_start) if end is not None else None
                 self.log.progress(nxt - self.t_start, total, rates[-1] if rates else None, queue)
             if self._stop:
                 self.log.line("stopped by signal")

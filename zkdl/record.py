@@ -15,6 +15,12 @@ started by the recorder as a subprocess.
             trace = rec.step()             # one SGD step (fixed point), recorded
             print(trace.step, trace.loss)
 
+Creating a Recorder is atomic (it raises leaving nothing behind, or leaves a ready spool).  The
+end of a run is recorded in ``end.json``: leaving the ``with`` block normally (or :meth:`Recorder.close`)
+makes it "complete"; by an exception (Ctrl-C ...) or :meth:`Recorder.abort` "stopped early", which
+the run directory publishes.  After a crash of the training process, :meth:`Recorder.resume`
+continues the run from its last complete step.
+
 Spool layout and formats: :mod:`zkdl.runfiles` and docs/user-guide.md.  The private files (the
 dataset, every blind, the traces themselves) are created with mode 0600 in directories of mode
 0700; the verifier never reads the spool.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import os
 import secrets as _secrets
+import stat
 import subprocess
 import sys
 import time
@@ -40,7 +47,7 @@ from zkdl.hyrax import HyraxSecret
 from . import runfiles as rf
 
 __all__ = ["Recorder", "write_trace", "read_trace", "save_secrets", "load_secrets", "save_state", "load_state",
-           "list_steps", "read_run", "SpoolError"]
+           "list_steps", "read_run", "read_end", "read_owner", "bind_owner", "daemon_pid", "SpoolError"]
 
 # list fields of a StepTrace, stored as "<name>.<i>" in the step's .npz
 _LIST_FIELDS = ("W_before", "Zp", "E_fwd", "S", "A", "G_Z", "G_A", "E_bwd", "G_W", "dW", "E_upd", "W_after")
@@ -159,13 +166,17 @@ def _model_secret_from(z, L: int, prefix: str = "") -> ModelSecret:
     return ModelSecret(parts["W"], parts["b"])
 
 
-def save_secrets(path: str, dsec: DatasetSecret, msec: ModelSecret) -> None:
-    """The private file of a spool (mode 0600): the dataset, its blinds, the initial model's
-    openings."""
+def _secrets_bytes(dsec: DatasetSecret, msec: ModelSecret) -> bytes:
     arrays = {"format": np.array("zkdl-secrets"), "version": np.array(1), "X": dsec.X, "Y": dsec.Y,
               "bX": _fr(dsec.bX), "bY": _fr(dsec.bY)}
     arrays.update(_model_secret_arrays(msec))
-    rf.atomic_write(path, _npz_bytes(arrays), 0o600)
+    return _npz_bytes(arrays)
+
+
+def save_secrets(path: str, dsec: DatasetSecret, msec: ModelSecret) -> None:
+    """The private file of a spool (mode 0600): the dataset, its blinds, the initial model's
+    openings."""
+    rf.atomic_write(path, _secrets_bytes(dsec, msec), 0o600)
 
 
 def load_secrets(path: str, config: FixedPointConfig) -> tuple[DatasetSecret, ModelSecret]:
@@ -223,6 +234,160 @@ def read_run(spool: str) -> dict:
         raise SpoolError(str(e)) from None
 
 
+# ----------------------------------------------------------------------------- spool ownership, end
+
+
+def read_owner(spool: str) -> dict | None:
+    """The spool's ``run-dir.json`` (the run directory it belongs to), or None if the spool is not
+    bound yet (SpoolError if the file is malformed)."""
+    p = os.path.join(spool, rf.OWNER_FILE)
+    if not os.path.exists(p):
+        return None
+    try:
+        o = rf.read_json(p, "spool run-dir.json", rf.OWNER_FORMAT, rf.OWNER_VERSION)
+    except rf.RunFormatError as e:
+        raise SpoolError(str(e)) from None
+    if not isinstance(o.get("run_dir"), str) or not o["run_dir"]:
+        raise SpoolError(f"{p}: no run_dir")
+    return o
+
+
+def owner_bytes(run_dir: str, run_id: str) -> bytes:
+    import json
+
+    obj = {"format": rf.OWNER_FORMAT, "version": rf.OWNER_VERSION, "run_dir": os.path.abspath(run_dir),
+           "run_id": run_id, "bound": time.time()}
+    return (json.dumps(obj, indent=1) + "\n").encode()
+
+
+def same_dir(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def owner_mismatch(spool: str, owner: dict) -> str:
+    """The one-line refusal for a spool used with another run directory than its own."""
+    return (f"spool {spool} belongs to the run directory {owner['run_dir']} (run {owner.get('run_id', '?')}); "
+            f"its proofs and prover state continue there only: use --out {owner['run_dir']}")
+
+
+def bind_owner(spool: str, run_dir: str, run_id: str) -> None:
+    """Record in the spool the one run directory it is proven into (never overwrites a binding)."""
+    try:
+        rf.create_exclusive(os.path.join(spool, rf.OWNER_FILE), owner_bytes(run_dir, run_id), 0o600)
+    except ZkdlError:
+        o = read_owner(spool)
+        if o is None or not same_dir(o["run_dir"], run_dir):
+            raise SpoolError(owner_mismatch(spool, o or {"run_dir": "?"})) from None
+
+
+def public_reason(reason) -> str:
+    """A stop reason as it may be published: one short line."""
+    r = " ".join(str(reason).split())[:120]
+    return r or "stopped"
+
+
+def read_end(spool: str) -> dict | None:
+    """The spool's end.json as ``{"steps": n, "status": "complete" | "stopped early: <reason>"}``, or
+    None while the run is in progress (SpoolError if malformed)."""
+    p = os.path.join(spool, rf.END_JSON)
+    if not os.path.exists(p):
+        return None
+    try:
+        e = rf.read_json(p, "spool end.json")
+        steps = int(e["steps"])
+    except (rf.RunFormatError, KeyError, TypeError, ValueError) as err:
+        raise SpoolError(f"spool end.json is malformed ({err})") from None
+    status = e.get("status")
+    reason = str(e.get("reason", ""))
+    if status is None:                     # written before the end status existed
+        status = rf.STATUS_COMPLETE if reason == "finished" else rf.STATUS_STOPPED
+        reason = reason.removeprefix("aborted: ")
+    if status == rf.STATUS_COMPLETE:
+        return {"steps": steps, "status": rf.STATUS_COMPLETE}
+    if status == rf.STATUS_STOPPED:
+        return {"steps": steps, "status": f"{rf.STATUS_STOPPED}: {public_reason(reason)}"}
+    raise SpoolError(f"spool end.json: unknown status {status!r}")
+
+
+def daemon_pid(spool: str) -> int | None:
+    """The pid of a prover daemon running on ``spool`` now (it holds SPOOL/daemon.lock), or None."""
+    import fcntl
+
+    p = os.path.join(spool, rf.LOCK_FILE)
+    try:
+        fd = os.open(p, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return int(os.pread(fd, 32, 0).split()[0])
+            except (ValueError, IndexError, OSError):
+                return -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+class _RecorderLock:
+    """An exclusive flock on SPOOL/recorder.lock while a process records into the spool (a crashed
+    process releases it)."""
+
+    def __init__(self, path: str, create: bool):
+        import fcntl
+
+        flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
+        try:
+            self.fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)      # a spool of an older zkdl
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                pid = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+            finally:
+                os.close(self.fd)
+                self.fd = None
+            raise SpoolError(f"another process (pid {pid}) is recording into {os.path.dirname(path)}; "
+                             "resume only after it has exited") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def weights_from_secret(config: FixedPointConfig, sec: ModelSecret) -> list[np.ndarray]:
+    """The integer weights (zkdl layout, last row bias) a model opening opens to."""
+    from circuits.training import WindowLayout
+
+    lay = WindowLayout(config, 1)
+    out = []
+    for i in range(config.num_layers):
+        wl, bl = lay.weight(i), lay.bias(i)
+        d_in, d_out = wl.valid
+        w = sec.W[i].values.to_int64().reshape(wl.padded)[:d_in, :d_out]
+        b = sec.b[i].values.to_int64().reshape(bl.padded)[:d_out]
+        out.append(np.vstack([w, b[None, :]]).astype(np.int64))
+    return out
+
+
+def _states(spool: str, config: FixedPointConfig) -> list[dict]:
+    """Every prover state in SPOOL/private (loaded), by window count."""
+    d = os.path.join(spool, rf.PRIVATE_DIR)
+    out = []
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else ():
+        if name.startswith("state-") and name.endswith(".npz"):
+            out.append(load_state(os.path.join(d, name), config))
+    return out
+
+
 # ----------------------------------------------------------------------------- recorder
 
 
@@ -230,7 +395,9 @@ class Recorder:
     """Records a fixed-point training run into ``spool`` for the prover daemon.
 
     Args:
-        spool: a new (or empty) directory; created with mode 0700.
+        spool: a new (or empty) directory; created with mode 0700.  Creation is atomic: if the
+            constructor raises, it leaves nothing behind (and never touches what was there);
+            otherwise the spool is ready.
         config: the public FixedPointConfig.
         W_init: the initial integer weights (zkdl layout), committed here.
         X, Y: the integer dataset (features, targets), committed here (one row commitment each).
@@ -238,21 +405,32 @@ class Recorder:
         reveal_losses: whether proofs reveal the per-step losses (public in the statement).
         start_daemon: start ``zkdl daemon --spool SPOOL --out OUT`` as a subprocess (needs ``out``);
             its output goes to ``daemon_log`` (default OUT/../<out name>.daemon.log next to out).
+        out: the run directory of the proofs.  Given, the spool is bound to it at once
+            (``run-dir.json``); otherwise the first daemon binds it.  A spool belongs to one run
+            directory; a daemon pointed elsewhere refuses.
         model_opening: (commitment file, opening file) of a model committed beforehand with
             ``zkdl commit-model``; its commitment is then the run's initial commitment
             (byte-equal, so an auditor can compare it with the one published before training).
         validate: re-check every trace passed to :meth:`record` (always done for foreign traces
             unless False; the daemon's prover re-checks them anyway).
+        start_step: the number of the run's first step (default 0), e.g. to continue training a
+            published model (``model_opening``) from where its own run ended: the batch schedule
+            goes on from there.  The run is a new chain: it starts from the committed model, whose
+            range proof the verifier requires whatever the first step.
 
     Methods: :meth:`step` (run and record one step), :meth:`record` (record a caller's trace),
-    :meth:`close` (mark the run as ended: the daemon then proves the last, possibly shorter,
-    window), :meth:`wait_daemon`.  ``on_train_batch_end`` is an alias of :meth:`record`.
+    :meth:`close` (the run is complete: the daemon then proves the last, possibly shorter,
+    window), :meth:`abort` (the run stopped early: the same, but the run says so publicly),
+    :meth:`wait_daemon`, :meth:`resume` (a classmethod: continue the run of a spool after the
+    training process died).  ``on_train_batch_end`` is an alias of :meth:`record`.  Leaving a
+    ``with Recorder(...)`` block normally closes the run; by an exception (Ctrl-C,
+    TrainingRangeError, ...) aborts it with the exception's class name as the public reason.
     """
 
     def __init__(self, spool: str, config: FixedPointConfig, W_init: Sequence, X, Y, *, window: int = 8,
                  reveal_losses: bool = True, start_daemon: bool = False, out: str | None = None,
                  daemon_log: str | None = None, daemon_args: Sequence[str] = (),
-                 model_opening: tuple[str, str] | None = None, validate: bool = True):
+                 model_opening: tuple[str, str] | None = None, validate: bool = True, start_step: int = 0):
         if not isinstance(config, FixedPointConfig):
             raise ShapeError("Recorder: config must be a FixedPointConfig")
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
@@ -265,22 +443,15 @@ class Recorder:
         self.window = window
         self._daemon: subprocess.Popen | None = None
         self._closed = False
+        self._lock = None
+        self.running_daemon_pid: int | None = None      # a daemon found running by resume()
         W = [w.copy() for w in check_weights(config, W_init, "initial weights")]
-        if os.path.exists(self.spool):
-            if not os.path.isdir(self.spool):
-                raise SpoolError(f"spool {spool} exists and is not a directory")
-            if os.listdir(self.spool):
-                raise SpoolError(f"spool {spool} is not empty (a run is already recorded there); "
-                                 "use a new directory")
-        else:
-            os.makedirs(self.spool, mode=0o700)
-        os.chmod(self.spool, 0o700)
-        os.makedirs(os.path.join(self.spool, rf.STEPS_DIR), mode=0o700, exist_ok=True)
-        os.makedirs(os.path.join(self.spool, rf.PRIVATE_DIR), mode=0o700, exist_ok=True)
+        self._check_new_spool(spool)
 
+        # everything that can fail on the caller's input happens before the file system is touched
         from zkdl.trainer import Trainer
 
-        self.trainer = Trainer(config, W, X, Y)             # checks shapes and ranges
+        self.trainer = Trainer(config, W, X, Y, start_step=start_step)   # checks shapes and ranges
         self.dataset, dsec = commit_dataset(config, self.trainer.X, self.trainer.Y)
         if model_opening is not None:
             model, msec = load_model_opening(model_opening[0], model_opening[1], config, W)
@@ -288,22 +459,231 @@ class Recorder:
             model, msec = commit_model(config, W)
         self.model = model
         self._prev_W = W
-        self.next_step = 0
+        self.next_step = self.trainer.step_index
         self.steps_recorded = 0
-        save_secrets(os.path.join(self.spool, rf.PRIVATE_DIR, rf.SECRETS_FILE), dsec, msec)
+        self.run_id = _secrets.token_hex(16)
         ds = self.dataset.to_bytes()
         mf = rf.model_file_bytes(config, model)
-        rf.atomic_write(os.path.join(self.spool, rf.DATASET_FILE), ds)
-        rf.atomic_write(os.path.join(self.spool, rf.INITIAL_MODEL_FILE), mf)
-        self.run_id = _secrets.token_hex(16)
         run = {"format": rf.SPOOL_FORMAT, "version": rf.SPOOL_VERSION, "run_id": self.run_id,
                "config": rf.config_to_json(config), "n_examples": int(self.trainer.num_examples),
-               "t0": 0, "window": window, "reveal_losses": bool(reveal_losses),
+               "t0": self.next_step, "window": window, "reveal_losses": bool(reveal_losses),
                "dataset_digest": self.dataset.digest().hex(), "dataset_sha256": rf.sha256_bytes(ds),
                "model_initial_sha256": rf.sha256_bytes(mf), "created": time.time()}
-        rf.atomic_write_json(os.path.join(self.spool, rf.RUN_JSON), run)   # last: the spool is ready
+        files = [(os.path.join(rf.PRIVATE_DIR, rf.SECRETS_FILE), _secrets_bytes(dsec, msec), 0o600),
+                 (rf.DATASET_FILE, ds, 0o644), (rf.INITIAL_MODEL_FILE, mf, 0o644)]
+        if out:
+            files.append((rf.OWNER_FILE, owner_bytes(out, self.run_id), 0o600))
+        import json
+
+        files.append((rf.RUN_JSON, (json.dumps(run, indent=1) + "\n").encode(), 0o644))  # last: ready
+        undo = self._create(files)
         if start_daemon:
-            self.start_daemon(out, daemon_log, daemon_args)
+            try:
+                self.start_daemon(out, daemon_log, daemon_args)
+            except BaseException:
+                self._lock.release()
+                undo()
+                raise
+
+    # ------------------------------------------------------------------ creation
+    def _check_new_spool(self, spool: str) -> None:
+        if os.path.lexists(self.spool):
+            if not os.path.isdir(self.spool):
+                raise SpoolError(f"spool {spool} exists and is not a directory")
+            names = os.listdir(self.spool)
+            if names:
+                what = ("a run is already recorded there" if rf.RUN_JSON in names else
+                        "it holds other files")
+                raise SpoolError(f"spool {spool} is not empty ({what}); use a new directory"
+                                 + (", or Recorder.resume to continue that run" if rf.RUN_JSON in names else ""))
+
+    def _create(self, files: list) -> "callable":
+        """Create the spool with ``files`` ((relative path, bytes, mode); run.json last) and take
+        the recorder lock.  A new spool is assembled in a temporary directory next to it and
+        renamed into place; an existing empty directory is filled in place.  On any failure
+        everything this call created is removed and nothing else is touched.  Returns the undo
+        function (used if starting the daemon fails)."""
+        import shutil
+        import tempfile
+
+        made_parents = []
+        parent = os.path.dirname(self.spool)
+        p = parent
+        while not os.path.exists(p):
+            made_parents.append(p)
+            p = os.path.dirname(p)
+        made_parents.reverse()
+
+        def rm_parents():
+            for d in reversed(made_parents):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    break
+
+        def populate(root: str, created: list) -> None:
+            for d in (rf.STEPS_DIR, rf.PRIVATE_DIR):
+                os.mkdir(os.path.join(root, d), 0o700)
+                created.append(os.path.join(root, d))
+                os.chmod(os.path.join(root, d), 0o700)
+            lock = os.path.join(root, rf.RECORDER_LOCK)
+            self._lock = _RecorderLock(lock, create=True)
+            created.append(lock)
+            for rel, data, mode in files:
+                path = os.path.join(root, rel)
+                rf.atomic_write(path, data, mode)
+                created.append(path)
+
+        for d in made_parents:
+            os.mkdir(d)
+        if not os.path.exists(self.spool):
+            try:
+                stage = tempfile.mkdtemp(prefix=rf.TMP_PREFIX + os.path.basename(self.spool) + ".", dir=parent)
+            except BaseException:
+                rm_parents()
+                raise
+            try:
+                os.chmod(stage, 0o700)
+                populate(stage, [])
+                try:
+                    os.rename(stage, self.spool)      # atomic: the spool appears complete
+                except OSError as e:
+                    raise SpoolError(f"spool {self.spool}: cannot create it ({e.strerror}; another process "
+                                     "created it meanwhile?)") from None
+            except BaseException:
+                if self._lock is not None:
+                    self._lock.release()
+                shutil.rmtree(stage, ignore_errors=True)      # the staging directory made above
+                rm_parents()
+                raise
+            rf.fsync_dir(parent)
+
+            def undo():
+                # the spool renamed into place above: only this call wrote into it (the lock)
+                tmp = tempfile.mkdtemp(prefix=rf.TMP_PREFIX + "undo.", dir=parent)
+                os.rename(self.spool, os.path.join(tmp, "spool"))
+                shutil.rmtree(tmp, ignore_errors=True)
+                rm_parents()
+            return undo
+        created: list = []
+        old_mode = stat.S_IMODE(os.stat(self.spool).st_mode)
+
+        def undo_in_place():
+            for path in reversed(created):
+                try:
+                    (os.rmdir if os.path.isdir(path) else os.unlink)(path)
+                except OSError:
+                    pass
+            try:
+                os.chmod(self.spool, old_mode)
+            except OSError:
+                pass
+        try:
+            os.chmod(self.spool, 0o700)
+            populate(self.spool, created)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            undo_in_place()
+            raise
+        return undo_in_place
+
+    # ------------------------------------------------------------------ resume
+    @classmethod
+    def resume(cls, spool: str, config: FixedPointConfig | None = None, X=None, Y=None, *,
+               start_daemon: bool = False, out: str | None = None, daemon_log: str | None = None,
+               daemon_args: Sequence[str] = (), validate: bool = True) -> "Recorder":
+        """Continue recording the run of ``spool`` after its training process died (crash, kill):
+        from the last complete step, with the same checks as :meth:`record` for what follows.
+
+        The weights continue from the last recorded step (its trace; once the daemon has proven
+        and deleted it, the prover state's opening of the last proven window), the batch schedule
+        from the next step, on the committed dataset (from the spool; ``X`` / ``Y``, if given,
+        must be exactly the committed rows; ``config``, if given, must be the run's).  Refused
+        (SpoolError) if the run has ended (end.json) or another process is recording into the
+        spool.  ``start_daemon``: start the daemon (``out`` defaults to the run directory the spool
+        belongs to) unless one is already running on the spool."""
+        from zkdl.trainer import Trainer
+
+        self = cls.__new__(cls)
+        self.spool = os.path.abspath(spool)
+        self.validate = validate
+        self._daemon = None
+        self._closed = False
+        self._lock = None
+        self.running_daemon_pid = None
+        run = read_run(self.spool)
+        try:
+            cfg = rf.config_from_json(run.get("config"), "spool run.json config")
+        except rf.RunFormatError as e:
+            raise SpoolError(str(e)) from None
+        if config is not None and config != cfg:
+            raise ShapeError("Recorder.resume: config differs from the run's configuration (run.json)")
+        self.config = cfg
+        self.window = int(run.get("window", 8))
+        self.run_id = run["run_id"]
+        end = read_end(self.spool)
+        if end is not None:
+            raise SpoolError(f"the run in {spool} has ended ({end['status']} after {end['steps']} steps); "
+                             "it cannot be resumed: record a new run into a new spool")
+        owner = read_owner(self.spool)
+        if out is not None and owner is not None and not same_dir(owner["run_dir"], out):
+            raise SpoolError(owner_mismatch(spool, owner))
+        if start_daemon and out is None:
+            if owner is None:
+                raise ShapeError("Recorder.resume: start_daemon needs out (the spool is not bound to a run "
+                                 "directory yet)")
+            out = owner["run_dir"]
+        self._lock = _RecorderLock(os.path.join(self.spool, rf.RECORDER_LOCK), create=False)
+        try:
+            if out is not None and owner is None:
+                bind_owner(self.spool, out, self.run_id)
+            dsec, msec0 = load_secrets(os.path.join(self.spool, rf.PRIVATE_DIR, rf.SECRETS_FILE), cfg)
+            for name, given, have in (("X", X, dsec.X), ("Y", Y, dsec.Y)):
+                if given is not None and not (np.shape(given) == have.shape and np.array_equal(given, have)):
+                    raise TraceMismatchError(f"Recorder.resume: {name} is not the committed dataset", tensor=name)
+            try:
+                self.dataset = rf.load_dataset_file(os.path.join(self.spool, rf.DATASET_FILE))
+                _, self.model = rf.load_model_file(os.path.join(self.spool, rf.INITIAL_MODEL_FILE))
+            except rf.RunFormatError as e:
+                raise SpoolError(str(e)) from None
+            if self.dataset.digest().hex() != run.get("dataset_digest"):
+                raise SpoolError("spool: dataset.commitment does not match run.json")
+            t0 = int(run.get("t0", 0))
+            steps = list_steps(self.spool)
+            states = _states(self.spool, cfg)
+            proven = max([s["next_step"] for s in states], default=t0)
+            if steps:
+                if steps != list(range(steps[0], steps[-1] + 1)) or steps[0] > proven:
+                    raise SpoolError(f"spool {spool}: recorded steps are missing (have {steps[0]}..{steps[-1]}, "
+                                     f"proven up to {proven}); cannot resume")
+                last = read_trace(self.spool, steps[-1], cfg)
+                if validate:
+                    last.validate()
+                W = [np.asarray(w, dtype=np.int64).copy() for w in last.W_after]
+                nxt = steps[-1] + 1
+                if nxt < proven:
+                    raise SpoolError(f"spool {spool}: the prover state is ahead of the recorded steps")
+            elif states:
+                st = max(states, key=lambda s: s["next_step"])
+                W, nxt = weights_from_secret(cfg, st["secret"]), st["next_step"]
+            else:
+                W, nxt = weights_from_secret(cfg, msec0), t0
+            # weights from a trace or a prover state continue the chain: not range-limited
+            self.trainer = Trainer(cfg, W, dsec.X, dsec.Y, start_step=nxt, continuing=nxt != t0)
+            self._prev_W = [w.copy() for w in W]
+            self.next_step = nxt
+            self.steps_recorded = 0
+            if start_daemon:
+                pid = daemon_pid(self.spool)
+                if pid is not None:
+                    self.running_daemon_pid = pid           # it goes on proving this spool
+                else:
+                    self.start_daemon(out, daemon_log, daemon_args)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
 
     # ------------------------------------------------------------------ daemon
     def start_daemon(self, out: str, log: str | None = None, extra: Sequence[str] = ()) -> subprocess.Popen:
@@ -314,12 +694,19 @@ class Recorder:
             log = out.rstrip("/") + ".daemon.log"
         cmd = [sys.executable, "-m", "zkdl", "daemon", "--spool", self.spool, "--out", out,
                "--window", str(self.window), *extra]
+        new_log = not os.path.exists(log)
         self._daemon_log = open(log, "ab")
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self._daemon = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._daemon_log,
-                                        stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        try:
+            self._daemon = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._daemon_log,
+                                            stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        except BaseException:
+            self._daemon_log.close()
+            if new_log and os.path.getsize(log) == 0:
+                os.unlink(log)          # the empty log this call created
+            raise
         return self._daemon
 
     @property
@@ -413,20 +800,78 @@ class Recorder:
         if self._closed:
             raise ZkdlError("the recorder is closed")
 
-    def close(self, reason: str = "finished") -> None:
-        """Mark the run as ended (end.json: the number of steps).  Idempotent."""
+    def _end(self, status: str, reason: str, detail: str | None = None) -> None:
         if self._closed:
             return
         self._closed = True
-        rf.atomic_write_json(os.path.join(self.spool, rf.END_JSON),
-                             {"format": "zkdl-end", "version": 1, "steps": self.next_step, "reason": reason,
-                              "ended": time.time()})
+        obj = {"format": rf.END_FORMAT, "version": rf.END_VERSION, "steps": self.next_step, "status": status,
+               "reason": reason, "ended": time.time()}
+        if detail:
+            obj["detail"] = detail                 # private (the spool): never published
+        try:
+            rf.atomic_write_json(os.path.join(self.spool, rf.END_JSON), obj, 0o600)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def close(self, reason: str | None = None) -> None:
+        """The run is complete (end.json: the number of steps): the daemon proves the last, possibly
+        shorter, window, publishes the final model and the status "complete".  Idempotent.
+        (``close(reason)`` with a reason other than "finished" is :meth:`abort`.)"""
+        if reason is not None and reason != "finished":
+            return self.abort(reason)
+        self._end(rf.STATUS_COMPLETE, "finished")
+
+    def abort(self, reason: str = "aborted") -> None:
+        """The run stopped early: the daemon proves the steps recorded so far, and the run directory
+        (manifest, ``zkdl verify``) says "stopped early: <reason>", never "complete".  ``reason`` is
+        PUBLIC (one short line; keep private details out of it).  Idempotent (a run ends once)."""
+        self._end(rf.STATUS_STOPPED, public_reason(reason))
 
     def __enter__(self) -> "Recorder":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.close("finished" if exc_type is None else f"aborted: {exc_type.__name__}")
+        if exc_type is None:
+            self.close()
+            return
+        was_open = not self._closed
+        detail = f"{exc_type.__name__}: {exc}"
+        self._end(rf.STATUS_STOPPED, exc_type.__name__, detail)   # the class name only is public
+        if was_open:
+            self._tell_stopped(exc_type.__name__)
+            try:
+                exc.zkdl_reported = True        # the CLI then adds no second line
+            except AttributeError:
+                pass
+
+    def _tell_stopped(self, why: str) -> None:
+        """After training stopped by an exception (Ctrl-C ...): what happens to the daemon."""
+        n = self.next_step
+        pid = None
+        if self._daemon is not None and self._daemon.poll() is None:
+            pid = self._daemon.pid
+        if pid is None:
+            pid = daemon_pid(self.spool)
+        try:
+            owner = read_owner(self.spool)
+        except SpoolError:
+            owner = None
+        run_dir = owner["run_dir"] if owner else "RUN_DIR"
+        head = f"zkdl: training stopped ({why}) after {n} recorded steps; the run is marked 'stopped early: {why}'."
+        if pid is not None and pid > 0:
+            msg = (f"{head} The prover daemon (pid {pid}) keeps running in the background: it proves the "
+                   f"recorded steps (the window in hand, then the last, shorter one), publishes the final model "
+                   f"and exits. To stop it now: kill {pid} (it finishes the window in hand; a second kill "
+                   f"abandons it); later: zkdl daemon --spool {self.spool} --out {run_dir}")
+        else:
+            msg = (f"{head} No prover daemon is running; prove the recorded steps with: "
+                   f"zkdl daemon --spool {self.spool} --out {run_dir}")
+        try:
+            sys.stderr.write(msg + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def load_model_opening(commitment_path: str, opening_path: str, config: FixedPointConfig,
@@ -457,6 +902,17 @@ def load_model_opening(commitment_path: str, opening_path: str, config: FixedPoi
             rows = key.commit_rows(s.values, s.blinds)
             if (s.num_vars, s.col_vars) != (com.num_vars, com.col_vars) or rows != com.rows:
                 raise SpoolError(f"model opening: layer {i + 1} {part} does not open the commitment")
+    # the run starts a chain here, so the model needs a valid range proof: a commitment published
+    # without one (or with a broken one) gets a fresh one (the weights are in range: the caller
+    # checked them, and the opening holds exactly them)
+    from circuits.prover import prove_model_range
+    from circuits.training import verify_model
+    from zkdl.errors import VerificationError
+
+    try:
+        verify_model(config, model)
+    except VerificationError:
+        model.range_proof = prove_model_range(config, model, sec)
     return model, sec
 
 

@@ -89,7 +89,7 @@ def write_report(run_dir: str, out: str | None = None) -> tuple[str, str]:
 Architecture {arch} (ReLU MLP, MSE loss), batch {cfg.batch_size}, learning rate {cfg.eta:g}
 (= {cfg.eta_int}/2<sup>{cfg.k}</sup>), batch-schedule seed {cfg.seed}, fixed point R={cfg.R}, Q={cfg.Q};
 dataset: {m.get('n_examples')} committed examples; {len(d['steps'])} steps in {len(d['windows'])} windows;
-run {'complete' if m.get('complete') else 'in progress'}.</p>
+run {html.escape(str(m.get('status') or ('complete' if m.get('complete') else 'in progress')))}.</p>
 <p><b>This page shows what the proofs claim; run <code>zkdl verify {html.escape(run_dir)}</code> to check them.</b></p>
 <img alt="loss curve, proof time, proof sizes" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">
 <table><tr><th>window</th><th>steps</th><th>proof bytes</th><th>prove s/step</th></tr>{rows}</table>

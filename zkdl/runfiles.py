@@ -8,7 +8,8 @@ Two directories:
 
 * the **spool** (private, mode 0700), written by :mod:`zkdl.record` and read by the daemon:
   ``run.json`` (public configuration), ``dataset.commitment``, ``model-initial.commitment``,
-  ``steps/step-NNNNNNNNN.npz`` + ``.json`` (one per training step), ``end.json`` (the run is over),
+  ``steps/step-NNNNNNNNN.npz`` + ``.json`` (one per training step), ``end.json`` (the run is over:
+  complete or stopped early), ``run-dir.json`` (the one run directory the spool is proven into),
   ``private/`` (mode 0700: ``secrets.npz`` -- the data and all blinds -- and the prover's carried
   state ``state-NNNNNN.npz`` after each proven window).  Never give the spool to a verifier.
 * the **run directory** (public), written by the daemon and read by ``zkdl verify``:
@@ -28,7 +29,7 @@ import tempfile
 from typing import Any
 
 from circuits.training import DatasetCommitment, ModelCommitment, Statement, read_config, write_config
-from zkdl.codec import MAGIC, ProofFormatError, Reader, Writer, unwrap, wrap
+from zkdl.codec import MAGIC, ProofFormatError, Reader, Writer, require_canonical, unwrap, wrap
 from zkdl.errors import ZkdlError
 from zkdl.fixedpoint import ConfigError, FixedPointConfig
 
@@ -51,6 +52,18 @@ STEPS_DIR = "steps"
 PRIVATE_DIR = "private"
 SECRETS_FILE = "secrets.npz"
 LOCK_FILE = "daemon.lock"
+#: the spool's owner: the one run directory its windows are proven into (written at first use)
+OWNER_FILE = "run-dir.json"
+OWNER_FORMAT = "zkdl-spool-owner"
+OWNER_VERSION = 1
+#: held (fcntl.flock) by the process recording into the spool
+RECORDER_LOCK = "recorder.lock"
+END_FORMAT = "zkdl-end"
+END_VERSION = 1
+#: the public end status of a run (manifest "status", zkdl verify)
+STATUS_COMPLETE = "complete"
+STATUS_IN_PROGRESS = "in progress"
+STATUS_STOPPED = "stopped early"
 TMP_PREFIX = ".tmp-"
 
 
@@ -233,19 +246,23 @@ def _read_config(r: Reader) -> FixedPointConfig:
 
 def model_file_bytes(config: FixedPointConfig, model: ModelCommitment) -> bytes:
     """A model commitment file: the ZKDL container (kind MODEL_FILE_KIND) holding the
-    configuration it was made for and the per-layer Hyrax commitments."""
+    configuration it was made for, the per-layer Hyrax commitments and the model's range proof
+    (empty when it has none: such a file cannot start a chain)."""
     w = Writer()
     _write_config(w, config)
     model.write(w)
+    w.blob(model.range_proof or b"")
     return wrap(MODEL_FILE_KIND, w.getvalue())
 
 
 def read_model_file(data: bytes) -> tuple[FixedPointConfig, ModelCommitment]:
-    """Parse a model commitment file (ProofFormatError when malformed)."""
+    """Parse a model commitment file (ProofFormatError when malformed or not canonical)."""
     r = Reader(unwrap(data, MODEL_FILE_KIND))
     config = _read_config(r)
     model = ModelCommitment.read(r, config)
+    model.range_proof = r.blob("model range proof", 1 << 31) or None
     r.done()
+    require_canonical(data, model_file_bytes(config, model), "model commitment file")
     return config, model
 
 

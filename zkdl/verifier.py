@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from circuits.training import DatasetCommitment, WindowProof, verify_window
+from circuits.training import DatasetCommitment, ModelCommitment, Statement, WindowProof, verify_model, verify_window
 from zkdl.codec import ProofFormatError
 from zkdl.errors import VerificationError, ZkdlError
 
@@ -29,13 +29,31 @@ def _parse_proof(data: bytes, what: str) -> WindowProof:
         raise RunFormatError(f"{what}: malformed proof: {e}") from None
 
 
-def _verify(proof: WindowProof, dataset: DatasetCommitment, what: str):
+def _verify(proof: WindowProof, dataset: DatasetCommitment, start: "ModelCommitment | Statement", what: str):
     try:
-        return verify_window(proof, dataset)
+        return verify_window(proof, dataset, start)
     except VerificationError as e:
         raise RunInvalidError(f"{what}: proof", f"rejected: {e}") from None
     except ProofFormatError as e:
         raise RunFormatError(f"{what}: malformed proof: {e}") from None
+
+
+def _end_status(m: dict) -> tuple[bool, str]:
+    """(complete, status) of a manifest: status is "complete", "in progress" or "stopped early:
+    <reason>" and complete is true exactly for "complete" (a manifest without status, written
+    before it existed: from ``complete``)."""
+    complete = m.get("complete")
+    status = m.get("status")
+    if not isinstance(complete, bool):
+        raise RunFormatError("manifest: missing or malformed field 'complete'")
+    if status is None:
+        status = rf.STATUS_COMPLETE if complete else rf.STATUS_IN_PROGRESS
+    if not isinstance(status, str) or not (status in (rf.STATUS_COMPLETE, rf.STATUS_IN_PROGRESS)
+                                           or status.startswith(rf.STATUS_STOPPED + ": ")):
+        raise RunFormatError(f"manifest: unknown status {status!r}")
+    if complete != (status == rf.STATUS_COMPLETE):
+        raise RunInvalidError("manifest: status", f"status {status!r} contradicts complete={complete}")
+    return complete, status
 
 
 def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: str | None = None) -> dict:
@@ -82,11 +100,20 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
         _, want = rf.load_model_file(initial_model, "--initial-model")
         if want != initial:
             raise RunInvalidError("initial model", f"the run starts from another model than {initial_model}")
+    # the chain start: whatever the first step (t0 is the prover's word), the model the run starts
+    # from must carry a valid range proof (docs/protocol.md §11)
+    try:
+        verify_model(config, initial)
+    except VerificationError as e:
+        raise RunInvalidError("initial model", str(e)) from None
 
     if not windows:
+        if _end_status(m)[1].startswith(rf.STATUS_STOPPED):
+            raise RunInvalidError("windows", f"the run {_end_status(m)[1]} before its first step (nothing is proven)")
         raise RunInvalidError("windows", "the run has no proven window yet (nothing is proven)")
 
     prev_after = initial
+    prev_st: "ModelCommitment | Statement" = initial
     t_next = t_first
     losses: list = []
     out_windows = []
@@ -120,7 +147,8 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
         if w.get("losses_int") != want_losses:
             raise RunInvalidError(f"{what}: losses", "the manifest's losses differ from the proof's")
         t0v = time.perf_counter()
-        _verify(proof, dataset, what)
+        _verify(proof, dataset, prev_st, what)
+        prev_st = st
         t_ver = time.perf_counter() - t0v
         if st.losses is None:
             losses.extend([None] * st.T)
@@ -133,19 +161,29 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
         t_next = st.t0 + st.T
 
     steps = t_next - t_first
-    complete = bool(m.get("complete"))
+    complete, status = _end_status(m)
+    ended = status != rf.STATUS_IN_PROGRESS       # complete or stopped early: the run is over
     fpath = os.path.join(run_dir, rf.FINAL_MODEL_FILE)
     final_checked = False
-    if complete or os.path.exists(fpath):
+    final_range = None
+    if ended or os.path.exists(fpath):
         fbytes = rf.read_bytes(fpath, "final model commitment")
         _, fmodel = rf.load_model_file(fpath, "final model commitment")
         fm = m.get("final_model") or {}
-        if complete and rf.sha256_bytes(fbytes) != fm.get("sha256"):
+        if ended and rf.sha256_bytes(fbytes) != fm.get("sha256"):
             raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} does not match the manifest's sha256")
         if fmodel != prev_after:
             raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} is not the last window's weights")
         final_checked = True
-    if complete and m.get("total_steps") != t_next:
+        # a range proof on the final model makes it a chain start (a later run, inference)
+        final_range = "none (it cannot start a chain)"
+        if fmodel.range_proof:
+            try:
+                verify_model(config, fmodel)
+            except VerificationError as e:
+                raise RunInvalidError("final model", str(e)) from None
+            final_range = "verified"
+    if ended and m.get("total_steps") != t_next:
         raise RunInvalidError("steps", f"the manifest claims {m.get('total_steps')} steps, the proofs cover "
                               f"steps up to {t_next}")
     if final_model is not None:
@@ -155,22 +193,25 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
 
     c = config
     return {
-        "valid": True, "run_dir": os.path.abspath(run_dir), "complete": complete,
+        "valid": True, "run_dir": os.path.abspath(run_dir), "complete": complete, "status": status,
         "steps": steps, "first_step": t_first, "last_step": t_next - 1, "windows": out_windows,
         "architecture": {"widths": list(c.widths), "layers": c.num_layers, "activation": "relu", "loss": c.loss},
         "hyperparameters": {"learning_rate": c.eta, "eta_int": c.eta_int, "k": c.k, "batch_size": c.batch_size,
                             "batch_schedule_seed": c.seed, "R": c.R, "Q": c.Q},
         "dataset": {"n_examples": dataset.n, "digest": digest.hex()},
         "initial_model_sha256": rf.model_digest(initial), "final_model_sha256": rf.model_digest(prev_after),
-        "final_model_file_checked": final_checked,
+        "final_model_file_checked": final_checked, "initial_model_range_proof": "verified",
+        "final_model_range_proof": final_range,
         "losses": losses, "proof_bytes": total_bytes,
         "verify_seconds": round(time.perf_counter() - t_start, 3),
     }
 
 
-def verify_proof_file(path: str, dataset_path: str | None = None) -> dict:
+def verify_proof_file(path: str, dataset_path: str | None = None, initial_model: str | None = None) -> dict:
     """Check a single window proof against the dataset commitment (``dataset_path``, or
-    dataset.commitment next to the proof)."""
+    dataset.commitment next to the proof).  Alone, a window is sound only if it starts a chain:
+    from the range-proven model commitment ``initial_model`` (or model-initial.commitment next
+    to the proof); a later window is verified with its run (verify_run)."""
     t_start = time.perf_counter()
     data = rf.read_bytes(path, "proof")
     if not data:
@@ -184,11 +225,21 @@ def verify_proof_file(path: str, dataset_path: str | None = None) -> dict:
     st = proof.statement
     if st.dataset_digest != dataset.digest() or st.n_examples != dataset.n:
         raise RunInvalidError("dataset digest", "the proof is about another dataset commitment")
-    _verify(proof, dataset, os.path.basename(path))
+    if initial_model is None:
+        initial_model = os.path.join(os.path.dirname(os.path.abspath(path)), rf.INITIAL_MODEL_FILE)
+        if not os.path.exists(initial_model):
+            raise RunFormatError(f"no {rf.INITIAL_MODEL_FILE} next to {path}; pass --initial-model FILE (the "
+                                 "range-proven model the window starts from)")
+    _, start = rf.load_model_file(initial_model, "initial model commitment")
+    if st.before != start:
+        raise RunFormatError(f"{os.path.basename(path)} (steps {st.t0}..{st.t0 + st.T - 1}) does not start from "
+                             f"{initial_model}: a window that continues a chain is verified with its run "
+                             "(zkdl verify RUN_DIR)")
+    _verify(proof, dataset, start, os.path.basename(path))
     s = rf.statement_summary(st)
     c = st.config
     return {
-        "valid": True, "proof": os.path.abspath(path), "complete": None, "steps": st.T,
+        "valid": True, "proof": os.path.abspath(path), "complete": None, "status": None, "steps": st.T,
         "first_step": st.t0, "last_step": st.t0 + st.T - 1,
         "windows": [{"index": None, "t0": st.t0, "T": st.T, "file": os.path.basename(path), "bytes": len(data),
                      "losses_int": s["losses_int"], "after_sha256": s["model_after_sha256"]}],
@@ -218,11 +269,25 @@ def format_summary(s: dict) -> str:
                  f"{s['dataset']['digest'][:16]}...")
     ws = s["windows"]
     sizes = sorted({w["T"] for w in ws})
-    state = "" if s["complete"] is None else ("; run complete" if s["complete"] else "; run NOT complete (more steps may follow)")
+    status = s.get("status")
+    if status is None:
+        status = None if s["complete"] is None else (rf.STATUS_COMPLETE if s["complete"] else rf.STATUS_IN_PROGRESS)
+    if status is None:
+        state = ""
+    elif status == rf.STATUS_COMPLETE:
+        state = "; run complete"
+    elif status == rf.STATUS_IN_PROGRESS:
+        state = "; run in progress, NOT complete (more steps may follow)"
+    else:
+        state = f"; run {status}, NOT complete (training ended after these steps)"
     lines.append(f"  steps            {s['first_step']}..{s['last_step']} ({s['steps']} steps) in {len(ws)} "
                  f"window{'s' if len(ws) != 1 else ''} of {'/'.join(map(str, sizes))}{state}")
-    lines.append(f"  initial model    commitment sha256 {s['initial_model_sha256'][:16]}...")
-    fin = " (final-model.commitment matches the chain)" if s.get("final_model_file_checked") else ""
+    start = " (range proof verified: a valid chain start)" if s.get("initial_model_range_proof") else ""
+    lines.append(f"  initial model    commitment sha256 {s['initial_model_sha256'][:16]}...{start}")
+    fin = " (final-model.commitment matches the chain" if s.get("final_model_file_checked") else ""
+    if fin:
+        fr = s.get("final_model_range_proof")
+        fin += "; range proof verified)" if fr == "verified" else "; no range proof: it cannot start a chain)"
     lines.append(f"  final model      commitment sha256 {s['final_model_sha256'][:16]}...{fin}")
     losses = s["losses"]
     if all(v is None for v in losses):
@@ -240,5 +305,8 @@ def format_summary(s: dict) -> str:
             lines.append("   " + "  ".join(row))
     lines.append(f"  proofs           {len(ws)} file{'s' if len(ws) != 1 else ''}, {s['proof_bytes']} bytes, "
                  f"checked in {s['verify_seconds']:.2f} s")
+    if status is not None and status.startswith(rf.STATUS_STOPPED):
+        lines.append(f"  end              the run {status}: the proofs cover the {s['steps']} steps recorded "
+                     "before it stopped, not a complete training run")
     lines.append("VALID: every window proof verified and the chain of commitments is consistent")
     return "\n".join(lines)
