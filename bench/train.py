@@ -70,8 +70,8 @@ def _data(spec, R):
 
 
 def run_train(name, spec, repeat):
-    from circuits import prover as pv
-    from circuits import training as tr
+    from zkdl.circuits import prover as pv
+    from zkdl.circuits import training as tr
     from zkdl.fixedpoint import FixedPointConfig
     from zkdl.trainer import Trainer, init_mlp, init_weights_from_float
 
@@ -133,8 +133,8 @@ def run_train(name, spec, repeat):
 
 
 def run_infer(name, spec, repeat):
-    from circuits import prover as pv
-    from circuits import training as tr
+    from zkdl.circuits import prover as pv
+    from zkdl.circuits import training as tr
     from zkdl.trainer import init_mlp, init_weights_from_float
 
     cfg = tr.inference_config(spec["widths"], spec["batch"])
@@ -166,7 +166,7 @@ def run_infer(name, spec, repeat):
 
 
 def run_growth(name, spec, repeat):
-    from circuits import prover as pv
+    from zkdl.circuits import prover as pv
     from zkdl.fixedpoint import FixedPointConfig
     from zkdl.trainer import Trainer, init_mlp, init_weights_from_float
 

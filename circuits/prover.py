@@ -1,5 +1,5 @@
 """The prover side of FAC4DNN proofs: commitments to models and datasets, witnesses from training
-traces, and the prover's channel.  The protocol itself (circuits.training._protocol) is shared
+traces, and the prover's channel.  The protocol itself (zkdl.circuits.training._protocol) is shared
 with the verifier, which imports neither this module nor the trainer.
 """
 from __future__ import annotations

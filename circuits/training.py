@@ -2,7 +2,7 @@
 
 Every tensor of every step of the window is stacked along a leading step axis (padded to a power
 of two), layer by layer, so one sumcheck per (relation kind, layer) covers all T steps.  The
-protocol is written once, as :func:`_protocol` over a :mod:`circuits.channel` channel, and run by
+protocol is written once, as :func:`_protocol` over a :mod:`zkdl.circuits.channel` channel, and run by
 the prover (:func:`prove_window`) and the verifier (:func:`verify_window`).
 
 Committed per window (all as Hyrax commitments, range-checked ones as 16-bit limbs):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from circuits import prover as pv, training as tr
-from circuits.channel import VerifierChannel
+from zkdl.circuits import prover as pv, training as tr
+from zkdl.circuits.channel import VerifierChannel
 from zkdl import hyrax, runfiles as rf
 from zkdl.codec import ProofFormatError, Writer, wrap
 from zkdl.errors import ShapeError, VerificationError, ZkdlError

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from circuits import matmul
+from zkdl.circuits import matmul
 from zkdl.codec import Reader, Writer
 from zkdl.errors import ShapeError, VerificationError
 from zkdl.field import R_MODULUS, FrVec

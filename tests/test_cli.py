@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import runhelp as h
-from circuits.training import WindowProof
+from zkdl.circuits.training import WindowProof
 from zkdl import runfiles as rf
 
 
@@ -94,7 +94,7 @@ import sys
 from zkdl.cli import main
 for argv in (["verify", {str(proven)!r}, "--json"], ["inspect", {str(proven / rf.window_file(0))!r}]):
     assert main(argv) == 0
-bad = [m for m in ("circuits.prover", "zkdl.trainer", "zkdl.record", "zkdl.daemon", "prover_gpu", "cupy")
+bad = [m for m in ("zkdl.circuits.prover", "zkdl.trainer", "zkdl.record", "zkdl.daemon", "zkdl.prover_gpu", "cupy")
        if m in sys.modules or any(k.startswith(m + ".") for k in sys.modules)]
 print("BAD", bad)
 """

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from circuits import prover as pv, training as tr
+from zkdl.circuits import prover as pv, training as tr
 from zkdl.codec import ProofFormatError
 from zkdl.errors import ShapeError, VerificationError, ZkdlError
 from zkdl.fixedpoint import FixedPointConfig, batch_indices, train_step
@@ -104,12 +104,12 @@ def test_verify_in_fresh_process_on_digits(tmp_path):
     (tmp_path / "model.com").write_bytes(rf.model_file_bytes(cfg, model))
     code = textwrap.dedent(f"""
         import sys
-        from circuits import training as tr
+        from zkdl.circuits import training as tr
         from zkdl import runfiles as rf
         ds = tr.DatasetCommitment.from_bytes(open({str(tmp_path / 'data.com')!r}, 'rb').read())
         _, model = rf.read_model_file(open({str(tmp_path / 'model.com')!r}, 'rb').read())
         st = tr.verify_window(open({str(tmp_path / 'w.proof')!r}, 'rb').read(), ds, model)
-        leaked = sorted(m for m in sys.modules if m in ('circuits.prover', 'zkdl.trainer', 'prover_gpu', 'cupy'))
+        leaked = sorted(m for m in sys.modules if m in ('zkdl.circuits.prover', 'zkdl.trainer', 'zkdl.prover_gpu', 'cupy'))
         assert not leaked, leaked
         print('verified', st.T, st.losses)
     """)

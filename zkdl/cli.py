@@ -13,7 +13,7 @@ arguments; ``daemon``: the spool belongs to another run directory, or the run di
 the spool), 3 (``daemon``) another daemon holds the spool.  Errors are one line on stderr, never
 a traceback (set ZKDL_DEBUG=1 to see one).
 
-``verify`` and ``inspect`` import no prover code (circuits.prover, zkdl.trainer, prover_gpu).
+``verify`` and ``inspect`` import no prover code (zkdl.circuits.prover, zkdl.trainer, zkdl.prover_gpu).
 """
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def cmd_verify(a) -> int:
 
 
 def cmd_inspect(a) -> int:
-    from circuits.training import DATASET_KIND, PROOF_KIND, DatasetCommitment, WindowProof
+    from zkdl.circuits.training import DATASET_KIND, PROOF_KIND, DatasetCommitment, WindowProof
     from zkdl.codec import ProofFormatError
 
     from . import runfiles as rf
@@ -189,7 +189,7 @@ def cmd_daemon(a) -> int:
 def cmd_commit_model(a) -> int:
     import numpy as np
 
-    from circuits.prover import commit_model
+    from zkdl.circuits.prover import commit_model
     from zkdl.fixedpoint import FixedPointConfig
     from zkdl.trainer import init_weights_from_float
 
@@ -258,7 +258,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return EXIT_UNUSABLE
     if a.cmd == "daemon" and a.backend == "gpu":
-        _err("daemon --backend gpu: no GPU prover backend yet (prover_gpu is not implemented); use --backend cpu")
+        _err("daemon --backend gpu: no GPU prover backend yet (zkdl.prover_gpu is not implemented); use --backend cpu")
         return EXIT_UNUSABLE
     from zkdl.errors import EncodingError, VerificationError, ZkdlError
 

@@ -123,7 +123,7 @@ class Daemon:
                  once: bool = False, poll: float = 0.25, wait_lock: bool = False, stream=None,
                  quiet: bool = False, max_windows: int | None = None):
         if backend != "cpu":
-            raise DaemonError(f"--backend {backend}: no GPU prover backend yet (prover_gpu is not "
+            raise DaemonError(f"--backend {backend}: no GPU prover backend yet (zkdl.prover_gpu is not "
                               "implemented); use --backend cpu")
         if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
             raise DaemonError(f"--window must be an integer >= 1, got {window!r}")
@@ -152,7 +152,7 @@ class Daemon:
 
     # ------------------------------------------------------------------ set-up
     def _setup(self) -> None:
-        from circuits import prover  # noqa: F401  (fail early if the prover is missing)
+        from zkdl.circuits import prover  # noqa: F401  (fail early if the prover is missing)
         from .record import SpoolError, load_secrets, read_run
 
         if not os.path.isdir(self.spool):
@@ -325,8 +325,8 @@ class Daemon:
 
     # ------------------------------------------------------------------ one window
     def _prove_window(self, k: int, t0: int, T: int, model, msec):
-        from circuits.prover import prove_window
-        from circuits.training import WindowProof, verify_window
+        from zkdl.circuits.prover import prove_window
+        from zkdl.circuits.training import WindowProof, verify_window
         from zkdl.codec import ProofFormatError
         from .record import SpoolError, load_state, read_trace, save_state
 
@@ -388,8 +388,8 @@ class Daemon:
             os.unlink(old)              # superseded: state k+1 opens the after-commitment just recorded
 
     def _finish(self, total: int, after, secret, status: str) -> None:
-        from circuits.prover import prove_model_range
-        from circuits.training import ModelCommitment
+        from zkdl.circuits.prover import prove_model_range
+        from zkdl.circuits.training import ModelCommitment
 
         # the final model with its range proof, so that it can start a chain (a later run that
         # resumes from it, inference proofs); weights that grew out of [-2^(Q-1), 2^(Q-1)) are a

@@ -37,8 +37,8 @@ from typing import Sequence
 
 import numpy as np
 
-from circuits.prover import DatasetSecret, ModelSecret, commit_dataset, commit_model
-from circuits.training import ModelCommitment
+from zkdl.circuits.prover import DatasetSecret, ModelSecret, commit_dataset, commit_model
+from zkdl.circuits.training import ModelCommitment
 from zkdl.errors import ShapeError, ZkdlError
 from zkdl.field import FrVec
 from zkdl.fixedpoint import FixedPointConfig, StepTrace, TraceMismatchError, batch_indices, check_weights
@@ -365,7 +365,7 @@ class _RecorderLock:
 
 def weights_from_secret(config: FixedPointConfig, sec: ModelSecret) -> list[np.ndarray]:
     """The integer weights (zkdl layout, last row bias) a model opening opens to."""
-    from circuits.training import WindowLayout
+    from zkdl.circuits.training import WindowLayout
 
     lay = WindowLayout(config, 1)
     out = []
@@ -878,7 +878,7 @@ def load_model_opening(commitment_path: str, opening_path: str, config: FixedPoi
                        W: Sequence[np.ndarray]) -> tuple[ModelCommitment, ModelSecret]:
     """A commitment made beforehand (``zkdl commit-model``) and its opening; checks that the
     opening opens the commitment to exactly the weights W."""
-    from circuits.training import model_key
+    from zkdl.circuits.training import model_key
     _, model = rf.load_model_file(commitment_path)
     try:
         with np.load(opening_path, allow_pickle=False) as z:
@@ -890,7 +890,7 @@ def load_model_opening(commitment_path: str, opening_path: str, config: FixedPoi
     except (KeyError, ValueError, OSError) as e:
         raise SpoolError(f"{opening_path}: malformed model opening ({e})") from None
     # re-commit with the stored blinds: the commitment must be byte-equal, the values W
-    from circuits.training import WindowLayout
+    from zkdl.circuits.training import WindowLayout
 
     lay = WindowLayout(config, 1)
     key = model_key(config)
@@ -905,8 +905,8 @@ def load_model_opening(commitment_path: str, opening_path: str, config: FixedPoi
     # the run starts a chain here, so the model needs a valid range proof: a commitment published
     # without one (or with a broken one) gets a fresh one (the weights are in range: the caller
     # checked them, and the opening holds exactly them)
-    from circuits.prover import prove_model_range
-    from circuits.training import verify_model
+    from zkdl.circuits.prover import prove_model_range
+    from zkdl.circuits.training import verify_model
     from zkdl.errors import VerificationError
 
     try:

@@ -13,7 +13,7 @@ from .errors import ZkdlError
 
 
 def _collect(run_dir: str) -> dict:
-    from circuits.training import WindowProof
+    from zkdl.circuits.training import WindowProof
     from zkdl.codec import ProofFormatError
 
     m = rf.read_json(os.path.join(run_dir, rf.MANIFEST), "manifest", rf.MANIFEST_FORMAT, rf.MANIFEST_VERSION)

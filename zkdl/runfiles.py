@@ -1,8 +1,8 @@
 """File formats of a proven training run (docs/user-guide.md, "File formats"), shared by the
 recorder, the prover daemon and the verifier CLI.
 
-This module is on the verifier's path: it imports :mod:`circuits.training` (the protocol and the
-verifier) but never the prover (:mod:`circuits.prover`), the trainer or a GPU backend.
+This module is on the verifier's path: it imports :mod:`zkdl.circuits.training` (the protocol and the
+verifier) but never the prover (:mod:`zkdl.circuits.prover`), the trainer or a GPU backend.
 
 Two directories:
 
@@ -28,7 +28,7 @@ import struct
 import tempfile
 from typing import Any
 
-from circuits.training import DatasetCommitment, ModelCommitment, Statement, read_config, write_config
+from zkdl.circuits.training import DatasetCommitment, ModelCommitment, Statement, read_config, write_config
 from zkdl.codec import MAGIC, ProofFormatError, Reader, Writer, require_canonical, unwrap, wrap
 from zkdl.errors import ZkdlError
 from zkdl.fixedpoint import ConfigError, FixedPointConfig

@@ -1,6 +1,6 @@
 """Verifying a proven training run (``zkdl verify``): every window proof and the chain.
 
-Imports only the verifier side (:mod:`circuits.training`, :mod:`zkdl.runfiles`), never the
+Imports only the verifier side (:mod:`zkdl.circuits.training`, :mod:`zkdl.runfiles`), never the
 prover, the trainer or a GPU backend.
 
 Errors: :class:`zkdl.runfiles.RunFormatError` (unusable input: missing file, wrong format or
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from circuits.training import DatasetCommitment, ModelCommitment, Statement, WindowProof, verify_model, verify_window
+from zkdl.circuits.training import DatasetCommitment, ModelCommitment, Statement, WindowProof, verify_model, verify_window
 from zkdl.codec import ProofFormatError
 from zkdl.errors import VerificationError, ZkdlError
 
