@@ -1136,6 +1136,7 @@ def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
     ch = VerifierChannel(key, Transcript(b"zkdl-train"), proof.body)
     _protocol(ch, st, dataset, None)
     ch.done()
+    st.chain_verified = True        # this statement may now serve as the next window's start
     return st
 
 
@@ -1146,6 +1147,9 @@ def _check_start(st: Statement, start) -> None:
             raise VerificationError("chain start: the window does not start from the given model commitment")
         verify_model(st.config, start)
     elif isinstance(start, Statement):
+        if not getattr(start, "chain_verified", False):
+            raise VerificationError("chain: the previous window's Statement must be one returned by verify_window "
+                                    "(a statement read from a file proves nothing until its window is verified)")
         if st.config != start.config or st.dataset_digest != start.dataset_digest or st.n_examples != start.n_examples:
             raise VerificationError("chain: the window belongs to another run (configuration or dataset differ)")
         if st.t0 != start.t0 + start.T:

@@ -7,7 +7,6 @@ comes from the range proof of the chain start and nothing incidental."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -129,9 +128,16 @@ def test_honest_window_from_a_later_step_verifies(dataset):
     s2 = tr.verify_window(p2.to_bytes(), data, s1)
     assert s2.t0 == 9
     # a continuation is checked against the window it claims to continue
-    with pytest.raises(VerificationError, match="chain"):
-        tr.verify_window(p2.to_bytes(), data, tr.Statement(s1.config, s1.t0 + 1, s1.T, s1.n_examples,
-                                                            s1.dataset_digest, s1.before, s1.after, s1.losses))
+    shifted = tr.Statement(s1.config, s1.t0 + 1, s1.T, s1.n_examples, s1.dataset_digest, s1.before, s1.after,
+                           s1.losses)
+    with pytest.raises(VerificationError, match="must be one returned by verify_window"):
+        tr.verify_window(p2.to_bytes(), data, shifted)
+    shifted.chain_verified = True
+    with pytest.raises(VerificationError, match="chain: the window starts at step 9"):
+        tr.verify_window(p2.to_bytes(), data, shifted)
+    # the previous window's statement read back from its file is not a start until verified
+    with pytest.raises(VerificationError, match="must be one returned by verify_window"):
+        tr.verify_window(p2.to_bytes(), data, tr.WindowProof.from_bytes(proof.to_bytes()).statement)
     # the previous window's after-commitment alone is not a chain start: it has no range proof
     with pytest.raises(VerificationError, match="carries none"):
         tr.verify_window(p2.to_bytes(), data, s1.after)

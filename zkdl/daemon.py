@@ -365,6 +365,8 @@ class Daemon:
         # the chain start: the spool's (range-proven) initial model, else the previous window
         start = model if k == 0 else WindowProof.from_bytes(
             rf.read_bytes(os.path.join(self.out, rf.window_file(k - 1)), "proof")).statement
+        if k:
+            start.chain_verified = True     # this daemon verified window k - 1 before recording it
         st = verify_window(disk, self.dataset, start, expected=proof.statement)
         t_ver = time.perf_counter() - t_ver
         if st.before != model or st.t0 != t0 or st.T != T:
