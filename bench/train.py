@@ -50,6 +50,26 @@ def emit(config, figure, value, **kw):
     print(json.dumps({"bench": "train", "config": config, "figure": figure, "value": value, **kw}), flush=True)
 
 
+def emit_machine_speed():
+    """This machine's field-multiplication speed (bench/core.py's fr_mul_ns, 1 thread, 2^20
+    elements, median of 5), printed with every run so that figures from machines that differ up
+    to 2x can be scaled (the targets assume about 20 ns)."""
+    from zkdl.field import FrVec
+    from zkdl.threads import threads
+
+    n = 1 << 20
+    a, b = FrVec.random(n), FrVec.random(n)
+    with threads(1):
+        a * b
+        ts = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            a * b
+            ts.append(time.perf_counter() - t0)
+    print(json.dumps({"bench": "train", "figure": "fr_mul_ns", "threads": 1,
+                      "value": round(statistics.median(ts) / n * 1e9, 2)}), flush=True)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -208,6 +228,7 @@ def main(argv=None):
         return rc
     spec = CONFIGS[a.config]
     repeat = a.repeat or (3 if a.config in ("digits", "infer784") else 1)
+    emit_machine_speed()
     run = run_growth if spec.get("growth") else run_infer if spec.get("infer") else run_train
     run(a.config, spec, repeat)
     return 0
