@@ -169,9 +169,12 @@ def test_export_weights_round_trip(tmp_path):
     with rec:
         rec.run(2)
     path = str(tmp_path / "model.npz")
-    rec.export_weights(path)
+    assert rec.export_weights(path) == (path, str(tmp_path / "model.fixed.npz"))
     z = dict(np.load(path))
-    assert set(z) == {"0.weight", "0.bias", "1.weight", "1.bias", "W0", "W1"}
-    assert all(np.array_equal(z[f"W{i}"], w) for i, w in enumerate(rec.weights))
-    back = init_weights_from_float({k: v for k, v in z.items() if "." in k}, cfg.R)
-    assert all(np.array_equal(a, b) for a, b in zip(back, rec.weights))
+    assert list(z) == ["0.weight", "0.bias", "2.weight", "2.bias"]            # nn.Sequential's keys only
+    zi = dict(np.load(str(tmp_path / "model.fixed.npz")))                       # the exact integers, apart
+    assert all(np.array_equal(zi[f"{n}.weight"], w[:-1].T) and np.array_equal(zi[f"{n}.bias"], w[-1])
+               for n, w in zip(["0", "2"], rec.weights))
+    for src in (z, path, str(tmp_path / "model.fixed.npz")):
+        back = init_weights_from_float(src, cfg.R)
+        assert all(np.array_equal(a, b) for a, b in zip(back, rec.weights))

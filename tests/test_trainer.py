@@ -172,7 +172,6 @@ def test_state_dict_round_trip(tmp_path):
 def test_state_dict_import_errors():
     w = np.zeros((2, 3))
     cases = [
-        {"0.weight": w, "0.bias": np.zeros(2), "0.running_mean": np.zeros(2)},   # unexpected key
         {"0.bias": np.zeros(2)},                                                    # bias only
         {"0.weight": w, "0.bias": np.zeros(3)},                                     # bias shape
         {"0.weight": np.zeros(3)},                                                  # not 2-D
@@ -192,6 +191,9 @@ def test_state_dict_import_errors():
     with pytest.raises(ShapeError, match="widths"):
         init_weights_from_float({"0.weight": w}, widths=(3, 3))
     W = init_weights_from_float({"0.weight": w})                                    # no bias: zero row
+    assert W[0].shape == (4, 2) and not W[0].any()
+    with pytest.warns(UserWarning, match="ignored 1 entry that is not a Linear parameter: 0.running_mean"):
+        W = init_weights_from_float({"0.weight": w, "0.bias": np.zeros(2), "0.running_mean": np.zeros(2)})
     assert W[0].shape == (4, 2) and not W[0].any()
 
 

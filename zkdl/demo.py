@@ -52,7 +52,7 @@ def run_demo(*, steps: int = 64, window: int = 16, out: str = "zkdl-demo", batch
                 print(f"  train step {tr.step:>4}: loss {tr.loss:.4f}")
     t_train = time.perf_counter() - t_train
     model_path = os.path.join(out, "model-final.npz")
-    rec.export_weights(model_path)  # the trained model (private; its commitment is in the run)
+    _, fixed_path = rec.export_weights(model_path)  # the trained model (private; its commitment is in the run)
     acc = float(np.mean(np.argmax(forward(cfg, rec.weights, d.X_test), axis=1) == d.labels_test))
     print(f"  training done: {steps} steps in {t_train:.2f} s ({steps / max(t_train, 1e-9):.0f} steps/s); "
           f"waiting for the prover")
@@ -88,7 +88,8 @@ def run_demo(*, steps: int = 64, window: int = 16, out: str = "zkdl-demo", batch
     print(format_summary(s))
     print()
     print(f"test accuracy of the trained model: {acc:.4f} ({d.X_test.shape[0]} held-out digits; not part of the proof)")
-    print(f"trained model (private, PyTorch-style state dict + fixed-point integers): {model_path}")
+    print(f"trained model (private): {model_path} (PyTorch-style float state dict, nn.Sequential keys), "
+          f"{fixed_path} (the exact fixed-point integers)")
     print(f"demo wall time {time.perf_counter() - t_all:.1f} s (verification {t_ver:.1f} s); "
           f"verify again with:  zkdl verify {run_dir}")
     return 0

@@ -37,7 +37,7 @@ from .errors import FieldRangeError, ShapeError, ZkdlError
 __all__ = [
     "FixedPointConfig", "TrainingRangeError", "TraceMismatchError", "ConfigError",
     "quantize", "dequantize", "rescale", "epoch_permutation", "batch_indices",
-    "forward", "train_step", "StepTrace", "validate_chain", "check_weights", "COMMITTED",
+    "forward", "train_step", "StepTrace", "validate_chain", "check_weights", "COMMITTED", "lr_to_fixed",
 ]
 
 _I64_MAX = (1 << 63) - 1
@@ -148,6 +148,22 @@ class FixedPointConfig:
         """The learning rate as a float, eta_int * 2^-k."""
         return self.eta_int / (1 << self.k)
 
+    @classmethod
+    def from_lr(cls, widths: Sequence[int], lr: float, batch_size: int, *, seed: int = 0, R: int = 16,
+                Q: int = 32, bits: int = 8) -> "FixedPointConfig":
+        """A configuration whose learning rate eta_int * 2^-k approximates the float ``lr``
+        (:func:`lr_to_fixed`: eta_int has ``bits`` significant bits, R + k <= 62); ``cfg.eta`` is
+        the exact rate used.  ``lr`` is the step on the *summed* loss 1/2 * sum over the batch of
+        |yhat - y|^2 (docs/semantics.md section 4): a PyTorch rate for a mean-reduced loss must be
+        converted first (zkdl.trainer.lr_from_pytorch).
+
+        >>> cfg = FixedPointConfig.from_lr((4, 8, 3), lr=0.01, batch_size=16)
+        >>> cfg.eta_int, cfg.k, cfg.eta
+        (41, 12, 0.010009765625)
+        """
+        eta_int, k = lr_to_fixed(lr, R=R, bits=bits)
+        return cls(widths=tuple(widths), eta_int=eta_int, k=k, batch_size=batch_size, seed=seed, R=R, Q=Q)
+
     @property
     def num_layers(self) -> int:
         """L, the number of linear layers."""
@@ -167,6 +183,40 @@ class FixedPointConfig:
     def bound(self) -> int:
         """2^(Q-1): committed values v satisfy |v| < bound."""
         return 1 << (self.Q - 1)
+
+
+def lr_to_fixed(lr: float, R: int = 16, bits: int = 8) -> tuple[int, int]:
+    """(eta_int, k) with eta_int * 2^-k approximating the learning rate ``lr`` > 0.
+
+    Rule: k is the smallest shift >= 0 for which eta_int = round(lr * 2^k) has ``bits``
+    significant bits (eta_int >= 2^(bits-1)), capped so that R + k <= 62; then common factors of
+    two are removed (an exact power of two gives eta_int = 1).  The relative error is at most
+    2^-bits (0.4 % for the default 8 bits) unless the cap applies.  ConfigError if lr is not a
+    positive finite number or rounds to 0 at k = 62 - R.
+
+    >>> lr_to_fixed(1 / 64), lr_to_fixed(0.01), lr_to_fixed(0.3)
+    ((1, 6), (41, 12), (77, 8))
+    """
+    import math
+
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(lr)) or float(lr) <= 0:
+        raise ConfigError(f"learning rate must be a positive number, got {lr!r}")
+    if not _is_int(R) or not 1 <= R <= 61 or not _is_int(bits) or not 1 <= bits <= 31:
+        raise ConfigError(f"lr_to_fixed: need integers 1 <= R <= 61 and 1 <= bits <= 31, got R={R!r}, bits={bits!r}")
+    lr, kmax = float(lr), 62 - int(R)
+    k = 0
+    while k < kmax and math.floor(math.ldexp(lr, k) + 0.5) < 1 << (bits - 1):
+        k += 1
+    eta_int = math.floor(math.ldexp(lr, k) + 0.5)
+    if eta_int < 1:
+        raise ConfigError(f"learning rate {lr!r} is below the smallest representable one, 2^-{kmax} (R + k <= 62)")
+    if eta_int > 1 << 31:
+        raise ConfigError(f"learning rate {lr!r} is too large (eta_int must be at most 2^31)")
+    while k > 0 and eta_int % 2 == 0:
+        eta_int //= 2
+        k -= 1
+    return int(eta_int), int(k)
 
 
 # ----------------------------------------------------------------------------- scalars

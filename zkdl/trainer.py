@@ -28,13 +28,14 @@ import numpy as np
 
 from .errors import ShapeError
 from .fixedpoint import (
-    ConfigError, FixedPointConfig, StepTrace, _check_range, _int_matrix, _weights, batch_indices, check_weights,
+    ConfigError, FixedPointConfig, StepTrace, TrainingRangeError, _check_range, _int_matrix, _weights, batch_indices, check_weights,
     dequantize, forward, quantize, train_step,
 )
 
 __all__ = [
-    "Trainer", "init_weights_from_float", "export_state_dict", "init_mlp", "float_forward",
-    "float_train", "FloatRun", "compare_digits", "DIGITS_DEFAULTS",
+    "Trainer", "Weights", "init_weights_from_float", "export_state_dict", "fixed_state_dict", "save_weights",
+    "fixed_weights_path", "sequential_names", "init_mlp", "float_forward", "float_train", "FloatRun",
+    "predict", "accuracy", "r2_score", "lr_from_pytorch", "divergence_advice", "compare_digits", "DIGITS_DEFAULTS",
 ]
 
 
@@ -54,28 +55,80 @@ def _natural_key(s: str) -> tuple:
     return tuple((0, int(c), "") if c.isdigit() else (1, 0, c) for c in re.split(r"(\d+)", s) if c)
 
 
-def _layers_from_mapping(src: Mapping) -> list[np.ndarray]:
-    keys = [str(k) for k in src.keys()]
-    torch_keys = [k for k in keys if k.endswith(".weight") or k.endswith(".bias")]
-    if torch_keys:
-        other = sorted(set(keys) - set(torch_keys))
-        if other:
-            raise ShapeError(f"state dict: unexpected keys {other} (only Linear '<prefix>.weight' "
-                             "and '<prefix>.bias' entries are supported)")
-        prefixes = sorted({k.rsplit(".", 1)[0] for k in torch_keys}, key=_natural_key)
-        layers = []
+#: format marker of the exact-integer weight file written by save_weights / Recorder.export_weights
+FIXED_WEIGHTS_FORMAT = "zkdl-fixed-weights"
+_META_KEYS = ("zkdl.format", "zkdl.version", "zkdl.R")
+
+
+class Weights(list):
+    """The list of int64 weight matrices (zkdl layout) returned by :func:`init_weights_from_float`,
+    remembering what was read: ``names`` (the layer names, e.g. ``["input_layer", "hidden",
+    "output"]`` or ``["0", "2"]``; used again by :func:`save_weights` and
+    ``Recorder.export_weights``), ``ignored`` (keys that were not Linear parameters) and
+    :meth:`describe`.  It is a plain ``list`` otherwise."""
+
+    names: list | None = None
+    ignored: list = []
+    exact: bool = False
+
+    def describe(self) -> str:
+        """One line: the layers read, in order, with their shapes, and the ignored keys."""
+        names = self.names or [f"layer {i + 1}" for i in range(len(self))]
+        parts = [f"{n} ({w.shape[0] - 1} -> {w.shape[1]})" for n, w in zip(names, self)]
+        widths = "-".join(map(str, [self[0].shape[0] - 1] + [w.shape[1] for w in self])) if len(self) else "?"
+        s = (f"{len(self)} Linear layer{'s' if len(self) != 1 else ''} in this order: {', '.join(parts)}; "
+             f"widths {widths}{' (exact fixed-point integers)' if self.exact else ''}")
+        if self.ignored:
+            s += f"; ignored {len(self.ignored)} non-parameter entr{'ies' if len(self.ignored) != 1 else 'y'}: " \
+                 + ", ".join(self.ignored)
+        return s
+
+
+def _is_weight_key(k: str) -> bool:
+    return k.endswith(".weight") or k.endswith(".bias")
+
+
+def _sequential_order(prefixes: list[str]) -> list[str]:
+    """nn.Sequential indices ("0", "2", "10", or "net.0", "net.2", ...: one stem and an integer)
+    are ordered numerically; any other names keep their order in the mapping."""
+    m = [re.fullmatch(r"(.*?)(\d+)", p) for p in prefixes]
+    if all(m) and len({x.group(1) for x in m}) == 1:
+        return sorted(prefixes, key=lambda p: int(re.fullmatch(r"(.*?)(\d+)", p).group(2)))
+    return prefixes
+
+
+def _layers_from_mapping(src: Mapping, layers: Sequence[str] | None = None
+                         ) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """(float layers in zkdl layout, layer names, ignored keys) of a state dict."""
+    keys = [str(k) for k in src.keys() if str(k) not in _META_KEYS]
+    torch_keys = [k for k in keys if _is_weight_key(k)]
+    if layers is not None or torch_keys:
+        ignored = [k for k in keys if not _is_weight_key(k)]
+        if layers is not None:
+            prefixes = [str(p) for p in layers]
+            if not prefixes:
+                raise ShapeError("layers: an empty list of layer names")
+            for p in prefixes:
+                if f"{p}.weight" not in src:
+                    raise ShapeError(f"state dict: no '{p}.weight' for the layer {p!r} named in layers "
+                                     f"(it has {[k for k in torch_keys if k.endswith('.weight')]})")
+            ignored += [k for k in torch_keys if k.rsplit(".", 1)[0] not in prefixes]
+        else:
+            prefixes = _sequential_order(list(dict.fromkeys(k.rsplit(".", 1)[0] for k in torch_keys)))
+        out = []
         for p in prefixes:
             if f"{p}.weight" not in src:
                 raise ShapeError(f"state dict: '{p}.bias' without '{p}.weight'")
             w = _as_float_array(src[f"{p}.weight"], f"{p}.weight")
             if w.ndim != 2:
-                raise ShapeError(f"state dict: '{p}.weight' must be 2-D (out, in), got shape {w.shape}")
+                raise ShapeError(f"state dict: '{p}.weight' must be 2-D (out, in) like a Linear layer's, got "
+                                 f"shape {w.shape} (zkdl models are Linear + ReLU only)")
             b = (_as_float_array(src[f"{p}.bias"], f"{p}.bias") if f"{p}.bias" in src
                  else np.zeros(w.shape[0]))
             if b.shape != (w.shape[0],):
                 raise ShapeError(f"state dict: '{p}.bias' must have shape ({w.shape[0]},), got {b.shape}")
-            layers.append(np.vstack([w.T, b[None, :]]))     # torch Linear weight is (out, in)
-        return layers
+            out.append(np.vstack([w.T, b[None, :]]))     # torch Linear weight is (out, in)
+        return out, prefixes, ignored
     idx = {}
     for k in keys:
         m = re.fullmatch(r"([Wb])(\d+)", k)
@@ -83,7 +136,7 @@ def _layers_from_mapping(src: Mapping) -> list[np.ndarray]:
             raise ShapeError(f"weights: unexpected key {k!r} (expected W0, b0, W1, b1, ... or "
                              "torch-style '<prefix>.weight' / '<prefix>.bias')")
         idx.setdefault(int(m.group(2)), {})[m.group(1)] = k
-    layers = []
+    out = []
     for i in sorted(idx):
         if "W" not in idx[i]:
             raise ShapeError(f"weights: b{i} without W{i}")
@@ -93,36 +146,73 @@ def _layers_from_mapping(src: Mapping) -> list[np.ndarray]:
         b = _as_float_array(src[idx[i]["b"]], f"b{i}") if "b" in idx[i] else np.zeros(w.shape[1])
         if b.shape != (w.shape[1],):
             raise ShapeError(f"weights: b{i} must have shape ({w.shape[1]},), got {b.shape}")
-        layers.append(np.vstack([w, b[None, :]]))
-    return layers
+        out.append(np.vstack([w, b[None, :]]))
+    return out, None, []
 
 
-def init_weights_from_float(source: Any, R: int = 16, *, widths: Sequence[int] | None = None
-                            ) -> list[np.ndarray]:
-    """Quantize float weights (round half up, scale 2^R) into zkdl's layout: a list of int64
-    W_l of shape (d_{l-1} + 1, d_l) whose last row is the bias.
+def _fixed_file_R(src: Mapping) -> int | None:
+    """R of an exact-integer weight mapping (save_weights' integer file), None for float weights."""
+    if "zkdl.format" not in src:
+        return None
+    try:
+        fmt, R = str(np.asarray(src["zkdl.format"])), int(np.asarray(src["zkdl.R"]))
+    except (KeyError, TypeError, ValueError):
+        raise ShapeError("weights: malformed zkdl.format / zkdl.R entries") from None
+    if fmt != FIXED_WEIGHTS_FORMAT:
+        raise ShapeError(f"weights: unknown zkdl.format {fmt!r}")
+    return R
+
+
+def init_weights_from_float(source: Any, R: int = 16, *, widths: Sequence[int] | None = None,
+                            layers: Sequence[str] | None = None, warn: bool = True) -> Weights:
+    """Quantize float weights (round half up, scale 2^R) into zkdl's layout: a list
+    (:class:`Weights`) of int64 W_l of shape (d_{l-1} + 1, d_l) whose last row is the bias.
 
     ``source`` may be
       * a list whose items are either arrays already in zkdl layout (d_in + 1, d_out) or pairs
         (W, b) with W of shape (d_in, d_out) and b of shape (d_out,);
       * a PyTorch-style state dict of Linear layers, {"0.weight": (out, in), "0.bias": (out,),
-        "2.weight": ...} (values: numpy arrays or anything np.asarray accepts; layers ordered by
-        their key prefix, numbers compared numerically; a missing bias means zero bias);
+        "2.weight": ...} (values: numpy arrays, torch tensors or anything np.asarray accepts; a
+        missing bias means zero bias).  The layers are taken **in the mapping's order** (a state
+        dict's order is the model's), except that nn.Sequential indices (one stem and a number:
+        "0", "2", "10" or "net.0", "net.2", ...) are ordered numerically; ``layers`` (a list of
+        layer names, e.g. ["input_layer", "hidden", "output"]) gives the order explicitly.  Keys
+        that are not "<name>.weight" / "<name>.bias" (buffers such as "num_batches_tracked" or
+        "running_mean") are ignored with a warning (``warn=False``: silently; they are listed in
+        ``.ignored``);
       * a dict {"W0": (in, out), "b0": (out,), "W1": ...} (b optional);
-      * a path to an .npz file or an opened NpzFile holding either kind of keys.
-    ``widths``, if given, must match the layer shapes.
+      * a path to an .npz file or an opened NpzFile holding either kind of keys -- including the
+        exact-integer file of :func:`save_weights` (marked ``zkdl.format``), whose integers are
+        taken as they are (its R must equal ``R``).
+    ``widths``, if given, must match the layer shapes.  Consecutive layers must chain
+    (d_out of layer i = d_in of layer i + 1), else ShapeError.  ``describe()`` of the result
+    says what was read.
 
     >>> sd = {"0.weight": np.array([[1.0, -0.5]]), "0.bias": np.array([0.25])}   # Linear(2, 1)
     >>> init_weights_from_float(sd, R=4)[0].tolist()
     [[16], [-8], [4]]
     """
+    names: list | None = None
+    ignored: list = []
+    exact_R = None
     if isinstance(source, (str, os.PathLike)):
-        with np.load(source, allow_pickle=False) as npz:
-            layers = _layers_from_mapping({k: npz[k] for k in npz.files})
-    elif hasattr(source, "keys") and hasattr(source, "__getitem__"):
-        layers = _layers_from_mapping(source)
+        try:
+            with np.load(source, allow_pickle=False) as npz:
+                source = {k: npz[k] for k in npz.files}
+        except FileNotFoundError:
+            raise ShapeError(f"{os.fspath(source)}: no such file") from None
+        except (OSError, ValueError) as e:
+            raise ShapeError(f"{os.fspath(source)}: not a readable .npz file ({e})") from None
+    if hasattr(source, "keys") and hasattr(source, "__getitem__"):
+        exact_R = _fixed_file_R(source)
+        if exact_R is not None and exact_R != R:
+            raise ShapeError(f"the weight file holds fixed-point integers at R = {exact_R}, not R = {R}: "
+                             f"use R = {exact_R}")
+        layers_f, names, ignored = _layers_from_mapping(source, layers)
     elif isinstance(source, Sequence) and not isinstance(source, np.ndarray):
-        layers = []
+        if layers is not None:
+            raise ShapeError("layers (layer names) applies to a state dict only")
+        layers_f = []
         for i, item in enumerate(source):
             if isinstance(item, (tuple, list)):
                 if len(item) != 2:
@@ -131,38 +221,124 @@ def init_weights_from_float(source: Any, R: int = 16, *, widths: Sequence[int] |
                 if w.ndim != 2 or b.shape != (w.shape[1],):
                     raise ShapeError(f"layer {i + 1}: W must be (in, out) and b (out,), got "
                                      f"{w.shape} and {b.shape}")
-                layers.append(np.vstack([w, b[None, :]]))
+                layers_f.append(np.vstack([w, b[None, :]]))
             else:
                 w = _as_float_array(item, f"W{i}")
                 if w.ndim != 2 or w.shape[0] < 2:
                     raise ShapeError(f"layer {i + 1}: expected shape (d_in + 1, d_out), got {w.shape}")
-                layers.append(w)
+                layers_f.append(w)
+        names = getattr(source, "names", None)
     else:
         raise ShapeError(f"init_weights_from_float: unsupported source of type {type(source).__name__}")
-    if not layers:
+    if not layers_f:
         raise ShapeError("init_weights_from_float: no layers")
-    for i in range(1, len(layers)):
-        if layers[i].shape[0] - 1 != layers[i - 1].shape[1]:
-            raise ShapeError(f"layer {i + 1} expects {layers[i].shape[0] - 1} inputs but layer {i} "
-                             f"has {layers[i - 1].shape[1]} outputs")
+    label = (lambda i: repr(names[i])) if names else (lambda i: str(i + 1))
+    for i in range(1, len(layers_f)):
+        if layers_f[i].shape[0] - 1 != layers_f[i - 1].shape[1]:
+            raise ShapeError(f"layers do not chain: layer {label(i)} (#{i + 1}) expects {layers_f[i].shape[0] - 1} "
+                             f"inputs but layer {label(i - 1)} (#{i}) has {layers_f[i - 1].shape[1]} outputs "
+                             "(pass layers=[...] to give the order)")
     if widths is not None:
-        got = (layers[0].shape[0] - 1,) + tuple(w.shape[1] for w in layers)
+        got = (layers_f[0].shape[0] - 1,) + tuple(w.shape[1] for w in layers_f)
         if tuple(widths) != got:
             raise ShapeError(f"weights have widths {got}, expected {tuple(widths)}")
-    return [quantize(w, R) for w in layers]
+    if exact_R is not None:
+        out = Weights(np.rint(w).astype(np.int64) for w in layers_f)   # integers, exact below 2^53
+        out.exact = True
+    else:
+        out = Weights(quantize(w, R) for w in layers_f)
+    out.names, out.ignored = (list(names) if names else None), ignored
+    if ignored and warn:
+        import warnings
+
+        many = len(ignored) != 1
+        warnings.warn(f"weights: ignored {len(ignored)} entr{'ies' if many else 'y'} that {'are' if many else 'is'} "
+                      f"not {'' if many else 'a '}Linear parameter{'s' if many else ''}: {', '.join(ignored)}", stacklevel=2)
+    return out
 
 
-def export_state_dict(W: Sequence[np.ndarray], R: int = 16, *, prefix: str = "{i}") -> dict[str, np.ndarray]:
-    """Fixed-point weights (zkdl layout) as a PyTorch-style float state dict
-    {"0.weight": (out, in), "0.bias": (out,), "1.weight": ...}; ``prefix`` formats the layer
-    index i (0-based), e.g. "fc{i}".  Inverse of init_weights_from_float on quantized values."""
+def sequential_names(num_layers: int) -> list[str]:
+    """The layer names of ``nn.Sequential(Linear, ReLU, Linear, ..., Linear)``: "0", "2", "4", ..."""
+    return [str(2 * i) for i in range(num_layers)]
+
+
+def export_state_dict(W: Sequence[np.ndarray], R: int = 16, *, names: Sequence[str] | None = None,
+                      prefix: str | None = None) -> dict[str, np.ndarray]:
+    """Fixed-point weights (zkdl layout) as a PyTorch-style float state dict, in layer order:
+    {"<name>.weight": (out, in), "<name>.bias": (out,), ...}.  Layer names: ``names``, else
+    ``W.names`` (remembered by init_weights_from_float), else ``prefix`` formatted with the
+    0-based layer index i (e.g. "fc{i}"), else nn.Sequential's "0", "2", "4", ... (Linear layers
+    with a ReLU between them), so ``Sequential(Linear(d0, d1), ReLU(), Linear(d1, d2))
+    .load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})`` works.  Inverse of
+    init_weights_from_float on quantized values (exact: every value is k / 2^R)."""
+    L = len(W)
+    if names is None and prefix is None:
+        names = getattr(W, "names", None)
+        if names is not None and len(names) != L:
+            names = None
+    if names is None:
+        names = [prefix.format(i=i) for i in range(L)] if prefix is not None else sequential_names(L)
+    names = [str(n) for n in names]
+    if len(names) != L or len(set(names)) != L:
+        raise ShapeError(f"export: need {L} distinct layer names, got {names}")
     out = {}
-    for i, w in enumerate(W):
+    for p, w in zip(names, W):
         f = dequantize(w, R)
-        p = prefix.format(i=i)
         out[f"{p}.weight"] = np.ascontiguousarray(f[:-1].T)
         out[f"{p}.bias"] = f[-1].copy()
     return out
+
+
+def fixed_state_dict(W: Sequence[np.ndarray], R: int = 16, *, names: Sequence[str] | None = None,
+                     prefix: str | None = None) -> dict[str, np.ndarray]:
+    """The exact fixed-point integers under the same keys as :func:`export_state_dict` (int64,
+    scale 2^R, torch orientation), plus the markers ``zkdl.format``, ``zkdl.version``, ``zkdl.R``."""
+    sd = export_state_dict(W, R, names=names, prefix=prefix)
+    keys = list(sd)
+    out = {"zkdl.format": np.array(FIXED_WEIGHTS_FORMAT), "zkdl.version": np.array(1), "zkdl.R": np.array(int(R))}
+    for i, w in enumerate(W):
+        w = np.asarray(w, dtype=np.int64)
+        out[keys[2 * i]] = np.ascontiguousarray(w[:-1].T)
+        out[keys[2 * i + 1]] = w[-1].copy()
+    return out
+
+
+def fixed_weights_path(path: str) -> str:
+    """Default name of the exact-integer file next to a float state dict: model.npz -> model.fixed.npz."""
+    path = os.fspath(path)
+    return (path[:-4] if path.endswith(".npz") else path) + ".fixed.npz"
+
+
+def save_weights(path: str, W: Sequence[np.ndarray], R: int = 16, *, fixed_path: str | None = None,
+                 names: Sequence[str] | None = None, overwrite: bool = False, mode: int = 0o600
+                 ) -> tuple[str, str]:
+    """Write the model as two .npz files: ``path``, a float state dict (:func:`export_state_dict`:
+    the user's layer names or nn.Sequential's, float64, nothing else in it), and ``fixed_path``
+    (default :func:`fixed_weights_path`: model.npz -> model.fixed.npz), the exact integers
+    (:func:`fixed_state_dict`).  Both load with :func:`init_weights_from_float` to the same weights
+    and are accepted by ``zkdl commit-model``.  Refuses (ZkdlError) to overwrite an existing file
+    unless ``overwrite``; writes atomically.  Returns (path, fixed_path)."""
+    import io
+
+    from . import runfiles as rf
+    from .errors import ZkdlError
+
+    path = os.fspath(path)
+    fixed_path = os.fspath(fixed_path) if fixed_path is not None else fixed_weights_path(path)
+    if os.path.abspath(fixed_path) == os.path.abspath(path):
+        raise ZkdlError("save_weights: the float and the integer file need different names")
+    if not overwrite:
+        for p in (path, fixed_path):
+            if os.path.lexists(p):
+                raise ZkdlError(f"{p} already exists (pass overwrite=True to replace it)")
+    blobs = []
+    for arrays in (export_state_dict(W, R, names=names), fixed_state_dict(W, R, names=names)):
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        blobs.append(buf.getvalue())
+    rf.atomic_write(path, blobs[0], mode)
+    rf.atomic_write(fixed_path, blobs[1], mode)
+    return path, fixed_path
 
 
 def init_mlp(widths: Sequence[int], seed: int = 0) -> list[np.ndarray]:
@@ -219,6 +395,10 @@ class Trainer:
             raise ShapeError(f"dataset has {X.shape[0]} examples, fewer than the batch size {config.batch_size}")
         self.X = _check_range(X, config.bound, "dataset", "X")
         self.Y = _check_range(Y, config.bound, "dataset", "Y")
+        from .data import check_scaled
+
+        check_scaled(self.X, config.R, "X (training inputs)", stacklevel=3)
+        check_scaled(self.Y, config.R, "Y (training targets)", stacklevel=3)
         if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
             raise ConfigError(f"start_step must be an integer >= 0, got {start_step!r}")
         self.step_index = start_step
@@ -242,8 +422,12 @@ class Trainer:
         """One training step on batch ``batch_indices(seed, step_index, N, B)``."""
         cfg = self.config
         idx = batch_indices(cfg.seed, self.step_index, self.num_examples, cfg.batch_size)
-        tr = train_step(cfg, self._W, self.X[idx], self.Y[idx], self.step_index, idx,
-                        n_examples=self.num_examples)
+        try:
+            tr = train_step(cfg, self._W, self.X[idx], self.Y[idx], self.step_index, idx,
+                            n_examples=self.num_examples)
+        except TrainingRangeError as e:
+            raise TrainingRangeError(f"{e}. {divergence_advice(cfg)}", where=e.where, tensor=e.tensor,
+                                     value=e.value, bound=e.bound) from e
         self._W = [w.copy() for w in tr.W_after]
         self.step_index += 1
         self.losses.append(tr.loss)
@@ -263,16 +447,79 @@ class Trainer:
         return out
 
     def predict(self, X) -> np.ndarray:
-        """Forward pass only: Yhat (fixed point, scale 2^R) for inputs X (n x d_0)."""
-        return forward(self.config, self._W, X, where="predict")
+        """Forward pass only: Yhat (fixed point, scale 2^R) for inputs X (n x d_0); see
+        :func:`predict`."""
+        return predict(self.config, self._W, X)
 
     def accuracy(self, X, labels) -> float:
-        """Fraction of rows whose argmax of Yhat equals the label (ties: lowest index)."""
-        labels = np.asarray(labels)
-        pred = np.argmax(self.predict(X), axis=1)
-        if labels.shape != pred.shape:
-            raise ShapeError(f"labels must have shape {pred.shape}, got {labels.shape}")
-        return float(np.mean(pred == labels))
+        """Fraction of rows whose argmax of Yhat equals the label (ties: lowest index); see
+        :func:`accuracy`."""
+        return accuracy(self.config, self._W, X, labels)
+
+
+def divergence_advice(config: FixedPointConfig) -> str:
+    """What to change when training leaves the proven ranges (appended to the TrainingRangeError
+    of Trainer.step / Recorder.step)."""
+    eta_int, k = max(config.eta_int // 4, 1), config.k + (2 if config.eta_int < 4 else 0)
+    return (f"Training diverged or its values outgrew Q = {config.Q} bits: lower the learning rate (now "
+            f"{config.eta:g} = {config.eta_int}/2^{config.k} on the summed loss; e.g. {eta_int}/2^{k}, i.e. "
+            f"FixedPointConfig.from_lr(..., lr={eta_int / (1 << k):g})), scale the targets and inputs to about 1.0 "
+            "(zkdl.data.standardize, zkdl.data.one_hot) or start from smaller weights; tune without proofs with "
+            "zkdl.trainer.float_train or zkdl train --dry-run")
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def predict(config: FixedPointConfig, W: Sequence, X) -> np.ndarray:
+    """The model's outputs Yhat (int64, scale 2^R) for fixed-point inputs X (n x d_0): the
+    forward pass of training (docs/semantics.md section 4), with its range checks.  Measured,
+    not proven (an inference proof: zkdl.circuits.prover.prove_inference).  Warns when X looks
+    unscaled (zkdl.data.check_scaled)."""
+    from .data import check_scaled
+
+    check_scaled(X, config.R, "X", stacklevel=2)
+    return forward(config, W, X, where="predict")
+
+
+def accuracy(config: FixedPointConfig, W: Sequence, X, labels) -> float:
+    """Fraction of rows whose argmax of Yhat equals the class label (ties: lowest index)."""
+    labels = np.asarray(labels)
+    pred = np.argmax(predict(config, W, X), axis=1)
+    if labels.shape != pred.shape:
+        raise ShapeError(f"labels must have shape {pred.shape}, got {labels.shape}")
+    return float(np.mean(pred == labels))
+
+
+def r2_score(config: FixedPointConfig, W: Sequence, X, Y) -> float:
+    """Coefficient of determination R^2 = 1 - SS_res / SS_tot of Yhat against the fixed-point
+    targets Y (pooled over all outputs; scale-free, so Y may be at scale 2^R or standardized)."""
+    Yhat = dequantize(predict(config, W, X), config.R)
+    Y = dequantize(_int_matrix(Y, "Y"), config.R)
+    if Y.shape != Yhat.shape:
+        raise ShapeError(f"Y must have shape {Yhat.shape}, got {Y.shape}")
+    ss_tot = float(np.sum((Y - Y.mean(axis=0)) ** 2))
+    return 1.0 - float(np.sum((Y - Yhat) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
+
+
+def lr_from_pytorch(lr_torch: float, *, batch_size: int, n_outputs: int, reduction: str = "mean") -> float:
+    """The zkdl learning rate equivalent to plain SGD with rate ``lr_torch`` on PyTorch's
+    ``nn.MSELoss(reduction=...)``.
+
+    zkdl's step is W <- W - eta * [A | 1]^T (Yhat - Y): gradient descent on the *summed* loss
+    1/2 * sum over the batch and the outputs of (yhat - y)^2 (docs/semantics.md section 4).
+    ``MSELoss(reduction="mean")`` is (1 / (B * d_out)) * sum (yhat - y)^2, whose gradient is
+    2 / (B * d_out) times zkdl's, so eta = 2 * lr_torch / (B * d_out); ``reduction="sum"`` gives
+    eta = 2 * lr_torch.  (For a loss 1/2 * mean over the batch of |yhat - y|^2 it is lr / B.)
+
+    >>> lr_from_pytorch(0.1, batch_size=32, n_outputs=1)
+    0.00625
+    """
+    if reduction == "mean":
+        return 2.0 * float(lr_torch) / (int(batch_size) * int(n_outputs))
+    if reduction == "sum":
+        return 2.0 * float(lr_torch)
+    raise ConfigError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
 # ----------------------------------------------------------------------------- float reference
