@@ -13,7 +13,7 @@ import numpy as np
 
 from zkdl import hyrax, sigma
 from zkdl.codec import Writer
-from zkdl.errors import ShapeError
+from zkdl.errors import FieldRangeError, ShapeError, ZkdlError
 from zkdl.field import R_MODULUS, FrVec
 from zkdl.fixedpoint import FixedPointConfig, StepTrace, batch_indices
 from zkdl.hyrax import HyraxSecret
@@ -129,6 +129,36 @@ def commit_model(config: FixedPointConfig, weights: Sequence[np.ndarray]) -> tup
     model, sec = ModelCommitment(cw, cb), ModelSecret(sw, sb)
     model.range_proof = prove_model_range(config, model, sec)
     return model, sec
+
+
+class ModelOpeningError(ZkdlError):
+    """A model opening does not open the commitment it is used with to the given weights."""
+
+
+def check_model_opening(config: FixedPointConfig, model: ModelCommitment, secret: ModelSecret,
+                        weights: Sequence[np.ndarray], what: str = "these weights") -> None:
+    """Check that ``secret`` opens ``model`` to exactly the integer ``weights`` (zkdl layout):
+    per layer, the opening's values are the weights (and bias) and re-committing them with the
+    opening's blinds gives the commitment's rows.  ModelOpeningError naming the layer otherwise.
+    Used before proving anything from a commitment (a training run's start, an inference), so
+    that a mismatch is found before proving, not by the verifier."""
+    lay = WindowLayout(config, 1)
+    L = config.num_layers
+    if len(weights) != L or len(model.W) != L or len(model.b) != L or len(secret.W) != L or len(secret.b) != L:
+        raise ModelOpeningError(f"model opening: the architecture has {L} layers; the weights have {len(weights)}, "
+                                f"the commitment {len(model.W)}, the opening {len(secret.W)}")
+    key = model_key(config)
+    for i, w in enumerate(weights):
+        for part, com, s, l in (("W", model.W[i], secret.W[i], lay.weight(i)),
+                                ("b", model.b[i], secret.b[i], lay.bias(i))):
+            if not (s.num_vars, s.col_vars) == (com.num_vars, com.col_vars) == (l.num_vars, l.col_vars):
+                raise ModelOpeningError(f"model opening: layer {i + 1} {part} does not have the commitment's shape")
+            if s.values != FrVec.from_int64(l.pad(w[:-1] if part == "W" else w[-1])):
+                raise ModelOpeningError(f"model opening: layer {i + 1} {part} does not hold {what} (the weights "
+                                        "differ from the committed ones)")
+            if key.commit_rows(s.values, s.blinds) != com.rows:
+                raise ModelOpeningError(f"model opening: layer {i + 1} {part} does not open the commitment (an "
+                                        "opening of another commitment?)")
 
 
 def prove_model_range(config: FixedPointConfig, model: ModelCommitment, secret: ModelSecret, *,
@@ -299,22 +329,43 @@ def prove_window(traces: Sequence[StepTrace], model: ModelCommitment, model_secr
 
 
 def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], model: ModelCommitment,
-                    model_secret: ModelSecret, X, *, commit_input: bool = False):
+                    model_secret: ModelSecret, X, *, commit_input: bool = False, unsafe_skip_checks: bool = False):
     """Prove Yhat = MLP(X) (the semantics' forward pass) for the committed weights.
 
-    The input X is public, or with ``commit_input`` committed (one row commitment per example,
-    in the statement) and hidden; then the return value is (proof, X_blinds), the blinds being the
+    X is (n, d_0) fixed-point integers (n examples; a 1-D X of length d_0 is one example).  The
+    input is public, or with ``commit_input`` committed (one row commitment per example, in the
+    statement) and hidden; then the return value is (proof, X_blinds), the blinds being the
     openings of those commitments.  Committing the weights (commit_model) is done once,
-    beforehand, and not part of this."""
+    beforehand, and not part of this.
+
+    Checked before proving: the shapes; that ``model_secret`` opens ``model`` to exactly
+    ``weights`` (check_model_opening: ModelOpeningError otherwise); that the model carries a
+    range proof (the verifier requires it); that X lies in [-2^(Q-1), 2^(Q-1)).
+    ``unsafe_skip_checks`` skips the opening and range-proof checks (soundness tests prove with
+    a cheating model to see the verifier reject it)."""
     from zkdl.fixedpoint import _forward, check_weights
 
+    d0 = config.widths[0]
     X = np.asarray(X)
-    cfg = inference_config(config.widths, X.shape[0] if X.ndim == 2 else 0, config.R, config.Q)
-    if X.ndim != 2 or X.shape[1] != cfg.widths[0] or X.shape[0] < 1:
-        raise ShapeError(f"prove_inference: X must have shape (n, {cfg.widths[0]}), got {X.shape}")
+    if X.ndim == 1 and X.shape[0] == d0:
+        X = X[None, :]
+    if X.ndim != 2 or X.shape[1] != d0 or X.shape[0] < 1:
+        hint = (f"; flatten each example (X.reshape(len(X), -1)) to {d0} features" if X.ndim > 2
+                and X.shape[0] >= 1 and int(np.prod(X.shape[1:])) == d0 else "")
+        raise ShapeError(f"prove_inference: X must have shape (n, {d0}) (n >= 1 examples of {d0} features), "
+                         f"got {X.shape}{hint}")
     if X.dtype.kind not in "iu":
         raise ShapeError("prove_inference: X must be an integer (fixed-point) array")
+    cfg = inference_config(config.widths, X.shape[0], config.R, config.Q)
     W = check_weights(cfg, weights, "prove_inference")
+    if not unsafe_skip_checks:
+        check_model_opening(cfg, model, model_secret, W)
+        if not model.range_proof:
+            raise ZkdlError("prove_inference: the model commitment carries no range proof, so no verifier would "
+                             "accept a proof about it; commit the weights with commit_model (zkdl commit-model)")
+    if X.size and (int(X.min()) < -cfg.bound or int(X.max()) >= cfg.bound):
+        raise FieldRangeError(f"prove_inference: X has values outside [-2^{cfg.Q - 1}, 2^{cfg.Q - 1}) (fixed point, "
+                         f"{cfg.R} fractional bits)")
     X = X.astype(np.int64)
     Zp, E, S, A = _forward(cfg, W, X, "inference")
     wit = _Witness()
