@@ -16,4 +16,5 @@ __all__ = [
     "R_MODULUS", "FrVec", "P_MODULUS", "G1", "PointVec", "msm", "msm_rows",
     "get_num_threads", "set_num_threads", "max_threads", "threads",
 ]
+# the one place the version is written: pyproject.toml reads it (dynamic version), `zkdl --version` prints it
 __version__ = "0.1.0"

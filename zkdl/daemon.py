@@ -72,38 +72,71 @@ def owner_mismatch(spool: str, owner: dict) -> str:
 
 
 class _Log:
-    """Progress: a one-line bar on a TTY, plain lines otherwise."""
+    """The daemon's output.  On a TTY: a live progress bar (zkdl.progress, drawn by tqdm) -- steps
+    proven / total once the run has ended (else the count), throughput, ETA, the window in hand
+    and the queue depth -- with the log lines above it.  Otherwise (a log file, a pipe): plain
+    lines, ``zkdl daemon: window K: steps A..B proved in ...`` and ``zkdl daemon: progress: 4/6
+    steps proven, 0.31 s/step, queue 2 steps, eta 0.6 s``."""
 
     def __init__(self, stream=None, quiet: bool = False):
+        from .progress import is_tty
+
         self.s = stream or sys.stdout
-        self.tty = hasattr(self.s, "isatty") and self.s.isatty()
+        self.tty = is_tty(self.s)
         self.quiet = quiet
-        self._bar = False
+        self._bar = None
 
     def line(self, msg: str) -> None:
         if self.quiet:
             return
-        if self._bar:
-            self.s.write("\n")
-            self._bar = False
+        if self._bar is not None:
+            self._bar.write(f"zkdl daemon: {msg}")
+            return
         self.s.write(f"zkdl daemon: {msg}\n")
         self.s.flush()
 
+    def start(self, done: int, total: int | None) -> None:
+        """Before the first window (``done`` steps proven already): the bar, on a TTY."""
+        if self.quiet or not self.tty or self._bar is not None:
+            return
+        from .progress import Bar
+
+        self._bar = Bar(self.s, unit="step", desc="proven", total=total, initial=done)
+
+    def working(self, k: int, t0: int, T: int) -> None:
+        """Window k (steps t0..t0+T-1) is being proven."""
+        if self._bar is not None:
+            self._bar.set_desc(f"proving {t0}..{t0 + T - 1}")
+
+    def tick(self) -> None:
+        """While idle: redraw the bar (elapsed time)."""
+        if self._bar is not None:
+            self._bar.refresh()
+
     def progress(self, done: int, total: int | None, sps: float | None, queue: int) -> None:
+        from .progress import eta_seconds, fmt_seconds
+
         if self.quiet:
             return
         rate = f"{sps:.2f} s/step" if sps else "-- s/step"
+        eta = eta_seconds(done, total, sps, queue)
         if self.tty:
-            width = 30
-            frac = (done / total) if total else 0.0
-            fill = int(width * min(frac, 1.0))
-            tot = str(total) if total else "?"
-            self.s.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{tot} steps proven, {rate}, queue {queue}   ")
-            self.s.flush()
-            self._bar = True
+            self.start(done, total)
+            post = f"prover {rate}, queue {queue}"
+            if total is None and eta is not None and queue:
+                post += f" (~{fmt_seconds(eta)})"       # no total yet: tqdm shows no ETA; the queue's
+            self._bar.update_to(done, total, post, desc="proven")
         else:
             tot = f"/{total}" if total else ""
-            self.line(f"progress: {done}{tot} steps proven, {rate}, queue {queue} steps")
+            left = ""
+            if eta is not None and (queue or (total and done < total)):
+                left = f", eta {fmt_seconds(eta)}" + ("" if total else " for the queue")
+            self.line(f"progress: {done}{tot} steps proven, {rate}, queue {queue} steps{left}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def _lock(path: str, wait: bool):
@@ -376,6 +409,8 @@ class Daemon:
                  "after_sha256": rf.model_digest(st.after),
                  "losses_int": None if st.losses is None else [str(v) for v in st.losses],
                  "prove_seconds": round(t_prove, 4), "verify_seconds": round(t_ver, 4)}
+        if adopted is not None:
+            entry["adopted"] = True     # proven before a restart: its proving time is unknown (0 above)
         return entry, after, after_sec
 
     def _commit_entry(self, entry: dict, k: int, nxt: int) -> None:
@@ -435,6 +470,7 @@ class Daemon:
             if not self._ended():
                 self.log.line(f"proving {self.spool} into {self.out}: windows of {self.T} steps, "
                               f"{len(self.manifest['windows'])} already proven (next step {nxt})")
+                self.log.start(nxt - self.t_start, None)
             while not self._stop:
                 if self._ended():
                     break
@@ -459,11 +495,13 @@ class Daemon:
                         self.log.line(f"--once: nothing more to prove now (next step {nxt}, "
                                       f"{avail} steps waiting)")
                         break
+                    self.log.tick()
                     time.sleep(self.poll)
                     continue
                 if self.max_windows is not None and done_windows >= self.max_windows:
                     break
                 self._in_hand = True
+                self.log.working(k, nxt, T)
                 try:
                     entry, after, after_sec = self._prove_window(k, nxt, T, model, msec)
                     self._commit_entry(entry, k, nxt)
@@ -471,14 +509,16 @@ class Daemon:
                     self._in_hand = False
                 done_windows += 1
                 k, nxt, model, msec = k + 1, nxt + T, after, after_sec
-                if entry["prove_seconds"]:
-                    rates.append(entry["prove_seconds"] / T)
+                if entry["prove_seconds"] and not entry.get("adopted"):     # daemon seconds per step
+                    rates.append((entry["prove_seconds"] + entry["verify_seconds"]) / T)
                 queue = len([t for t in list_steps(self.spool) if t >= nxt])
-                self.log.line(f"window {k - 1}: steps {entry['t0']}..{entry['t0'] + T - 1} proved in "
-                              f"{entry['prove_seconds']:.2f} s ({entry['prove_seconds'] / T:.2f} s/step), "
+                how = ("adopted (proved before a restart, time unknown)" if entry.get("adopted") else
+                       f"proved in {entry['prove_seconds']:.2f} s ({entry['prove_seconds'] / T:.2f} s/step)")
+                self.log.line(f"window {k - 1}: steps {entry['t0']}..{entry['t0'] + T - 1} {how}, "
                               f"verified in {entry['verify_seconds']:.2f} s, {entry['bytes']} bytes")
                 total = (end_steps - self.t_start) if end is not None else None
-                self.log.progress(nxt - self.t_start, total, rates[-1] if rates else None, queue)
+                recent = rates[-4:]
+                self.log.progress(nxt - self.t_start, total, sum(recent) / len(recent) if recent else None, queue)
             if self._stop:
                 self.log.line("stopped by signal")
             return EXIT_OK
@@ -486,6 +526,7 @@ class Daemon:
             self.log.line("abandoned the window in hand; a restart proves it again")
             return EXIT_OK
         finally:
+            self.log.close()
             for fd in locks:
                 os.close(fd)
 

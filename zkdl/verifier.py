@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Callable
 
 from zkdl.circuits.training import DatasetCommitment, ModelCommitment, Statement, WindowProof, verify_model, verify_window
 from zkdl.codec import ProofFormatError
@@ -56,8 +57,11 @@ def _end_status(m: dict) -> tuple[bool, str]:
     return complete, status
 
 
-def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: str | None = None) -> dict:
-    """Check a run directory; returns a JSON-ready summary (``valid``: True)."""
+def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: str | None = None,
+               progress: Callable[[int, int], None] | None = None) -> dict:
+    """Check a run directory; returns a JSON-ready summary (``valid``: True).  ``progress(done,
+    total)``, if given, is called with the number of window proofs verified so far (0 first) and
+    their total (``zkdl verify`` draws a bar with it on a terminal)."""
     t_start = time.perf_counter()
     if not os.path.isdir(run_dir):
         raise RunFormatError(f"{run_dir}: no such directory")
@@ -112,6 +116,8 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
             raise RunInvalidError("windows", f"the run {_end_status(m)[1]} before its first step (nothing is proven)")
         raise RunInvalidError("windows", "the run has no proven window yet (nothing is proven)")
 
+    if progress is not None:
+        progress(0, len(windows))
     prev_after = initial
     prev_st: "ModelCommitment | Statement" = initial
     t_next = t_first
@@ -159,6 +165,8 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
                             "after_sha256": rf.model_digest(st.after)})
         prev_after = st.after
         t_next = st.t0 + st.T
+        if progress is not None:
+            progress(k + 1, len(windows))
 
     steps = t_next - t_first
     complete, status = _end_status(m)
