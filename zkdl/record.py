@@ -445,6 +445,8 @@ class Recorder:
         self._closed = False
         self._lock = None
         self.running_daemon_pid: int | None = None      # a daemon found running by resume()
+        #: layer names remembered from the import (init_weights_from_float), used by export_weights
+        self.layer_names = getattr(W_init, "names", None)
         W = [w.copy() for w in check_weights(config, W_init, "initial weights")]
         self._check_new_spool(spool)
 
@@ -612,6 +614,7 @@ class Recorder:
         self._closed = False
         self._lock = None
         self.running_daemon_pid = None
+        self.layer_names = None
         run = read_run(self.spool)
         try:
             cfg = rf.config_from_json(run.get("config"), "spool run.json config")
@@ -713,11 +716,26 @@ class Recorder:
     def daemon(self) -> subprocess.Popen | None:
         return self._daemon
 
-    def wait_daemon(self, timeout: float | None = None) -> int:
-        """Wait for the daemon started by this recorder (after :meth:`close`); returns its exit status."""
+    def wait_daemon(self, timeout: float | None = None, *, progress: bool = False, stream=None) -> int:
+        """Wait for the daemon started by this recorder (after :meth:`close`); returns its exit status
+        (subprocess.TimeoutExpired after ``timeout`` seconds, like ``Popen.wait``).
+
+        ``progress=True`` shows the daemon's progress while waiting, read from the run directory's
+        manifest: windows and steps proven out of the steps recorded, the prover's seconds per step
+        and the ETA -- a live bar (tqdm) when ``stream`` (default stderr) is a terminal, else a line
+        ``zkdl: proven 4/8 steps (2 windows), 0.35 s/step, eta 1.4 s`` each time the count changes."""
         if self._daemon is None:
             raise ZkdlError("no daemon was started by this recorder")
-        rc = self._daemon.wait(timeout)
+        if progress:
+            from .progress import follow_daemon
+
+            args = list(self._daemon.args)
+            run_dir = args[args.index("--out") + 1]
+            t_first = int(read_run(self.spool).get("t0", 0))
+            rc = follow_daemon(self._daemon, run_dir, lambda t0: self.next_step - (t_first if t0 is None else t0),
+                               timeout=timeout, stream=stream)
+        else:
+            rc = self._daemon.wait(timeout)
         self._daemon_log.close()
         return rc
 
@@ -727,20 +745,20 @@ class Recorder:
         """The current weights (after the last recorded step)."""
         return [w.copy() for w in self._prev_W]
 
-    def export_weights(self, path: str) -> None:
-        """Write the current weights as a PyTorch-style float state dict in an .npz
-        ("0.weight" (out, in), "0.bias", ...; zkdl.trainer.export_state_dict) plus the exact
-        fixed-point integers ("W0", "W1", ...), atomically.  The weights are private: publish the
-        final-model commitment, not this file."""
-        import io
+    def export_weights(self, path: str, *, fixed_path: str | None = None, names: Sequence[str] | None = None,
+                       overwrite: bool = False) -> tuple[str, str]:
+        """Write the current weights as two .npz files (zkdl.trainer.save_weights): ``path``, a
+        clean PyTorch-style float state dict ("<name>.weight" (out, in), "<name>.bias" (out,),
+        nothing else) whose layer names are ``names``, else the names read when the initial
+        weights were imported (init_weights_from_float), else nn.Sequential's ("0", "2", ...);
+        and ``fixed_path`` (default model.npz -> model.fixed.npz), the exact fixed-point integers.
+        Both load back with init_weights_from_float and ``zkdl commit-model``.  Never overwrites
+        an existing file unless ``overwrite``.  The weights are private: publish the final-model
+        commitment, not these files.  Returns (path, fixed_path)."""
+        from .trainer import save_weights
 
-        from .trainer import export_state_dict
-
-        arrays = export_state_dict(self.weights, self.config.R)
-        arrays.update({f"W{i}": w for i, w in enumerate(self.weights)})
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        rf.atomic_write(path, buf.getvalue(), 0o600)
+        return save_weights(path, self.weights, self.config.R, fixed_path=fixed_path,
+                            names=names if names is not None else self.layer_names, overwrite=overwrite)
 
     def step(self) -> StepTrace:
         """Run one fixed-point SGD step (zkdl.trainer.Trainer) and record it."""
@@ -874,34 +892,38 @@ class Recorder:
             pass
 
 
+def read_model_opening(opening_path: str, config: FixedPointConfig) -> ModelSecret:
+    """A model opening file (save_model_opening) for the architecture of ``config``, unchecked."""
+    try:
+        with np.load(opening_path, allow_pickle=False) as z:
+            if "format" not in z.files or str(z["format"]) != "zkdl-model-opening" or int(z["version"]) != 1:
+                raise SpoolError(f"{opening_path}: not a zkdl model opening of version 1")
+            return _model_secret_from(z, config.num_layers)
+    except FileNotFoundError:
+        raise SpoolError(f"missing model opening {opening_path}") from None
+    except IsADirectoryError:
+        raise SpoolError(f"model opening: {opening_path} is a directory, not a file") from None
+    except (KeyError, ValueError, OSError, EOFError, ZkdlError) as e:
+        if isinstance(e, SpoolError):
+            raise
+        raise SpoolError(f"{opening_path}: malformed model opening ({e}); is it the opening of a "
+                         f"{'-'.join(map(str, config.widths))} model?") from None
+
+
 def load_model_opening(commitment_path: str, opening_path: str, config: FixedPointConfig,
                        W: Sequence[np.ndarray]) -> tuple[ModelCommitment, ModelSecret]:
     """A commitment made beforehand (``zkdl commit-model``) and its opening; checks that the
-    opening opens the commitment to exactly the weights W."""
-    from zkdl.circuits.training import model_key
+    opening opens the commitment to exactly the weights W (check_model_opening)."""
     _, model = rf.load_model_file(commitment_path)
-    try:
-        with np.load(opening_path, allow_pickle=False) as z:
-            if str(z["format"]) != "zkdl-model-opening" or int(z["version"]) != 1:
-                raise SpoolError(f"{opening_path}: not a zkdl model opening of version 1")
-            sec = _model_secret_from(z, config.num_layers)
-    except FileNotFoundError:
-        raise SpoolError(f"missing model opening {opening_path}") from None
-    except (KeyError, ValueError, OSError) as e:
-        raise SpoolError(f"{opening_path}: malformed model opening ({e})") from None
-    # re-commit with the stored blinds: the commitment must be byte-equal, the values W
-    from zkdl.circuits.training import WindowLayout
+    sec = read_model_opening(opening_path, config)
+    # re-commit with the stored blinds: the commitment must be byte-equal, the values W (the
+    # check prove_inference makes too)
+    from zkdl.circuits.prover import ModelOpeningError, check_model_opening
 
-    lay = WindowLayout(config, 1)
-    key = model_key(config)
-    for i, w in enumerate(W):
-        for part, com, s, l in (("W", model.W[i], sec.W[i], lay.weight(i)), ("b", model.b[i], sec.b[i], lay.bias(i))):
-            vals = l.pad(w[:-1] if part == "W" else w[-1])
-            if s.values != FrVec.from_int64(vals):
-                raise SpoolError(f"model opening: layer {i + 1} {part} does not hold the initial weights")
-            rows = key.commit_rows(s.values, s.blinds)
-            if (s.num_vars, s.col_vars) != (com.num_vars, com.col_vars) or rows != com.rows:
-                raise SpoolError(f"model opening: layer {i + 1} {part} does not open the commitment")
+    try:
+        check_model_opening(config, model, sec, W, "the initial weights")
+    except ModelOpeningError as e:
+        raise SpoolError(str(e)) from None
     # the run starts a chain here, so the model needs a valid range proof: a commitment published
     # without one (or with a broken one) gets a fresh one (the weights are in range: the caller
     # checked them, and the opening holds exactly them)
@@ -916,7 +938,9 @@ def load_model_opening(commitment_path: str, opening_path: str, config: FixedPoi
     return model, sec
 
 
-def save_model_opening(path: str, sec: ModelSecret) -> None:
+def save_model_opening(path: str, sec: ModelSecret, *, exclusive: bool = False) -> None:
+    """Write a model opening (private, mode 0600); with ``exclusive``, never over an existing
+    file (ZkdlError)."""
     arrays = {"format": np.array("zkdl-model-opening"), "version": np.array(1)}
     arrays.update(_model_secret_arrays(sec))
-    rf.atomic_write(path, _npz_bytes(arrays), 0o600)
+    (rf.create_exclusive if exclusive else rf.atomic_write)(path, _npz_bytes(arrays), 0o600)
