@@ -325,20 +325,28 @@ def verify_model(config: FixedPointConfig, model: "ModelCommitment") -> None:
         raise VerificationError("not a ModelCommitment")
     _check_model_shape(config, model)
     key = (model.to_bytes(), config.widths, config.R, config.Q, hashlib.blake2b(model.range_proof or b"").digest())
-    if key in _CHECKED_MODELS:
+    _verify_range_proof(_CHECKED_MODELS, key, model.range_proof, "model range proof",
+                        "the model commitment carries none (make it with commit_model or `zkdl commit-model`); a chain "
+                        "cannot start from unchecked weights", config, b"zkdl-model",
+                        lambda ch: _model_protocol(ch, config, model))
+
+
+def _verify_range_proof(cache: set, key, proof: bytes | None, what: str, missing: str, config: FixedPointConfig,
+                        label: bytes, protocol) -> None:
+    """Run a one-time range proof (the dataset's, a model's) once per process and key."""
+    if key in cache:
         return
-    if not model.range_proof:
-        raise VerificationError("model range proof: the model commitment carries none (make it with commit_model "
-                                "or `zkdl commit-model`); a chain cannot start from unchecked weights")
-    ch = VerifierChannel(model_key(config), Transcript(b"zkdl-model"), model.range_proof)
+    if not proof:
+        raise VerificationError(f"{what}: {missing}")
+    ch = VerifierChannel(model_key(config), Transcript(label), proof)
     try:
-        _model_protocol(ch, config, model)
+        protocol(ch)
         ch.done()
     except VerificationError as e:
-        raise VerificationError(f"model range proof: {e}") from None
+        raise VerificationError(f"{what}: {e}") from None
     except ProofFormatError as e:
-        raise VerificationError(f"model range proof: malformed: {e}") from None
-    _CHECKED_MODELS.add(key)
+        raise VerificationError(f"{what}: malformed: {e}") from None
+    cache.add(key)
 
 
 _CHECKED_DATASETS: set = set()
@@ -350,19 +358,9 @@ def verify_dataset(config: FixedPointConfig, data: DatasetCommitment) -> None:
     if not isinstance(data, DatasetCommitment):
         raise VerificationError("not a DatasetCommitment")
     key = (data.digest(), config.R, config.Q, hashlib.blake2b(data.range_proof or b"").digest())
-    if key in _CHECKED_DATASETS:
-        return
-    if not data.range_proof:
-        raise VerificationError("the dataset commitment carries no range proof (make it with commit_dataset)")
-    ch = VerifierChannel(model_key(config), Transcript(b"zkdl-dataset"), data.range_proof)
-    try:
-        _dataset_protocol(ch, config, data)
-        ch.done()
-    except VerificationError as e:
-        raise VerificationError(f"dataset range proof: {e}") from None
-    except ProofFormatError as e:
-        raise VerificationError(f"dataset range proof: malformed: {e}") from None
-    _CHECKED_DATASETS.add(key)
+    _verify_range_proof(_CHECKED_DATASETS, key, data.range_proof, "dataset range proof",
+                        "the dataset commitment carries no range proof (make it with commit_dataset)", config,
+                        b"zkdl-dataset", lambda ch: _dataset_protocol(ch, config, data))
 
 
 # ============================================================================ statement

@@ -212,14 +212,8 @@ class Daemon:
             rf.remove_stale_temps(d)
         # the recorder may be writing a step right now: only leftovers older than an hour
         rf.remove_stale_temps(os.path.join(self.spool, rf.STEPS_DIR), older_than=3600)
-        mpath = os.path.join(self.out, rf.MANIFEST)
-        if os.path.exists(mpath):
-            try:
-                m = rf.read_json(mpath, "manifest", rf.MANIFEST_FORMAT, rf.MANIFEST_VERSION)
-            except rf.RunFormatError as e:
-                raise DaemonError(str(e)) from None
-            if m.get("run_id") != run["run_id"]:
-                raise DaemonError(f"{self.out} holds the proofs of another run (run_id differs); use another --out")
+        m = self._read_manifest(run)
+        if m is not None:
             self.manifest = m
             self._bind()
         else:
@@ -245,7 +239,7 @@ class Daemon:
                 "reveal_losses": self.reveal, "windows": [], "total_steps": None, "complete": False,
                 "status": rf.STATUS_IN_PROGRESS, "final_model": None,
             }
-            rf.atomic_write_json(mpath, self.manifest)
+            rf.atomic_write_json(os.path.join(self.out, rf.MANIFEST), self.manifest)
         self.T = int(self.manifest["window"])
         if self.window_arg is not None and self.window_arg != self.T:
             raise DaemonError(f"this run is proven in windows of {self.T} steps; --window {self.window_arg} differs")
@@ -335,17 +329,23 @@ class Daemon:
             if not same_dir(owner["run_dir"], self.out):
                 raise DaemonError(owner_mismatch(self.spool, owner))
             return
-        mpath = os.path.join(self.out, rf.MANIFEST)
-        if os.path.exists(mpath):
-            try:
-                m = rf.read_json(mpath, "manifest", rf.MANIFEST_FORMAT, rf.MANIFEST_VERSION)
-            except rf.RunFormatError as e:
-                raise DaemonError(str(e)) from None
-            if m.get("run_id") != run.get("run_id"):
-                raise DaemonError(f"{self.out} holds the proofs of another run (run_id differs); use another --out")
-        elif any(n.startswith("state-") for n in _listdir(os.path.join(self.spool, rf.PRIVATE_DIR))):
+        proven = any(n.startswith("state-") for n in _listdir(os.path.join(self.spool, rf.PRIVATE_DIR)))
+        if self._read_manifest(run) is None and proven:
             raise DaemonError(f"windows of this spool were already proven into another run directory; "
                               f"{self.out} has no manifest")
+
+    def _read_manifest(self, run: dict) -> dict | None:
+        """The run directory's manifest (None if there is none yet); refused if it is another run's."""
+        mpath = os.path.join(self.out, rf.MANIFEST)
+        if not os.path.exists(mpath):
+            return None
+        try:
+            m = rf.read_json(mpath, "manifest", rf.MANIFEST_FORMAT, rf.MANIFEST_VERSION)
+        except rf.RunFormatError as e:
+            raise DaemonError(str(e)) from None
+        if m.get("run_id") != run.get("run_id"):
+            raise DaemonError(f"{self.out} holds the proofs of another run (run_id differs); use another --out")
+        return m
 
     def _bind(self) -> None:
         """Record (once) that the spool belongs to this run directory (under both locks)."""
