@@ -259,37 +259,45 @@ def _verify_progress(a):
             bar.close()
 
 
-def cmd_verify(a) -> int:
+def _verify_failure(a, code: int, check, msg: str) -> int:
+    """A failed verification: one stderr line (and the JSON verdict with --json); returns the exit status."""
+    if a.json:
+        print(json.dumps({"valid": False, "usable": code != EXIT_UNUSABLE, "failed_check": check, "error": msg}))
+    _err(("invalid: " if code == EXIT_INVALID else "unusable input: ") + msg)
+    return code
+
+
+def _report_verification(a, verify, summarize) -> int:
+    """Run ``verify()`` (a summary dict) and print it, or report the failure: exit 0 / 1 / 2."""
     from . import runfiles as rf
+
+    try:
+        s = verify()
+    except rf.RunInvalidError as e:
+        return _verify_failure(a, EXIT_INVALID, e.check, str(e))
+    except rf.RunFormatError as e:
+        return _verify_failure(a, EXIT_UNUSABLE, None, str(e))
+    print(json.dumps(s, indent=1) if a.json else summarize(s))
+    return EXIT_OK
+
+
+def cmd_verify(a) -> int:
+    from .inference import is_inference_proof
     from .verifier import format_summary, verify_proof_file, verify_run
 
-    def fail(code, check, msg):
-        if a.json:
-            print(json.dumps({"valid": False, "usable": code != EXIT_UNUSABLE, "failed_check": check, "error": msg}))
-        _err(("invalid: " if code == EXIT_INVALID else "unusable input: ") + msg)
-        return code
-
-    from .inference import is_inference_proof
-
     if getattr(a, "model", None) and not is_inference_proof(a.target) and os.path.exists(a.target):
-        return fail(EXIT_UNUSABLE, None, "--model is for an inference proof; a run or a training proof takes "
-                                         "--initial-model")
-    try:
-        if os.path.isdir(a.target):
+        return _verify_failure(a, EXIT_UNUSABLE, None, "--model is for an inference proof; a run or a training "
+                                                       "proof takes --initial-model")
+    if os.path.isdir(a.target):
+        def run():
             with _verify_progress(a) as cb:
-                s = verify_run(a.target, initial_model=a.initial_model, final_model=a.final_model, progress=cb)
-        elif os.path.exists(a.target):
-            if is_inference_proof(a.target):     # an inference proof: about one model (--model)
-                return _verify_inference(a, a.target, getattr(a, "model", None) or a.initial_model)
-            s = verify_proof_file(a.target, a.dataset, a.initial_model)
-        else:
-            return fail(EXIT_UNUSABLE, None, f"{a.target}: no such file or directory")
-    except rf.RunInvalidError as e:
-        return fail(EXIT_INVALID, e.check, str(e))
-    except rf.RunFormatError as e:
-        return fail(EXIT_UNUSABLE, None, str(e))
-    print(json.dumps(s, indent=1) if a.json else format_summary(s))
-    return EXIT_OK
+                return verify_run(a.target, initial_model=a.initial_model, final_model=a.final_model, progress=cb)
+        return _report_verification(a, run, format_summary)
+    if not os.path.exists(a.target):
+        return _verify_failure(a, EXIT_UNUSABLE, None, f"{a.target}: no such file or directory")
+    if is_inference_proof(a.target):     # an inference proof: about one model (--model)
+        return _verify_inference(a, a.target, getattr(a, "model", None) or a.initial_model)
+    return _report_verification(a, lambda: verify_proof_file(a.target, a.dataset, a.initial_model), format_summary)
 
 
 def cmd_inspect(a) -> int:
@@ -355,28 +363,14 @@ def cmd_inspect(a) -> int:
 
 def _verify_inference(a, proof: str, model: str | None) -> int:
     """verify-inference, and verify of an inference proof file: exit 0 valid, 1 invalid, 2 unusable."""
-    from . import runfiles as rf
     from .inference import format_inference_summary, verify_inference_file
 
-    def fail(code, check, msg):
-        if a.json:
-            print(json.dumps({"valid": False, "usable": code != EXIT_UNUSABLE, "failed_check": check, "error": msg}))
-        _err(("invalid: " if code == EXIT_INVALID else "unusable input: ") + msg)
-        return code
-
     if not model:
-        return fail(EXIT_UNUSABLE, None, f"{proof} is an inference proof, which is about one model: pass --model "
-                                         "MODEL.commitment")
+        return _verify_failure(a, EXIT_UNUSABLE, None, f"{proof} is an inference proof, which is about one model: "
+                                                       "pass --model MODEL.commitment")
     if not os.path.exists(proof):
-        return fail(EXIT_UNUSABLE, None, f"{proof}: no such file")
-    try:
-        s = verify_inference_file(proof, model)
-    except rf.RunInvalidError as e:
-        return fail(EXIT_INVALID, e.check, str(e))
-    except rf.RunFormatError as e:
-        return fail(EXIT_UNUSABLE, None, str(e))
-    print(json.dumps(s, indent=1) if a.json else format_inference_summary(s))
-    return EXIT_OK
+        return _verify_failure(a, EXIT_UNUSABLE, None, f"{proof}: no such file")
+    return _report_verification(a, lambda: verify_inference_file(proof, model), format_inference_summary)
 
 
 def cmd_verify_inference(a) -> int:
