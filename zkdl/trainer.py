@@ -2,7 +2,9 @@
 
 The arithmetic lives in :mod:`zkdl.fixedpoint` (normative, see docs/semantics.md); this module
 drives it over a dataset with the public batch schedule and produces one
-:class:`~zkdl.fixedpoint.StepTrace` per step for the prover.
+:class:`~zkdl.fixedpoint.StepTrace` per step for the prover.  Training updates master weights
+M = 2^(R+k) * W exactly (semantics version 2); ``trainer.weights`` is the published model
+round_master(M) at scale 2^R, ``trainer.master`` the master weights themselves.
 
 >>> import numpy as np
 >>> from zkdl.fixedpoint import FixedPointConfig, quantize
@@ -14,6 +16,9 @@ drives it over a dataset with the public batch schedule and produces one
 >>> [t.step for t in traces], trainer.step_index
 ([0, 1, 2], 3)
 >>> traces[-1].validate()                  # the prover-side consistency check
+>>> W = trainer.weights                    # the model now (scale 2^R), rounded from trainer.master
+>>> [w.shape for w in W], [m.shape for m in trainer.master]
+([(3, 4), (5, 1)], [(3, 4), (5, 1)])
 """
 from __future__ import annotations
 
@@ -28,8 +33,8 @@ import numpy as np
 
 from .errors import ShapeError
 from .fixedpoint import (
-    ConfigError, FixedPointConfig, StepTrace, TrainingRangeError, _check_range, _int_matrix, _weights, batch_indices, check_weights,
-    dequantize, forward, quantize, train_step,
+    ConfigError, FixedPointConfig, StepTrace, TrainingRangeError, _check_range, _int_matrix, _weights, batch_indices,
+    dequantize, forward, quantize, round_master, to_master, train_step,
 )
 
 __all__ = [
@@ -363,28 +368,46 @@ def init_mlp(widths: Sequence[int], seed: int = 0) -> list[np.ndarray]:
 
 
 class Trainer:
-    """Runs the normative fixed-point SGD over a dataset with the public batch schedule.
+    """Runs the normative fixed-point SGD (semantics version 2: exact updates of master weights
+    M at scale 2^(2R+k)) over a dataset with the public batch schedule.
 
     Args:
         config: the public parameters (widths, learning rate, batch size, seed, R, Q).
-        W_init: initial weights, int64 arrays of shapes config.weight_shapes (see
-            init_weights_from_float).  Copied.
+        W_init: the initial *model*, int64 arrays of shapes config.weight_shapes at scale 2^R (see
+            init_weights_from_float); it starts a chain, so every value must lie in
+            [-2^(Q-1), 2^(Q-1)) (check_weights), and training starts from the master weights
+            M = 2^(R+k) * W_init (to_master).  Not modified.  With ``continuing=True``, W_init are
+            master weights instead (see there); may be None when ``master`` is given.
         X_data: (N, d_0) fixed-point inputs; Y_data: (N, d_L) fixed-point targets.  Not copied;
             do not modify them while training.
         start_step: index of the first step (to resume a run).
-        continuing: the weights continue a chain already under way (the last weights of a run
-            whose training process is resumed): not range-checked, since weights after a chain's
-            first step are not range-limited (docs/semantics.md §7).  By default they start a
-            chain and must lie in [-2^(Q-1), 2^(Q-1)).
+        continuing: W_init are the master weights of a chain already under way (the last master
+            weights of a run whose training process is resumed, e.g. ``trainer.master`` or a
+            trace's ``W_after``): taken as they are, not range-checked, since master weights after
+            a chain's first step are not range-limited (docs/semantics.md §7).
+        master: the clearer spelling of ``continuing=True``: master weights to continue from
+            (then leave W_init None).
 
     ``step()`` performs one step and returns its StepTrace; ``run(T)`` performs T steps.
+    ``master`` holds the master weights, ``weights`` the published model round_master(M).
     """
 
-    def __init__(self, config: FixedPointConfig, W_init: Sequence, X_data, Y_data, *,
-                 start_step: int = 0, continuing: bool = False):
+    def __init__(self, config: FixedPointConfig, W_init: Sequence | None, X_data, Y_data, *,
+                 start_step: int = 0, continuing: bool = False, master: Sequence | None = None):
         self.config = config
-        check = _weights if continuing else check_weights
-        self._W = [w.copy() for w in check(config, W_init, "initial weights")]
+        if master is not None:
+            if W_init is not None:
+                raise ConfigError("Trainer: pass either W_init (a model, or master weights with continuing=True) "
+                                  "or master=, not both")
+            M = _weights(config, master, "master weights")
+        elif W_init is None:
+            raise ConfigError("Trainer: W_init (the initial model) or master= (master weights to continue from) "
+                              "is required")
+        elif continuing:
+            M = _weights(config, W_init, "master weights")
+        else:
+            M = to_master(config, W_init, "initial weights")
+        self._M = [m.copy() for m in M]
         X = _int_matrix(X_data, "X_data")
         Y = _int_matrix(Y_data, "Y_data")
         if X.ndim != 2 or X.shape[1] != config.widths[0]:
@@ -414,21 +437,28 @@ class Trainer:
         return self.num_examples // self.config.batch_size
 
     @property
+    def master(self) -> list[np.ndarray]:
+        """Copies of the current master weights M (int64, zkdl layout, scale 2^(2R+k)): what the
+        next step starts from (``Trainer(..., master=trainer.master, start_step=...)`` resumes)."""
+        return [m.copy() for m in self._M]
+
+    @property
     def weights(self) -> list[np.ndarray]:
-        """Copies of the current weights (int64, zkdl layout)."""
-        return [w.copy() for w in self._W]
+        """The current model: round_master(config, M)[0] (new int64 arrays, zkdl layout, scale
+        2^R), what predict/accuracy use and what a run publishes."""
+        return round_master(self.config, self._M)[0]
 
     def step(self) -> StepTrace:
         """One training step on batch ``batch_indices(seed, step_index, N, B)``."""
         cfg = self.config
         idx = batch_indices(cfg.seed, self.step_index, self.num_examples, cfg.batch_size)
         try:
-            tr = train_step(cfg, self._W, self.X[idx], self.Y[idx], self.step_index, idx,
+            tr = train_step(cfg, self._M, self.X[idx], self.Y[idx], self.step_index, idx,
                             n_examples=self.num_examples)
         except TrainingRangeError as e:
             raise TrainingRangeError(f"{e}. {divergence_advice(cfg)}", where=e.where, tensor=e.tensor,
                                      value=e.value, bound=e.bound) from e
-        self._W = [w.copy() for w in tr.W_after]
+        self._M = [m.copy() for m in tr.W_after]
         self.step_index += 1
         self.losses.append(tr.loss)
         return tr
@@ -447,14 +477,14 @@ class Trainer:
         return out
 
     def predict(self, X) -> np.ndarray:
-        """Forward pass only: Yhat (fixed point, scale 2^R) for inputs X (n x d_0); see
-        :func:`predict`."""
-        return predict(self.config, self._W, X)
+        """Forward pass of the current model (``weights``) only: Yhat (fixed point, scale 2^R)
+        for inputs X (n x d_0); see :func:`predict`."""
+        return predict(self.config, self.weights, X)
 
     def accuracy(self, X, labels) -> float:
         """Fraction of rows whose argmax of Yhat equals the label (ties: lowest index); see
         :func:`accuracy`."""
-        return accuracy(self.config, self._W, X, labels)
+        return accuracy(self.config, self.weights, X, labels)
 
 
 def divergence_advice(config: FixedPointConfig) -> str:
@@ -472,8 +502,9 @@ def divergence_advice(config: FixedPointConfig) -> str:
 
 
 def predict(config: FixedPointConfig, W: Sequence, X) -> np.ndarray:
-    """The model's outputs Yhat (int64, scale 2^R) for fixed-point inputs X (n x d_0): the
-    forward pass of training (docs/semantics.md section 4), with its range checks.  Measured,
+    """The outputs Yhat (int64, scale 2^R) of the model W (scale 2^R, e.g. ``trainer.weights``)
+    for fixed-point inputs X (n x d_0): the forward pass of docs/semantics.md section 4 with shift
+    R, with its range checks.  Measured,
     not proven (an inference proof: zkdl.circuits.prover.prove_inference).  Warns when X looks
     unscaled (zkdl.data.check_scaled)."""
     from .data import check_scaled
@@ -549,7 +580,8 @@ def float_train(config: FixedPointConfig, W_init: Sequence[np.ndarray], X, Y, st
     0.5 * sum over the batch of |yhat - y|^2, i.e. no 1/B), G_Z_l = [Z_l > 0] * (G_Z_{l+1} W_{l+1}[:-1]^T).
 
     Pass ``[dequantize(w, R) for w in W_int]`` and dequantized data to start from exactly the
-    fixed-point run's initial state.
+    fixed-point run's initial state; compare its weights with the fixed-point run's real weights
+    ``dequantize(M, config.master_shift)`` of the master weights M.
     """
     W = [np.array(w, dtype=np.float64) for w in W_init]
     X = np.asarray(X, dtype=np.float64)
@@ -613,8 +645,8 @@ def compare_digits(*, steps: int = 200, hidden: int = 32, batch_size: int = 32, 
         "float_test_acc": facc(d.X_test, d.labels_test),
         "fixed_final_loss": float(np.mean(tr.losses[-10:])),
         "float_final_loss": float(np.mean(fr.losses[-10:])),
-        "max_weight_diff": float(max(np.max(np.abs(dequantize(a, R) - b))
-                                     for a, b in zip(tr.weights, fr.weights))),
+        "max_weight_diff": float(max(np.max(np.abs(dequantize(a, cfg.master_shift) - b))
+                                     for a, b in zip(tr.master, fr.weights))),
         "fixed_seconds": round(t_fixed, 3),
     }
 
