@@ -101,13 +101,20 @@ class Channel:
 
     @contextmanager
     def check(self, label: str):
-        """Name the part of the protocol a verification failure comes from."""
+        """Name the part of the protocol a verification failure comes from (also for the
+        Σ-protocol checks the verifier defers to one batch, sigma.batched_checks)."""
+        batch = None if self.prover else sigma.current_batch()
+        if batch is not None:
+            batch.labels.append(label)
         try:
             yield
         except VerificationError as e:
             if self.prover:
                 raise
             raise VerificationError(f"{label}: {e}") from None
+        finally:
+            if batch is not None:
+                batch.labels.pop()
 
     def challenge(self, label: bytes) -> int:
         return self.t.challenge_scalar(label)

@@ -143,3 +143,33 @@ def verify(key, t: Transcript, shape: MatmulShape, z_point: Sequence[int], claim
     r, coms = verify_zk(key, shape.spec(), claim_com, proof.sumcheck, t,
                         public={2: lambda rr: eq_eval(u_i, rr[:ni])})
     return r[:ni] + u_r + r[ni:], coms[0], r + u_o, coms[1]
+
+
+def claim_product(ch, N: int, b: int, k: int, o: int, A_fn, W_fn, point: Sequence[int], claim, what: str):
+    """The same reduction run over a protocol channel (zkdl.circuits.channel): a committed claim
+    on Z(point), Z = A (N x b x k) @ W (N x k x o) stacked, becomes claims on A and W.
+
+    A_fn / W_fn are prover-side thunks returning the padded stacked tables.  Returns
+    (a_point, a_claim, w_point, w_claim)."""
+    shape = MatmulShape(N, b, k, o)
+    ni, nb, nk, no = shape.vars
+    u_i, u_r, u_o = _split(shape, point)
+    ch.t.domain(b"zkdl/matmul")
+    shape.absorb(ch.t)
+    ch.t.append_scalars(b"z-point", point)
+
+    def tables():
+        A1 = _bind_axis(A_fn(), (N, b, k), 1, u_r)
+        W1 = _bind_axis(W_fn(), (N, k, o), 2, u_o)
+        E = FrVec(np.repeat((FrVec.eq_table(u_i) if u_i else FrVec.ones(1)).limbs, k, axis=0))
+        return [A1, W1, E]
+
+    with ch.check(what):
+        r, fac = ch.sumcheck(shape.spec(), tables, claim, {2: lambda rr: eq_eval(u_i, rr[:ni])})
+    return r[:ni] + u_r + r[ni:], fac[0], r + u_o, fac[1]
+
+
+def transpose_last(v: FrVec, dims: tuple[int, int, int]) -> FrVec:
+    """Swap the last two axes of a row-major (n, a, b) table (a permutation, no arithmetic)."""
+    idx = np.arange(len(v)).reshape(dims).transpose(0, 2, 1).reshape(-1)
+    return FrVec(v.limbs[idx])

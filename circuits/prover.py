@@ -24,7 +24,8 @@ from zkdl.transcript import Transcript
 from .channel import Channel, Claimed
 from .tensors import Layout
 from .training import (
-    InferenceProof, InferenceStatement, ModelCommitment, DatasetCommitment, Statement, WindowLayout, WindowProof,
+    InferenceProof, InferenceStatement, MasterCommitment, ModelCommitment, DatasetCommitment, Statement, WindowLayout,
+    WindowProof, master_of,
     _bits, _dataset_layouts, _dataset_protocol, _model_protocol, _protocol, inference_config, model_key, training_key,
 )
 
@@ -229,10 +230,12 @@ def prove_dataset_range(config: FixedPointConfig, data: DatasetCommitment, secre
 # ============================================================================ witness
 @dataclass
 class _Witness:
-    """Stacked integer tensors (valid shapes, leading step axis) of a window."""
+    """Stacked integer tensors (valid shapes, leading step axis) of a window, and the opening of
+    the window's end weights."""
 
     t: dict[str, np.ndarray] = field(default_factory=dict)
     strict: bool = True
+    after_sec: "ModelSecret | None" = None
 
     def fr(self, name: str, lay: Layout) -> FrVec:
         return FrVec.from_int64(lay.pad(self.t[name]))
@@ -258,16 +261,32 @@ def _witness(traces: Sequence[StepTrace]) -> _Witness:
         else:
             w.t["Yh"] = _stack(traces, lambda tr: tr.Zp[i])
         w.t[f"GZ{i}"] = _stack(traces, lambda tr: tr.G_Z[i])
-        w.t[f"dW{i}"] = _stack(traces, lambda tr: tr.dW[i][:-1])
-        w.t[f"db{i}"] = _stack(traces, lambda tr: tr.dW[i][-1])
-        w.t[f"EU{i}"] = _stack(traces, lambda tr: tr.E_upd[i][:-1])
-        w.t[f"EUb{i}"] = _stack(traces, lambda tr: tr.E_upd[i][-1])
     return w
 
 
+def master_secret(config: FixedPointConfig, secret: ModelSecret) -> ModelSecret:
+    """The opening of master_of(config, model) from the model's opening: values and blinds
+    scaled by 2^(R+k) (M_0 = 2^(R+k) W, docs/semantics.md)."""
+    f = 1 << config.master_bits
+    return ModelSecret([s.scale(f) for s in secret.W], [s.scale(f) for s in secret.b])
 
 
-
+def commit_master(config: FixedPointConfig, M: Sequence[np.ndarray]) -> tuple[MasterCommitment, ModelSecret]:
+    """Commit to master weights (the end of a window): per layer the W part and the bias row,
+    in the model's layout, fresh blinds; no range proof (master weights need none)."""
+    lay = WindowLayout(config, 1)
+    key = model_key(config)
+    cw, cb, sw, sb = [], [], [], []
+    for i, m in enumerate(M):
+        m = np.asarray(m, dtype=np.int64)
+        lw, lb = lay.weight(i), lay.bias(i)
+        c, s = hyrax.commit(key, lw.pad(m[:-1]), col_vars=lw.col_vars, num_vars=lw.num_vars)
+        cw.append(c)
+        sw.append(s)
+        c, s = hyrax.commit(key, lb.pad(m[-1]), col_vars=lb.col_vars, num_vars=lb.num_vars)
+        cb.append(c)
+        sb.append(s)
+    return MasterCommitment(cw, cb), ModelSecret(sw, sb)
 
 
 def _check_traces(traces: Sequence[StepTrace], config: FixedPointConfig) -> None:
@@ -284,19 +303,24 @@ def _check_traces(traces: Sequence[StepTrace], config: FixedPointConfig) -> None
 
 
 
-def prove_window(traces: Sequence[StepTrace], model: ModelCommitment, model_secret: ModelSecret,
+def prove_window(traces: Sequence[StepTrace], before: "ModelCommitment | MasterCommitment", before_secret: ModelSecret,
                  dataset: DatasetCommitment, dataset_secret: DatasetSecret, *, reveal_losses: bool = True,
                  unsafe_skip_checks: bool = False):
-    """Prove a window of consecutive training steps.
+    """Prove a window of consecutive training steps (semantics v2: master weights).
 
-    Returns (proof, after, after_secret): the proof (with its statement), the commitment to the
-    weights after the window (derived, not recomputed) and its opening for the next window.
+    ``before`` is where the window starts: the model a chain starts from (a ModelCommitment at
+    scale 2^R, with its opening; the window then starts from its master weights
+    M_0 = 2^(R+k) W, master_of) or the previous window's end weights (the MasterCommitment and
+    opening this function returned for it).  Returns (proof, after, after_secret): the proof
+    (with its statement), the commitment to the master weights after the window and its opening.
     Unless ``unsafe_skip_checks`` (for soundness tests only), every trace is re-validated against
-    the semantics and the dataset, and the window's first weights must open ``model``."""
+    the semantics and the dataset, and the window's first weights must open ``before``."""
     traces = list(traces)
     config = traces[0].config if traces else None
     _check_traces(traces, config)
     T = len(traces)
+    if not isinstance(before, MasterCommitment):
+        before, before_secret = master_of(config, before), master_secret(config, before_secret)
     if not unsafe_skip_checks:
         for tr in traces:
             tr.validate()
@@ -312,20 +336,20 @@ def prove_window(traces: Sequence[StepTrace], model: ModelCommitment, model_secr
         lay1 = WindowLayout(config, 1)
         for i in range(config.num_layers):
             w = traces[0].W_before[i]
-            if not (model_secret.W[i].values == FrVec.from_int64(lay1.weight(i).pad(w[:-1]))
-                    and model_secret.b[i].values == FrVec.from_int64(lay1.bias(i).pad(w[-1]))):
-                raise ShapeError(f"layer {i + 1}: the first step's weights are not the committed model")
+            if not (before_secret.W[i].values == FrVec.from_int64(lay1.weight(i).pad(w[:-1]))
+                    and before_secret.b[i].values == FrVec.from_int64(lay1.bias(i).pad(w[-1]))):
+                raise ShapeError(f"layer {i + 1}: the first step's weights are not the committed ones the window "
+                                 "starts from")
     lay = WindowLayout(config, T)
     key = training_key(lay.key_size())
     wit = _witness(traces)
     wit.strict = not unsafe_skip_checks
+    after, wit.after_sec = commit_master(config, traces[-1].W_after)
     losses = [tr.loss_int for tr in traces] if reveal_losses else None
-    st = Statement(config, traces[0].step, T, dataset.n, dataset.digest(), model, None, losses)
+    st = Statement(config, traces[0].step, T, dataset.n, dataset.digest(), before, after, losses)
     ch = ProverChannel(key, Transcript(b"zkdl-train"))
-    W_after, b_after, sW, sb = _protocol(ch, st, dataset, wit, model_secret, dataset_secret)
-    st.after = ModelCommitment(W_after, b_after)
-    return WindowProof(st, ch.getvalue(), dict(ch.timings)), st.after, ModelSecret(sW, sb)
-
+    _protocol(ch, st, dataset, wit, before_secret, dataset_secret)
+    return WindowProof(st, ch.getvalue(), dict(ch.timings)), after, wit.after_sec
 
 
 def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], model: ModelCommitment,
@@ -393,3 +417,21 @@ def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], mod
     proof = InferenceProof(st, ch.getvalue())
     proof.timings = dict(ch.timings)
     return (proof, wit.t["X_blinds"]) if commit_input else proof
+
+
+def prove_final_model(config: FixedPointConfig, M: Sequence[np.ndarray], master: MasterCommitment,
+                      master_sec: ModelSecret) -> tuple[ModelCommitment, ModelSecret, bytes]:
+    """The model a run publishes: W = rescale_(R+k)(M) (round_master) of its last master weights
+    M (opened by ``master_sec`` against ``master``), committed with its range proof
+    (commit_model), and the link proof that ties it to ``master`` (verify_final_model).
+    Raises TrainingRangeError (via check_weights) when W leaves [-2^(Q-1), 2^(Q-1))."""
+    from zkdl.codec import wrap
+    from zkdl.fixedpoint import round_master
+
+    from .onetime import LINK_KIND, _final_model_protocol
+
+    W, _ = round_master(config, M)
+    model, sec = commit_model(config, W)
+    ch = ProverChannel(model_key(config), Transcript(b"zkdl-final-model"))
+    _final_model_protocol(ch, config, master, model, (master_sec, sec))
+    return model, sec, wrap(LINK_KIND, ch.getvalue())

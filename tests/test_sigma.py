@@ -508,3 +508,32 @@ def test_simulated_transcripts_pass_verify_in_interactive_form():
     stmt, wit = dot_instance(8)
     p = prove_dot_product(k, ProgrammedTranscript(ch), *stmt, *wit)
     _check_dot_product(k, *stmt, p, ch[0], ch[1:4], ch[4])
+
+
+# ---------------------------------------------------------------------------- batched verification
+def test_batched_checks_accept_honest_and_reject_one_false_among_many():
+    """Inside sigma.batched_checks every Σ check is deferred to one random combination; honest
+    proofs pass, and one false proof among honest ones is rejected by name, with its labels."""
+    from zkdl.sigma import batched_checks, labelled
+
+    honest = [("equality", *equality_instance()), ("product", *product_instance()), ("dot", *dot_instance(16)),
+              ("knowledge", *knowledge_instance())]
+    proofs = [(n, s, prove(n, s, w)) for n, s, w in honest]
+    with batched_checks() as b:
+        for n, s, p in proofs:
+            verify(n, s, p)
+        assert len(b.items) >= 4       # deferred, not yet checked
+    bad_stmt, bad_wit = product_instance(delta=1)
+    bad = prove("product", bad_stmt, bad_wit)
+    with pytest.raises(VerificationError, match=r"^layer 7: product: delta"):
+        with batched_checks():
+            for n, s, p in proofs[:2]:
+                verify(n, s, p)
+            with labelled("layer 7"):
+                verify("product", bad_stmt, bad)     # deferred: no error here
+            for n, s, p in proofs[2:]:
+                verify(n, s, p)
+    # outside a batch the same proof fails at once, with the same message
+    with pytest.raises(VerificationError, match=r"^layer 7: product: delta"):
+        with labelled("layer 7"):
+            verify("product", bad_stmt, bad)

@@ -19,7 +19,7 @@ MAGIC = b"ZKDL"
 #: 2: statements encode every field with exactly one accepted byte string (round-trip checked);
 #: model commitment files carry a range proof; windows no longer range-check their first weights
 #: (the model commitment a chain starts from does).  Version 1 files are refused.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class ProofFormatError(EncodingError):
@@ -174,8 +174,8 @@ def unwrap(data: bytes, kind: int) -> bytes:
     if version != FORMAT_VERSION:
         if version < FORMAT_VERSION:
             raise ProofFormatError(f"file of format version {version}, made by an older zkdl: this zkdl reads only "
-                                   f"version {FORMAT_VERSION} (earlier versions did not range-check every chain "
-                                   "start); re-create it (commit the model / prove the run again) with this zkdl")
+                                   f"version {FORMAT_VERSION} (earlier versions proved rounded weight updates, "
+                                   "semantics v1, or did not range-check every chain start); re-create it (commit the model / prove the run again) with this zkdl")
         raise ProofFormatError(f"unsupported format version {version} (this zkdl reads {FORMAT_VERSION}); "
                                "upgrade zkdl")
     if got_kind != kind:

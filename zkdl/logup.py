@@ -64,7 +64,9 @@ from .errors import FieldRangeError, ShapeError, VerificationError
 from .field import R_MODULUS, FrVec
 from .mle import log2_exact
 from .pedersen import random_scalar
-from .sigma import EqualityProof, ProductProof, prove_equality, prove_product, verify_equality, verify_product
+from .sigma import (
+    EqualityProof, ProductProof, labelled, prove_equality, prove_product, verify_equality, verify_product,
+)
 from .sumcheck import SumcheckSpec, Term, ZkSumcheckProof, prove_zk, verify_zk
 from .transcript import Transcript
 
@@ -256,10 +258,8 @@ def _gkr_verify(key, t: Transcript, layers: tuple, com_p: G1, com_q: G1, what: s
         lam = t.challenge_scalar(b"lambda")
         unit = unit_leaves and j == len(layers) - 1
         spec = _layer_spec(j, lam, u, unit_leaves=unit)
-        try:
+        with labelled(f"logup: {what} layer {j}"):
             r, coms = verify_zk(key, spec, com_p + com_q * lam, layer, t)
-        except VerificationError as e:
-            raise VerificationError(f"logup: {what} layer {j}: {e}") from None
         mu = t.challenge_scalar(b"mu")
         a = (1 - mu) % R_MODULUS
         iq = 0 if unit else 2
@@ -331,22 +331,16 @@ def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABL
     alpha = _start(t, k, tb)
     t.append_points(b"roots", proof.roots)
     C = list(proof.roots)
-    try:
+    with labelled("logup: the two sums do not cancel"):
         verify_product(key, t, C[0], C[3], C[4], proof.root_products[0])
         verify_product(key, t, C[2], C[1], -C[4], proof.root_products[1])
-    except VerificationError as e:
-        raise VerificationError(f"logup: the two sums do not cancel: {e}") from None
     x_v, cp, cq = _gkr_verify(key, t, proof.witness_layers, C[0], C[1], "witness", unit_leaves=True)
     if k == 0:
-        try:
+        with labelled("logup: witness leaves"):
             verify_equality(key, t, C[0], key.g, proof.witness_leaf)
-        except VerificationError as e:
-            raise VerificationError(f"logup: witness leaves: {e}") from None
     com_v = key.g * alpha - cq
     x_m, cp, cq = _gkr_verify(key, t, proof.table_layers, C[2], C[3], "table", unit_leaves=False)
-    try:
+    with labelled("logup: table leaves"):
         verify_equality(key, t, cq, key.g * ((alpha - _idx_eval(x_m)) % R_MODULUS), proof.table_leaf)
-    except VerificationError as e:
-        raise VerificationError(f"logup: table leaves: {e}") from None
     com_m = -cp
     return x_v, com_v, x_m, com_m

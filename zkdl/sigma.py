@@ -77,6 +77,96 @@ def _require(cond: bool, proto: str, what: str) -> None:
         raise VerificationError(f"{proto}: {what}")
 
 
+# ---------------------------------------------------------------------------- batched checks
+class CheckBatch:
+    """Deferred group checks sum_i s_i P_i = 0 (every Σ-protocol's final equations), verified
+    together by one MSM of sum_j rho_j (sum_i s_ij P_ij) with rho_j uniform in Fr \\ {0}, drawn
+    by the verifier (``secrets``) after the proof is fixed: if any check fails, the combination
+    vanishes with probability at most 1/(r - 1) (docs/protocol.md §5, §8).  The combined scalars
+    are full-size anyway, so full-size rho costs nothing.  On failure the checks are re-run one
+    by one, so the error still names the first failing check and where it was (``labels``, the
+    protocol parts entered with Channel.check)."""
+
+    def __init__(self):
+        self.items: list[tuple[PointVec, FrVec, str, tuple]] = []
+        self.labels: list[str] = []
+
+    def add(self, points: PointVec, scalars: FrVec, message: str) -> None:
+        self.items.append((points, scalars, message, tuple(self.labels)))
+
+    def finish(self) -> None:
+        import secrets
+
+        items, self.items = self.items, []
+        if not items:
+            return
+        rho = [secrets.randbelow(R_MODULUS - 1) + 1 for _ in items]
+        pts = PointVec.concat([p for p, _, _, _ in items])
+        sc = FrVec.concat([_smul(s, r) for (_, s, _, _), r in zip(items, rho)])
+        if msm(pts, sc).is_identity():
+            return
+        for p, s, message, labels in items:
+            if not msm(p, s).is_identity():
+                raise VerificationError(": ".join(list(labels) + [message]))
+        raise VerificationError("batched Σ-protocol checks: the combination does not vanish")
+
+
+_BATCH: list[CheckBatch] = []
+
+
+class batched_checks:
+    """Context manager: defer the Σ-protocol checks made inside it to one MSM at its exit (nested
+    uses join the outermost batch)."""
+
+    def __enter__(self) -> CheckBatch | None:
+        self.own = not _BATCH
+        if self.own:
+            _BATCH.append(CheckBatch())
+        return _BATCH[0]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.own:
+            batch = _BATCH.pop()
+            if exc_type is None:
+                batch.finish()
+
+
+class labelled:
+    """Context manager: prefix ``text`` to a VerificationError raised inside it, and to the
+    checks deferred inside it to the active batch (so a batched failure reads the same)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __enter__(self):
+        self.batch = current_batch()
+        if self.batch is not None:
+            self.batch.labels.append(self.text)
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.batch is not None:
+            self.batch.labels.pop()
+        if exc_type is not None and issubclass(exc_type, VerificationError):
+            raise VerificationError(f"{self.text}: {exc}") from None
+        return False
+
+
+def current_batch() -> CheckBatch | None:
+    return _BATCH[0] if _BATCH else None
+
+
+def _require_zero(points, scalars, proto: str, what: str) -> None:
+    """Require sum_i scalars[i] * points[i] = identity: now, or deferred to the active batch."""
+    if not isinstance(points, PointVec):
+        points = PointVec.from_points(points)
+    if not isinstance(scalars, FrVec):
+        scalars = FrVec.from_ints([int(x) % R_MODULUS for x in scalars])
+    if _BATCH:
+        _BATCH[0].add(points, scalars, f"{proto}: {what}")
+    elif not msm(points, scalars).is_identity():
+        raise VerificationError(f"{proto}: {what}")
+
+
 def _check_scalars(proto: str, **scalars) -> None:
     for name, z in scalars.items():
         if isinstance(z, bool) or not isinstance(z, int) or not 0 <= z < R_MODULUS:
@@ -145,8 +235,8 @@ def _check_knowledge(key: PedersenKey, C: G1, proof: KnowledgeProof, c: int) -> 
     """z1 g + z2 h == alpha + c C."""
     _check_knowledge_form(proof)
     _challenges_ok("knowledge", c)
-    _require(_msm_is_zero([key.g, key.h, proof.alpha, C], [proof.z1, proof.z2, -1, -c]),
-             "knowledge", "z1*g + z2*h != alpha + c*C")
+    _require_zero([key.g, key.h, proof.alpha, C], [proof.z1, proof.z2, -1, -c],
+                  "knowledge", "z1*g + z2*h != alpha + c*C")
 
 
 def _check_knowledge_form(proof) -> None:
@@ -213,8 +303,8 @@ def _check_equality(key: PedersenKey, C1: G1, C2: G1, proof: EqualityProof, c: i
     """z h == alpha + c (C1 - C2)."""
     _check_equality_form(proof)
     _challenges_ok("equality", c)
-    _require(_msm_is_zero([key.h, proof.alpha, C1, C2], [proof.z, -1, -c, c]),
-             "equality", "z*h != alpha + c*(C1 - C2)")
+    _require_zero([key.h, proof.alpha, C1, C2], [proof.z, -1, -c, c],
+                  "equality", "z*h != alpha + c*(C1 - C2)")
 
 
 def verify_equality(key: PedersenKey, t: Transcript, C1: G1, C2: G1, proof: EqualityProof) -> None:
@@ -297,12 +387,12 @@ def _check_product(key: PedersenKey, Cx: G1, Cy: G1, Cz: G1, proof: ProductProof
     _check_product_form(proof)
     _challenges_ok("product", c)
     p = proof
-    _require(_msm_is_zero([p.alpha, Cx, key.g, key.h], [1, c, -p.z1, -p.z2]),
-             "product", "alpha + c*Cx != z1*g + z2*h")
-    _require(_msm_is_zero([p.beta, Cy, key.g, key.h], [1, c, -p.z3, -p.z4]),
-             "product", "beta + c*Cy != z3*g + z4*h")
-    _require(_msm_is_zero([p.delta, Cz, Cy, key.h], [1, c, -p.z1, -p.z5]),
-             "product", "delta + c*Cz != z1*Cy + z5*h")
+    _require_zero([p.alpha, Cx, key.g, key.h], [1, c, -p.z1, -p.z2],
+                  "product", "alpha + c*Cx != z1*g + z2*h")
+    _require_zero([p.beta, Cy, key.g, key.h], [1, c, -p.z3, -p.z4],
+                  "product", "beta + c*Cy != z3*g + z4*h")
+    _require_zero([p.delta, Cz, Cy, key.h], [1, c, -p.z1, -p.z5],
+                  "product", "delta + c*Cz != z1*Cy + z5*h")
 
 
 def verify_product(key: PedersenKey, t: Transcript, Cx: G1, Cy: G1, Cz: G1, proof: ProductProof) -> None:
@@ -478,8 +568,7 @@ def _check_dot_product(key: PedersenKey, C_vec: G1, C_y: G1, a: FrVec, proof: Do
     scalars = FrVec.concat([_smul(s, z1),
                             FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c, -c * c0]),
                             _smul(u2, R - c), _smul(ui2, R - c)])
-    _require(msm(points, scalars).is_identity(), "dot-product",
-             "z1*Q + z2*h != A + c*P_final (final Schnorr check)")
+    _require_zero(points, scalars, "dot-product", "z1*Q + z2*h != A + c*P_final (final Schnorr check)")
 
 
 def verify_dot_product(key: PedersenKey, t: Transcript, C_vec: G1, C_y: G1, a: FrVec,

@@ -1,0 +1,173 @@
+"""Range checks: limbs and the logUp-GKR glue (docs/protocol.md §10, and §11 "Order of the proof",
+step 2).
+
+A range-checked tensor is committed as limbs of b bits (``RangeTensor``); ``_lookup`` packs every
+limb of every range tensor into blocks at aligned offsets, commits the multiplicities and runs
+logUp-GKR (:mod:`zkdl.logup`), split into instances of at most 2^LOOKUP_MAX_BITS entries, then ties
+the lookup's claim to claims on the limb tensors.  ``_range_of`` range-checks a tensor committed
+elsewhere (limb 0 derived from its commitment), which ``_commitment_range_protocol`` uses for the
+one-time proofs of a dataset or a model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zkdl import logup
+from zkdl.errors import FieldRangeError, ZkdlError
+from zkdl.field import R_MODULUS, FrVec
+from zkdl.hyrax import HyraxCommitment, HyraxSecret
+from zkdl.mle import eq_eval
+
+from .channel import Channel, Claimed, lincomb
+from .commitments import _mask_rows
+from .layout import _bits
+from .tensors import Claims, Layout, RangeSpec, RangeTensor, Tensor
+
+P = R_MODULUS
+
+
+@dataclass
+class _Block:
+    tensor: Tensor
+    scale: int
+    offset: int = 0
+
+
+def _range_of(ch: Channel, cl: Claims, rts: dict, name: str, layout: Layout, spec: RangeSpec,
+              target: HyraxCommitment, target_sec, strict: bool = True) -> None:
+    """Range check of a tensor committed elsewhere (the weights at a window's start, the dataset):
+    send limbs 1.. and derive limb 0 = value + offset * mask - sum_j 2^(b j) limb_j row-wise from
+    the existing commitment, so the limbs are bound to it without any further proof."""
+    prover = ch.prover
+    parts = None
+    if prover:
+        try:
+            vals = np.asarray(target_sec.values.to_int64(62))
+        except ZkdlError:
+            if strict:
+                raise FieldRangeError(f"{name}: a committed value is not a small integer") from None
+            vals = np.zeros(layout.size, dtype=np.int64)   # a cheating prover: limb 0 takes it all
+        parts = spec.limbs(vals.reshape(layout.padded), name, strict)
+    com0 = target + HyraxCommitment(_mask_rows(ch.key, layout), layout.num_vars, layout.col_vars).scale(spec.offset)
+    sec0 = None
+    if prover:
+        msec = HyraxSecret(FrVec.from_int64(layout.mask), FrVec.zeros(layout.size >> layout.col_vars),
+                           layout.num_vars, layout.col_vars)
+        sec0 = target_sec + msec.scale(spec.offset)
+    limbs = [None]
+    for j in range(1, spec.n_limbs):
+        com, sec = ch.send_hyrax(f"{name}.{j}".encode(), layout.num_vars, layout.col_vars,
+                                 lambda j=j: parts[j].reshape(-1) * layout.mask)
+        limbs.append(cl.register(Tensor(f"{name}.{j}", layout, com, sec)))
+        com0 = com0 - com.scale(spec.weight(j))
+        if prover:
+            sec0 = sec0 - sec.scale(spec.weight(j))
+    limbs[0] = cl.register(Tensor(f"{name}.0", layout, com0, sec0))
+    rts[name] = RangeTensor(name, layout, spec, limbs)
+
+
+#: largest lookup witness (2^bits entries) proven by one logUp-GKR instance; larger sets of limbs
+#: are split into several instances (each with its own multiplicities), which bounds the prover's
+#: memory (the fraction tree is ~8 field elements per leaf) at a small cost in proof size
+LOOKUP_MAX_BITS = 23
+
+
+def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) -> None:
+    """Commit to the multiplicities and run the logUp-GKR range check over every limb of every
+    range tensor (the top limb again, scaled, when it has fewer than lb bits); tie the lookup's
+    claim to claims on the limb tensors (registered in cl for the openings)."""
+    blocks: list[_Block] = []
+    for rt in rts.values():
+        for j, lt in enumerate(rt.limbs):
+            blocks.append(_Block(lt, 1))
+            if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < lb:
+                blocks.append(_Block(lt, 1 << (lb - rt.spec.top_bits)))
+    blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
+    groups: list[list[_Block]] = [[]]
+    total = 0
+    for bl in blocks:
+        size = bl.tensor.layout.size
+        if groups[-1] and total + size > 1 << LOOKUP_MAX_BITS:
+            groups.append([])
+            total = 0
+        groups[-1].append(bl)
+        total += size
+    ch.t.append_u64(b"lookups", len(groups))
+    for g, grp in enumerate(groups):
+        _lookup_one(ch, cl, grp, lb, strict, "m" if len(groups) == 1 else f"m{g}")
+
+
+def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_name: str) -> None:
+    key, t, prover = ch.key, ch.t, ch.prover
+    off = 0
+    for bl in blocks:
+        bl.offset = off
+        off += bl.tensor.layout.size
+    kv = _bits(off)
+    v_fr = m_np = None
+    if prover:
+        v_np = np.concatenate([_small_ints(bl.tensor.values, strict) * bl.scale for bl in blocks]
+                              + [np.zeros((1 << kv) - off, dtype=np.int64)])
+        if strict:
+            m_np = logup.multiplicities(v_np, kv, lb)
+        else:  # a cheating prover counts what it can
+            ok = (v_np >= 0) & (v_np < 1 << lb)
+            m_np = np.bincount(v_np[ok], minlength=1 << lb).astype(np.int64)
+            m_np[0] += (1 << kv) - len(v_np)
+        v_fr = FrVec.from_int64(v_np)
+    m_lay = Layout((1 << lb,))
+    m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
+    cl.register(Tensor(m_name, m_lay, m_com, m_sec))
+    if prover:
+        with ch.phase("lookup"):
+            lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_fr, FrVec.from_int64(m_np))
+        lproof.write(ch.w)
+        com_v, com_m = Claimed(key.commit_scalar(vv, vb), vv, vb), Claimed(key.commit_scalar(mv, mb), mv, mb)
+    else:
+        lproof = logup.LogupProof.read(ch.r, kv, lb)
+        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb)
+        com_v, com_m = Claimed(cv), Claimed(cm)
+    cl.add(m_name, x_m, com_m, masked=False)
+    limb_claims: dict[str, Claimed] = {}
+    terms, coeffs = [], []
+    for bl in blocks:
+        kb = bl.tensor.layout.num_vars
+        hi, lo = x_v[:kv - kb], x_v[kv - kb:]
+        name = bl.tensor.name
+        if name not in limb_claims:
+            limb_claims[name] = ch.send_scalar_com(b"lookup-claim", lambda tt=bl.tensor, lo=lo: tt.mle(lo))
+            cl.add(name, lo, limb_claims[name], masked=False)
+        idx = bl.offset >> kb
+        bits = [(idx >> (len(hi) - 1 - j)) & 1 for j in range(len(hi))]
+        terms.append(limb_claims[name])
+        coeffs.append(eq_eval(hi, bits) * bl.scale % P)
+    ch.equal(lincomb(terms, coeffs), com_v)
+
+
+def _small_ints(v: FrVec, strict: bool) -> np.ndarray:
+    """Limb values as int64 (a cheating prover's values outside int64 become -1: not counted)."""
+    try:
+        return v.to_int64(62)
+    except Exception:
+        if strict:
+            raise
+        return np.array([x if x < 1 << 62 else -1 for x in v.to_ints()], dtype=np.int64)
+
+
+def _commitment_range_protocol(ch: Channel, items, lb: int, strict: bool = True) -> None:
+    """Range check of tensors committed elsewhere (items: (name, layout, spec, commitment,
+    secret)): limbs 1.. sent, limb 0 derived from the commitment (_range_of), one logUp-GKR over
+    every limb, grouped openings."""
+    cl, rts = Claims(), {}
+    for name, lay, spec, com, sec in items:
+        _range_of(ch, cl, rts, name, lay, spec, com, sec, strict)
+    with ch.check("range checks"):
+        _lookup(ch, cl, rts, lb, strict)
+    with ch.check("openings"):
+        cl.open_all(ch)
+
+
+def _range_limb_bits(n_values: int) -> int:
+    return 16 if 2 * n_values > 1 << 16 else 8

@@ -1,0 +1,245 @@
+"""The history-term reductions of semantics v2 (circuits/history.py), on their own: completeness
+against directly computed products with the evolving weights, and rejection of false claims."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from zkdl.circuits.channel import VerifierChannel
+from zkdl.circuits.history import LayerShape, Operand, backward, forward, lt_eval, lt_row, later_steps, window_end
+from zkdl.circuits.prover import ProverChannel
+from zkdl.errors import VerificationError
+from zkdl.field import R_MODULUS as P, FrVec
+from zkdl.pedersen import PedersenKey
+from zkdl.transcript import Transcript
+
+KEY = PedersenKey("zkdl/test/history", 16)
+
+
+def _pad(arr, shape):
+    out = np.zeros(shape, dtype=object)
+    out[tuple(slice(0, s) for s in arr.shape)] = arr
+    return out.reshape(-1)
+
+
+def _mle(table, point):
+    """Plain MLE of a Python-int table (zero-padded, row-major, MSB first)."""
+    vals = [int(v) % P for v in table]
+    return FrVec.from_ints(vals).dot(FrVec.eq_table(list(point)) if point else FrVec.ones(1))
+
+
+def _problem(T, B, d_in, d_out, eta, R, seed, big=False, wrong=None):
+    """Random A, G, M_0 and the products with the evolving weights M_t (Z = [A | 2^R] M_t,
+    Y = G M_t^T).  ``wrong = (which, t, dt)``: step t of "Z" or "Y" uses the weights of step
+    t + dt instead (a prover with M from the wrong step; the rest honest)."""
+    rng = np.random.default_rng(seed)
+    A = rng.integers(0, 50, size=(T, B, d_in)).astype(object)
+    G = rng.integers(-50, 50, size=(T, B, d_out)).astype(object)
+    lim = 1 << 40 if big else 100
+    M0 = rng.integers(-lim, lim, size=(d_in, d_out)).astype(object)
+    m0 = rng.integers(-lim, lim, size=(d_out,)).astype(object)
+    Ms = [(M0.copy(), m0.copy())]
+    for t in range(T):
+        M, m = Ms[-1]
+        Ms.append((M - eta * A[t].T.dot(G[t]), m - eta * (1 << R) * G[t].sum(axis=0)))
+    Z, Y = [], []
+    for t in range(T):
+        tz = ty = t
+        if wrong is not None:
+            which, tw, dt = wrong
+            if t == tw:
+                tz, ty = (t + dt, t) if which == "Z" else (t, t + dt)
+        Z.append(A[t].dot(Ms[tz][0]) + (1 << R) * np.tile(Ms[tz][1], (B, 1)))
+        Y.append(G[t].dot(Ms[ty][0].T))
+    M, m = Ms[-1]
+    return dict(A=A, G=G, M0=M0, m0=m0, M1=M, m1=m, Z=np.array(Z), Y=np.array(Y))
+
+
+def _run(ch, sh, prob, eta, R, tamper=None):
+    Tp, Bp, Dc, Do = sh.Tp, sh.Bp, sh.Dc, sh.Do
+    shapes = {"A": (Tp, Bp, Dc), "G": (Tp, Bp, Do), "M0": (Dc, Do), "m0": (Do,), "M1": (Dc, Do), "m1": (Do,),
+              "Z": (Tp, Bp, Do), "Y": (Tp, Bp, Dc)}
+    tabs = {n: FrVec.from_ints([int(v) % P for v in _pad(prob[n], shapes[n])]) for n in shapes} if ch.prover else {}
+    claims = {n: [] for n in ("A", "G", "M0", "m0", "M1", "m1")}
+    ops = {n: Operand(lambda n=n: tabs[n], lambda p, c, n=n: claims[n].append((list(p), c))) for n in claims}
+    nt, nb, nc, no = sh.vars
+    u = ch.challenges(b"u", nt + nb + no)
+    off = (tamper == "forward")
+    lhs = ch.send_scalar_com(b"lhs", lambda: tabs["Z"].dot(FrVec.eq_table(u)) + off)
+    forward(ch, sh, ops["A"], ops["G"], ops["M0"], ops["m0"], u, lhs, eta=eta, R=R, what="forward")
+    v = ch.challenges(b"v", nt + nb + nc)
+    off = (tamper == "backward")
+    lhs = ch.send_scalar_com(b"lhs2", lambda: tabs["Y"].dot(FrVec.eq_table(v)) + off)
+    backward(ch, sh, ops["A"], ops["G"], ops["M0"], v, lhs, eta=eta, what="backward")
+    window_end(ch, sh, ops["A"], ops["G"], ops["M0"], ops["m0"], ops["M1"], ops["m1"], eta=eta, R=R, what="end")
+    return claims, tabs
+
+
+@pytest.mark.parametrize("T,B,d_in,d_out,big", [(1, 2, 3, 2, False), (3, 3, 3, 2, False), (4, 2, 2, 4, True),
+                                                (5, 1, 1, 1, False)])
+def test_history_relations_complete(T, B, d_in, d_out, big):
+    eta, R = 3, 2
+    prob = _problem(T, B, d_in, d_out, eta, R, seed=T * 7 + B, big=big)
+    sh = LayerShape(T, B, d_in, d_out)
+    pc = ProverChannel(KEY, Transcript(b"t"))
+    pclaims, tabs = _run(pc, sh, prob, eta, R)
+    # every claim the relations output is true of the tables
+    for n, cl in pclaims.items():
+        for pt, c in cl:
+            assert c.val == tabs[n].dot(FrVec.eq_table(pt) if pt else FrVec.ones(1)), n
+    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue())
+    vclaims, _ = _run(vc, sh, prob, eta, R)
+    vc.done()
+    for n in pclaims:
+        assert [(p, c.com) for p, c in pclaims[n]] == [(p, c.com) for p, c in vclaims[n]]
+
+
+@pytest.mark.parametrize("tamper", ["forward", "backward"])
+def test_false_product_claim_rejected(tamper):
+    eta, R = 3, 2
+    prob = _problem(3, 2, 3, 2, eta, R, seed=1)
+    sh = LayerShape(3, 2, 3, 2)
+    pc = ProverChannel(KEY, Transcript(b"t"))
+    _run(pc, sh, prob, eta, R, tamper=tamper)
+    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue())
+    with pytest.raises(VerificationError, match=tamper):
+        _run(vc, sh, prob, eta, R)
+
+
+def test_lt_extension():
+    rng = np.random.default_rng(0)
+    for n in range(0, 5):
+        for s in range(1 << n):
+            xs = [(s >> (n - 1 - j)) & 1 for j in range(n)]
+            row = lt_row(xs).to_ints()
+            for t in range(1 << n):
+                ys = [(t >> (n - 1 - j)) & 1 for j in range(n)]
+                assert lt_eval(xs, ys) == int(s < t) == row[t]
+        # multilinear: the row at a random x is the eq-combination of boolean rows
+        x = [int(rng.integers(1, 1 << 62)) ** 4 % P for _ in range(n)]
+        y = [int(rng.integers(1, 1 << 62)) ** 4 % P for _ in range(n)]
+        assert lt_row(x).dot(FrVec.eq_table(y) if n else FrVec.ones(1)) == lt_eval(x, y)
+    assert later_steps([], 1) == [0]
+
+
+def _false_claims(claims, tabs):
+    """Names of the tensors on which some output claim of the reduction is false (what the
+    openings of a full proof would catch)."""
+    return sorted(n for n, cl in claims.items()
+                  if any(c.val != tabs[n].dot(FrVec.eq_table(pt) if pt else FrVec.ones(1)) for pt, c in cl))
+
+
+@settings(max_examples=25, deadline=None)
+@given(T=st.integers(1, 5), B=st.integers(1, 3), d_in=st.integers(1, 4), d_out=st.integers(1, 4),
+       eta=st.integers(1, 9), R=st.integers(0, 6), big=st.booleans(), seed=st.integers(0, 1 << 16))
+def test_history_relations_complete_random_shapes(T, B, d_in, d_out, eta, R, big, seed):
+    prob = _problem(T, B, d_in, d_out, eta, R, seed, big=big)
+    sh = LayerShape(T, B, d_in, d_out)
+    assert sh.history == (T > 1)
+    pc = ProverChannel(KEY, Transcript(b"t"))
+    pclaims, tabs = _run(pc, sh, prob, eta, R)
+    assert _false_claims(pclaims, tabs) == []
+    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue())
+    vclaims, _ = _run(vc, sh, prob, eta, R)
+    vc.done()
+    for n in pclaims:
+        assert [(p, c.com) for p, c in pclaims[n]] == [(p, c.com) for p, c in vclaims[n]]
+
+
+class _LyingChannel(ProverChannel):
+    """A prover that adds offsets to the scalar values it commits to under some labels: the
+    k-th value sent under ``label`` gets ``offsets[label][k]`` (mod r)."""
+
+    def __init__(self, key, transcript, offsets):
+        super().__init__(key, transcript)
+        self.offsets = {k: list(v) for k, v in offsets.items()}
+
+    def send_scalar_com(self, label, value):
+        queue = self.offsets.get(label)
+        off = queue.pop(0) if queue else 0
+        return super().send_scalar_com(label, lambda: (int(value()) + off) % P)
+
+
+def _prove_and_verify(sh, prob, eta, R, offsets=None, tamper=None):
+    """Prove (with a lying channel when offsets are given), then verify: the verifier's error,
+    or None with the names of the tensors on which the prover's output claims are false."""
+    pc = _LyingChannel(KEY, Transcript(b"t"), offsets or {})
+    pclaims, tabs = _run(pc, sh, prob, eta, R, tamper=tamper)
+    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue())
+    try:
+        _run(vc, sh, prob, eta, R)
+        vc.done()
+    except VerificationError as e:
+        return str(e), None
+    return None, _false_claims(pclaims, tabs)
+
+
+@pytest.mark.parametrize("which,t,dt,T", [("Z", 1, -1, 3), ("Z", 1, +1, 3), ("Z", 0, +1, 2), ("Y", 2, -1, 3),
+                                          ("Y", 0, +1, 4)])
+def test_weights_of_the_wrong_step_rejected(which, t, dt, T):
+    """Z (or Y) of step t computed with M_(t+dt): the start-weight sumcheck's claim is false."""
+    eta, R = 3, 2
+    prob = _problem(T, 2, 3, 2, eta, R, seed=11, wrong=(which, t, dt))
+    err, _ = _prove_and_verify(LayerShape(T, 2, 3, 2), prob, eta, R)
+    assert err is not None and err.startswith(("forward" if which == "Z" else "backward") + ", start weights"), err
+
+
+@pytest.mark.parametrize("which", ["forward", "backward"])
+def test_false_history_value_rejected(which):
+    """The prover claims a wrong history value Σ H K.  With a true product claim the start term
+    becomes false (start-weight sumcheck); with a false product claim (lhs + 1) and the history
+    value chosen to make the start term true (hist - 1/eta), the history sumcheck rejects it."""
+    eta, R, T = 3, 2, 3
+    prob = _problem(T, 2, 3, 2, eta, R, seed=5)
+    sh = LayerShape(T, 2, 3, 2)
+    k = 0 if which == "forward" else 1                   # the forward relation sends the first "history"
+    offs = [0, 0]
+    offs[k] = 1
+    err, _ = _prove_and_verify(sh, prob, eta, R, {b"history": offs})
+    assert err is not None and err.startswith(f"{which}, start weights"), err
+    offs[k] = P - pow(eta, -1, P)
+    err, _ = _prove_and_verify(sh, prob, eta, R, {b"history": offs}, tamper=which)
+    assert err is not None and err.startswith(f"{which}, history"), err
+    # a wrong bias-history value (forward only) makes the start term false as well
+    if which == "forward":
+        err, _ = _prove_and_verify(sh, prob, eta, R, {b"bias-history": [1]})
+        assert err is not None and err.startswith("forward, start weights"), err
+
+
+def test_history_value_of_a_wrong_step_rejected():
+    """The fully consistent liar: Z of step 1 made with M_0, and the history value the prover
+    sends chosen so that the start term is true; the history sumcheck rejects it."""
+    eta, R, T = 3, 2, 3
+    prob = _problem(T, 2, 3, 2, eta, R, seed=7, wrong=("Z", 1, -1))
+    honest = _problem(T, 2, 3, 2, eta, R, seed=7)
+    sh = LayerShape(T, 2, 3, 2)
+    # the lhs the prover sends is Z~(u) of the wrong Z; find u as the prover will (same transcript)
+    pc = ProverChannel(KEY, Transcript(b"t"))
+    nt, nb, nc, no = sh.vars
+    u = pc.challenges(b"u", nt + nb + no)
+    shape = (sh.Tp, sh.Bp, sh.Do)
+    dz = _mle(_pad(prob["Z"], shape), u) - _mle(_pad(honest["Z"], shape), u)
+    assert dz % P
+    # lhs off by dz: the history value off by -dz / eta keeps the start term true
+    off = (P - dz) * pow(eta, -1, P) % P
+    err, _ = _prove_and_verify(sh, prob, eta, R, {b"history": [off]})
+    assert err is not None and err.startswith("forward, history"), err
+
+
+@pytest.mark.parametrize("part", ["weights", "bias"])
+def test_end_weights_off_in_one_entry(part):
+    """M_T (or the bias m_T) differs from M_0 - eta sum_s A_s^T G_s in one entry: the weight part is
+    rejected by the window-end product sumcheck; the bias part becomes a false claim on G (which
+    the full proof's openings catch)."""
+    eta, R, T = 3, 2, 3
+    prob = _problem(T, 2, 3, 2, eta, R, seed=3)
+    if part == "weights":
+        prob["M1"][1, 0] += 1
+    else:
+        prob["m1"][1] += 1
+    err, false = _prove_and_verify(LayerShape(T, 2, 3, 2), prob, eta, R)
+    if part == "weights":
+        assert err is not None and err.startswith("end, window end"), err
+    else:
+        assert err is None and false == ["G"]
