@@ -67,6 +67,7 @@ def test_verify_run_human_and_json(proven):
     r = h.zkdl("verify", proven, "--json")
     s = json.loads(r.stdout)
     assert r.returncode == 0 and s["valid"] and s["steps"] == 5 and s["complete"]
+    assert s["final_model_range_proof"] == "verified" and s["final_model_link"] == "verified"
     assert [w["t0"] for w in s["windows"]] == [0, 2, 4] and len(s["losses"]) == 5
     assert s["architecture"]["widths"] == [8, 4, 3] and s["hyperparameters"]["batch_size"] == 2
 
@@ -150,14 +151,80 @@ def test_dropped_window_breaks_the_chain(run_copy):
 
 def test_wrong_final_model(run_copy):
     shutil.copy(run_copy / rf.INITIAL_MODEL_FILE, run_copy / rf.FINAL_MODEL_FILE)
+    _invalid(h.zkdl("verify", run_copy), "final model")                  # the manifest's sha256
     m = _manifest(run_copy)
     m["final_model"]["sha256"] = rf.sha256_file(run_copy / rf.FINAL_MODEL_FILE)
     _save_manifest(run_copy, m)
-    _invalid(h.zkdl("verify", run_copy), "final model")
+    _invalid(h.zkdl("verify", run_copy), "final model")                  # the manifest's model digest
+
+
+def _swap_final_model(run, data: bytes):
+    """Replace final-model.commitment and fix up the manifest (sha256, model digest)."""
+    (run / rf.FINAL_MODEL_FILE).write_bytes(data)
+    m = _manifest(run)
+    m["final_model"]["sha256"] = rf.sha256_bytes(data)
+    m["final_model"]["model_sha256"] = rf.model_digest(rf.read_model_file(data)[1])
+    _save_manifest(run, m)
+
+
+def test_final_model_swapped_for_another_range_proven_model_is_rejected_by_the_link(proven, run_copy):
+    """final-model.commitment replaced by another range-proven model -- the run's initial model, or
+    a fresh commitment to the very same published weights -- with the manifest fixed up: its own
+    range proof verifies, but the link to the last window's weights does not."""
+    from zkdl.circuits.prover import commit_model
+    from zkdl.circuits.training import verify_model
+    from zkdl.record import read_model_opening, weights_from_secret
+
+    good = (run_copy / rf.FINAL_MODEL_FILE).read_bytes()
+    _swap_final_model(run_copy, (run_copy / rf.INITIAL_MODEL_FILE).read_bytes())
+    r = h.zkdl("verify", run_copy)
+    _invalid(r, "final model")
+    assert "link" in r.stderr
+    r = h.zkdl("verify", run_copy, "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["failed_check"] == "final model"
+    # the same rounded weights, committed again (other blinds): still not the linked commitment
+    spool = proven.parent / "spool"
+    W = weights_from_secret(h.CFG, read_model_opening(str(spool / rf.PRIVATE_DIR / rf.FINAL_OPENING_FILE), h.CFG))
+    other, _ = commit_model(h.CFG, W)
+    verify_model(h.CFG, other)
+    _swap_final_model(run_copy, rf.model_file_bytes(h.CFG, other))
+    r = h.zkdl("verify", run_copy)
+    _invalid(r, "final model")
+    assert "link" in r.stderr
+    _swap_final_model(run_copy, good)
+    assert h.zkdl("verify", run_copy).returncode == 0
+
+
+def test_tampered_final_model_link(run_copy):
+    """A changed final-model.link: exit 1 naming the final model, whether the manifest's sha256
+    catches it or (rehashed) the link proof itself fails; a missing one is unusable input."""
+    p = run_copy / rf.FINAL_LINK_FILE
+    good = p.read_bytes()
+    for pos in (len(good) // 2, len(good) - 1):
+        b = bytearray(good)
+        b[pos] ^= 0x10
+        p.write_bytes(bytes(b))
+        _invalid(h.zkdl("verify", run_copy), "final model")               # sha256
+        m = _manifest(run_copy)
+        m["final_model"]["link_sha256"] = rf.sha256_file(p)
+        _save_manifest(run_copy, m)
+        r = h.zkdl("verify", run_copy)                                     # the proof
+        _invalid(r, "final model")
+        r = h.zkdl("verify", run_copy, "--json")
+        assert json.loads(r.stdout)["failed_check"] == "final model"
+    p.write_bytes(good)
+    m = _manifest(run_copy)
+    m["final_model"]["link_sha256"] = rf.sha256_bytes(good)
+    _save_manifest(run_copy, m)
+    r = h.zkdl("verify", run_copy, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["final_model_link"] == "verified", r.stderr
+    p.unlink()
+    _unusable(h.zkdl("verify", run_copy))
 
 
 def test_wrong_initial_model_claim(run_copy, tmp_path):
     assert h.zkdl("verify", run_copy, "--final-model", run_copy / rf.FINAL_MODEL_FILE).returncode == 0
+    _invalid(h.zkdl("verify", run_copy, "--final-model", run_copy / rf.INITIAL_MODEL_FILE), "final model")
     _invalid(h.zkdl("verify", run_copy, "--initial-model", run_copy / rf.FINAL_MODEL_FILE), "initial model")
 
 
@@ -232,9 +299,10 @@ def test_inspect(proven):
     r = h.zkdl("inspect", proven / rf.window_file(1), "--json")
     s = json.loads(r.stdout)
     assert s["kind"] == "window proof" and s["t0"] == 2 and s["verified"] is False
-    for f in (rf.DATASET_FILE, rf.FINAL_MODEL_FILE):
+    for f in (rf.DATASET_FILE, rf.FINAL_MODEL_FILE, rf.FINAL_LINK_FILE):
         r = h.zkdl("inspect", proven / f)
         assert r.returncode == 0, r.stderr
+    assert "final model link" in r.stdout and "NOT verified" in r.stdout
     _unusable(h.zkdl("inspect", proven / "nope.proof"))
 
 

@@ -32,6 +32,15 @@ def _check_complete_run(spool, run, steps, window):
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["valid"] and s["steps"] == steps and s["final_model_file_checked"]
+    # the published model (rounded master weights, range-proven) and its link to the chain
+    assert s["final_model_range_proof"] == "verified" and s["final_model_link"] == "verified"
+    fm = m["final_model"]
+    assert fm["file"] == rf.FINAL_MODEL_FILE and fm["link_file"] == rf.FINAL_LINK_FILE
+    assert fm["sha256"] == rf.sha256_file(run / rf.FINAL_MODEL_FILE)
+    assert fm["link_sha256"] == rf.sha256_file(run / rf.FINAL_LINK_FILE)
+    assert fm["master_sha256"] == m["windows"][-1]["after_sha256"] == s["final_master_sha256"]
+    assert fm["model_sha256"] == s["final_model_sha256"] != fm["master_sha256"]
+    assert (spool / rf.PRIVATE_DIR / rf.FINAL_OPENING_FILE).exists()
 
 
 def test_once_proves_everything_and_partial_last_window(tmp_path):

@@ -17,7 +17,7 @@ import pytest
 import runhelp as h
 from zkdl import runfiles as rf
 from zkdl.circuits import prover as pv, training as tr
-from zkdl.fixedpoint import forward, quantize
+from zkdl.fixedpoint import forward, quantize, round_master
 
 WIDTHS = (6, 5, 3)
 R = 16
@@ -260,14 +260,24 @@ def test_existing_output_files_are_never_overwritten(base, tmp_path):
 
 def test_export_model_of_a_proven_run_then_inference(tmp_path):
     spool, run, out = tmp_path / "spool", tmp_path / "run", tmp_path / "model"
-    rec = h.record(spool, 2, window=2)
+    rec = h.record(spool, 3, window=2)
     _ok(h.zkdl("daemon", "--spool", spool, "--out", run, "--once", "--quiet"))
+    # the run publishes its model (the rounded master weights) and links it to the chain
+    v = json.loads(_ok(h.zkdl("verify", run, "--json")).stdout)
+    assert v["final_model_range_proof"] == "verified" and v["final_model_link"] == "verified"
+    assert v["final_model_sha256"] == rf.model_digest(rf.load_model_file(str(run / rf.FINAL_MODEL_FILE))[1])
+    assert "linked to the last window's weights" in _ok(h.zkdl("verify", run)).stdout
     r = _ok(h.zkdl("export-model", "--spool", spool, "--run", run, "--out", out))
     assert "model.opening" in r.stdout
     assert (out / "model.commitment").read_bytes() == (run / rf.FINAL_MODEL_FILE).read_bytes()
     assert stat.S_IMODE(os.stat(out / "model.opening").st_mode) == 0o600
+    from zkdl.trainer import Trainer
+
+    published = Trainer(h.CFG, h.weights(), *h.data()).run(3)
+    W3 = round_master(h.CFG, published[-1].W_after)[0]             # the model: round_master of the last M
+    assert all(np.array_equal(a, b) for a, b in zip(rec.weights, W3))
     with np.load(out / "weights.fixed.npz") as z:       # the exact integers, torch orientation
-        assert np.array_equal(z["0.weight"], rec.weights[0][:-1].T)
+        assert np.array_equal(z["0.weight"], W3[0][:-1].T) and np.array_equal(z["2.bias"], W3[1][-1])
     X = h.data(2)[0]
     np.save(tmp_path / "x.npy", X)
     # the opening next to the commitment (model.opening) is found; the exported float weights check out
@@ -276,11 +286,30 @@ def test_export_model_of_a_proven_run_then_inference(tmp_path):
     s = json.loads(_ok(h.zkdl("verify-inference", tmp_path / "p.inf", "--model", run / rf.FINAL_MODEL_FILE,
                               "--json")).stdout)
     cfg = tr.inference_config(h.CFG.widths, 2, h.CFG.R, h.CFG.Q)
-    assert s["outputs_int"] == forward(cfg, rec.weights, X).tolist()
+    assert s["outputs_int"] == forward(cfg, W3, X).tolist()
+    assert s["model_sha256"] == v["final_model_sha256"]
+    # with the spool's opening of the published model (and the weights it holds) directly
+    _ok(h.zkdl("prove-inference", tmp_path / "x.npy", "--model", run / rf.FINAL_MODEL_FILE, "--opening",
+               spool / rf.PRIVATE_DIR / rf.FINAL_OPENING_FILE, "--fixed-point", "--hidden-input",
+               "--out", tmp_path / "q.inf"))
+    _ok(h.zkdl("verify-inference", tmp_path / "q.inf", "--model", run / rf.FINAL_MODEL_FILE))
+    # an inference proof about the run's final model is about nothing else: not the initial model
+    _refused(h.zkdl("verify-inference", tmp_path / "p.inf", "--model", run / rf.INITIAL_MODEL_FILE), 1, "model")
     # exporting again never overwrites
     before = (out / "model.opening").read_bytes()
     _refused(h.zkdl("export-model", "--spool", spool, "--run", run, "--out", out), 1, "already exists")
     assert (out / "model.opening").read_bytes() == before
+    # a later run continues training the published model (the exported commitment and opening)
+    from zkdl.record import Recorder
+
+    spool_b, run_b = tmp_path / "spool-b", tmp_path / "run-b"
+    with Recorder(str(spool_b), h.CFG, W3, *h.data(), window=2, start_step=3,
+                  model_opening=(str(out / "model.commitment"), str(out / "model.opening"))) as rec_b:
+        rec_b.run(2)
+    assert (spool_b / rf.INITIAL_MODEL_FILE).read_bytes() == (run / rf.FINAL_MODEL_FILE).read_bytes()
+    _ok(h.zkdl("daemon", "--spool", spool_b, "--out", run_b, "--once", "--quiet"))
+    vb = json.loads(_ok(h.zkdl("verify", run_b, "--initial-model", run / rf.FINAL_MODEL_FILE, "--json")).stdout)
+    assert vb["first_step"] == 3 and vb["last_step"] == 4 and vb["final_model_link"] == "verified"
     # a run directory without a final model
     (tmp_path / "empty").mkdir()
     _refused(h.zkdl("export-model", "--spool", spool, "--run", tmp_path / "empty", "--out", tmp_path / "m2"), 2,

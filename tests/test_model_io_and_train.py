@@ -232,12 +232,14 @@ def test_lr_to_fixed_rule():
     for lr in (0.01, 0.3, 1e-3, 0.0123, 2.5, 1e-6):
         e, k = lr_to_fixed(lr)
         assert abs(e / 2 ** k - lr) / lr <= 2 ** -8                   # 8 significant bits
-        assert 16 + k <= 62 and (e % 2 == 1 or k == 0)
+        assert 2 * 16 + k <= 62 and (e % 2 == 1 or k == 0)           # 2R + k <= 62 (master weights)
     assert lr_to_fixed(1 / 64) == (1, 6) and lr_to_fixed(0.01) == (41, 12)
     assert lr_to_fixed(0.01, bits=12) == (2621, 18)
     cfg = FixedPointConfig.from_lr((2, 3, 1), lr=0.01, batch_size=4, seed=3, R=12)
     assert (cfg.eta_int, cfg.k, cfg.R, cfg.seed, cfg.eta) == (41, 12, 12, 3, 41 / 4096)
-    assert lr_to_fixed(7e-14, R=16) == (5, 46)                      # capped at R + k = 62: fewer bits
+    assert lr_to_fixed(7e-14, R=8) == (5, 46)                       # capped at 2R + k = 62: fewer bits
+    with pytest.raises(ConfigError, match="smallest representable"):
+        lr_to_fixed(7e-14, R=16)                                     # below 2^-30 = 2^-(62 - 2R)
     for bad in (0, -0.1, float("nan"), float("inf"), "0.1", True):
         with pytest.raises(ConfigError):
             lr_to_fixed(bad)
@@ -273,12 +275,12 @@ def test_pytorch_equivalent_lr_matches_float_train_numerically():
         stepped.append(w - lr_torch * g)                           # torch.optim.SGD(lr=lr_torch)
     eta = lr_from_pytorch(lr_torch, batch_size=B, n_outputs=3)
     assert eta == 2 * lr_torch / (B * 3)
-    cfg = FixedPointConfig.from_lr((3, 4, 3), lr=eta, batch_size=B, seed=2, bits=30)
-    assert abs(cfg.eta - eta) <= eta * 2 ** -29                    # 30 significant bits
+    cfg = FixedPointConfig.from_lr((3, 4, 3), lr=eta, batch_size=B, seed=2, bits=24)
+    assert abs(cfg.eta - eta) <= eta * 2 ** -23                    # 24 significant bits (2R + k <= 62)
     fr = float_train(cfg, W, X, Y, 1)
     assert all(np.allclose(a, b, atol=1e-7) for a, b in zip(fr.weights, stepped))
     # lr_torch / B is the rate for 1/2 * mean over the batch of |yhat - y|^2, not for MSELoss (unless d_out = 2)
-    fr_wrong = float_train(FixedPointConfig.from_lr((3, 4, 3), lr=lr_torch / B, batch_size=B, seed=2, bits=30),
+    fr_wrong = float_train(FixedPointConfig.from_lr((3, 4, 3), lr=lr_torch / B, batch_size=B, seed=2, bits=24),
                            W, X, Y, 1)
     assert not all(np.allclose(a, b, atol=1e-7) for a, b in zip(fr_wrong.weights, stepped))
     assert lr_from_pytorch(0.1, batch_size=B, n_outputs=3, reduction="sum") == 0.2

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import runhelp as h
 from zkdl import runfiles as rf
 from zkdl.errors import ZkdlError
-from zkdl.fixedpoint import TraceMismatchError, train_step
+from zkdl.fixedpoint import TraceMismatchError, round_master, to_master, train_step
 from zkdl.record import Recorder, SpoolError, list_steps, load_secrets, read_run, read_trace, write_trace
 from zkdl.trainer import Trainer
 
@@ -53,7 +53,12 @@ def test_recorder_writes_spool(tmp_path):
     rf.load_dataset_file(str(spool / rf.DATASET_FILE))
     cfg, _ = rf.load_model_file(str(spool / rf.INITIAL_MODEL_FILE))
     assert cfg.widths == h.CFG.widths
-    assert [w.tolist() for w in rec.weights] == [w.tolist() for w in ref[-1].W_after]
+    # semantics v2: the traces carry master weights; the recorder's model is their rounding
+    assert [m.tolist() for m in rec.master] == [w.tolist() for w in ref[-1].W_after]
+    assert [w.tolist() for w in rec.weights] == [w.tolist() for w in round_master(h.CFG, ref[-1].W_after)[0]]
+    assert all(np.array_equal(a, b) for a, b in zip(read_trace(str(spool), 0, h.CFG).W_before,
+                                                   to_master(h.CFG, h.weights())))
+    assert not any(n.startswith(("dW.", "E_upd.")) for n in np.load(spool / "steps" / "step-000000000.npz").files)
 
 
 def test_foreign_traces_are_checked(tmp_path):
@@ -66,7 +71,11 @@ def test_foreign_traces_are_checked(tmp_path):
     with pytest.raises(TraceMismatchError):
         rec.record(bad)
     forged = Trainer(h.CFG, W, X, Y).step()
-    forged.dW[0] = forged.dW[0] + 1       # not the semantics
+    forged.G_W[0] = forged.G_W[0] + 1     # not the semantics (W_after = W_before - eta_int G_W)
+    with pytest.raises(ZkdlError):
+        rec.record(forged)
+    forged = Trainer(h.CFG, W, X, Y).step()
+    forged.W_after[0] = forged.W_after[0] + 1       # an update that is not the exact master-weight update
     with pytest.raises(ZkdlError):
         rec.record(forged)
     assert list_steps(rec.spool) == []    # nothing recorded
@@ -74,8 +83,16 @@ def test_foreign_traces_are_checked(tmp_path):
     rec.record(bad)
     rec.step()                            # the built-in trainer continues from the caller's weights
     assert list_steps(rec.spool) == [0, 1, 2]
+    ref = Trainer(h.CFG, W, X, Y).run(3)
+    assert all(np.array_equal(a, b) for a, b in zip(rec.master, ref[-1].W_after))
+    assert all(np.array_equal(a, b) for a, b in zip(read_trace(rec.spool, 2, h.CFG).W_after, ref[-1].W_after))
+    # a trace that starts from the rounded model instead of the master weights does not continue
+    off = Trainer(h.CFG, rec.weights, X, Y, start_step=3).step()
+    if any(not np.array_equal(a, b) for a, b in zip(to_master(h.CFG, rec.weights), rec.master)):
+        with pytest.raises(TraceMismatchError, match="master weights"):
+            rec.record(off)
     # a trace on other data rows
-    other = train_step(h.CFG, rec.weights, X[:2], Y[:2], 3, [0, 1], n_examples=8)
+    other = train_step(h.CFG, rec.master, X[:2], Y[:2], 3, [0, 1], n_examples=8)
     with pytest.raises(TraceMismatchError):
         rec.record(other)
 
@@ -178,3 +195,17 @@ def test_export_weights_round_trip(tmp_path):
     for src in (z, path, str(tmp_path / "model.fixed.npz")):
         back = init_weights_from_float(src, cfg.R)
         assert all(np.array_equal(a, b) for a, b in zip(back, rec.weights))
+
+
+def test_spool_of_an_older_version_is_refused(tmp_path):
+    """A spool recorded before semantics v2 (run.json version 1: rounded weight updates) cannot be
+    resumed or proven by this zkdl: a clear refusal."""
+    spool = tmp_path / "s"
+    h.record(spool, 1, end=False)._lock.release()
+    run = json.loads((spool / rf.RUN_JSON).read_text())
+    run["version"] = 1
+    (spool / rf.RUN_JSON).write_text(json.dumps(run))
+    with pytest.raises(SpoolError, match="older zkdl"):
+        Recorder.resume(str(spool))
+    r = h.zkdl("daemon", "--spool", spool, "--out", tmp_path / "run", "--once")
+    assert r.returncode == 2 and h.one_line_error(r.stderr) and "older zkdl" in r.stderr

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import runhelp as h
 from zkdl import runfiles as rf
 from zkdl.errors import ShapeError
-from zkdl.fixedpoint import FixedPointConfig, TraceMismatchError, TrainingRangeError
+from zkdl.fixedpoint import FixedPointConfig, TraceMismatchError, TrainingRangeError, round_master
 from zkdl.record import Recorder, SpoolError, list_steps, load_state, read_owner
 from zkdl.trainer import Trainer
 
@@ -171,9 +171,21 @@ def test_deletes_only_what_the_run_dir_superseded(tmp_path):
     assert {k: v for k, v in after.items() if rf.TMP_PREFIX not in k} == keep
     assert (spool / "steps" / (rf.TMP_PREFIX + "young")).exists()
     assert not (spool / "private" / (rf.TMP_PREFIX + "x")).exists() and not (run / (rf.TMP_PREFIX + "y")).exists()
-    # the final model's opening is still there and opens the final model
+    # the last prover state still opens the last master weights, and the published model's opening
+    # (private/final-model.opening) opens final-model.commitment: their rounding
+    from zkdl.circuits.prover import check_model_opening
+    from zkdl.circuits.training import MasterCommitment
+    from zkdl.record import read_model_opening, weights_from_secret
+
     stt = load_state(str(spool / "private" / rf.state_file(3)), h.CFG)
-    assert rf.model_digest(stt["after"]) == m["final_model"]["model_sha256"]
+    assert isinstance(stt["after"], MasterCommitment)
+    assert rf.model_digest(stt["after"]) == m["final_model"]["master_sha256"] == m["windows"][-1]["after_sha256"]
+    sec = read_model_opening(str(spool / "private" / rf.FINAL_OPENING_FILE), h.CFG)
+    W = weights_from_secret(h.CFG, sec)
+    assert all(np.array_equal(a, b) for a, b in zip(W, round_master(h.CFG, weights_from_secret(h.CFG, stt["secret"]))[0]))
+    _, fmodel = rf.load_model_file(str(run / rf.FINAL_MODEL_FILE))
+    check_model_opening(h.CFG, fmodel, sec, W)
+    assert rf.model_digest(fmodel) == m["final_model"]["model_sha256"]
     assert h.zkdl("verify", run).returncode == 0
 
 
@@ -205,7 +217,7 @@ def test_ctrl_c_stops_early_publicly_and_says_what_the_daemon_does(tmp_path):
     assert "after 3 recorded steps" in line[0] and "stopped early: KeyboardInterrupt" in line[0]
     pid = int(line[0].split("(pid ")[1].split(")")[0])
     assert f"kill {pid}" in line[0]
-    deadline = time.time() + 120                      # the daemon finishes in the background
+    deadline = time.time() + 300                      # the daemon finishes in the background (slow when loaded)
     while time.time() < deadline:
         if (run / rf.MANIFEST).exists() and _manifest(run)["total_steps"] is not None:
             break
@@ -244,6 +256,41 @@ def test_training_range_error_stops_early_and_reason_is_public_only_by_name(tmp_
     (run / rf.MANIFEST).write_text(json.dumps(m))
     r = h.zkdl("verify", run)
     assert r.returncode == 1 and h.one_line_error(r.stderr) and "status" in r.stderr
+
+
+def test_final_weights_out_of_range_end_the_run_without_a_published_model(tmp_path):
+    """The master weights are not range-limited: a run may end with weights whose rounding lies
+    outside [-2^(Q-1), 2^(Q-1)).  The run is valid and complete, but publishes no model: no
+    final-model files, the manifest says so, one daemon log line says why, zkdl verify reports
+    "none", export-model and --final-model refuse."""
+    cfg = FixedPointConfig(widths=(1, 1), eta_int=2, k=0, batch_size=1, R=4, Q=8)
+    W = [np.array([[0], [100]], dtype=np.int64)]               # bias 100; the update adds 2 * 27
+    X, Y = np.zeros((2, 1), dtype=np.int64), np.full((2, 1), 127, dtype=np.int64)
+    spool, run = tmp_path / "s", tmp_path / "r"
+    rec = Recorder(str(spool), cfg, W, X, Y, window=1, out=str(run))
+    rec.run(1)
+    assert int(rec.weights[0][-1, 0]) == 154                     # > 2^7 - 1: the rounded model is out of range
+    rec.close()
+    r = h.zkdl("daemon", "--spool", spool, "--out", run, "--once")
+    assert r.returncode == 0, r.stderr
+    why = [ln for ln in r.stdout.splitlines() if "without a published model" in ln]
+    assert len(why) == 1 and "[-2^7, 2^7)" in why[0], r.stdout
+    m = _manifest(run)
+    assert m["status"] == "complete" and m["final_model"]["file"] is None and m["final_model"]["link_file"] is None
+    assert m["final_model"]["master_sha256"] == m["windows"][-1]["after_sha256"]
+    assert not (run / rf.FINAL_MODEL_FILE).exists() and not (run / rf.FINAL_LINK_FILE).exists()
+    assert not (spool / rf.PRIVATE_DIR / rf.FINAL_OPENING_FILE).exists()
+    r, s = _verify_json(run)
+    assert r.returncode == 0 and s["status"] == "complete" and s["complete"]
+    assert s["final_model_range_proof"].startswith("none: no published model") and s["final_model_link"] == "none"
+    assert s["final_model_sha256"] is None and not s["final_model_file_checked"]
+    r = h.zkdl("verify", run)
+    assert r.returncode == 0 and "none published" in r.stdout and "cannot start a chain" in r.stdout
+    r = h.zkdl("export-model", "--spool", spool, "--run", run, "--out", tmp_path / "m")
+    assert r.returncode == 1 and h.one_line_error(r.stderr) and "no published model" in r.stderr
+    assert not (tmp_path / "m").exists()
+    r = h.zkdl("verify", run, "--final-model", run / rf.INITIAL_MODEL_FILE)
+    assert r.returncode == 1 and h.one_line_error(r.stderr) and "final model" in r.stderr
 
 
 def test_in_progress_and_complete_status(tmp_path):
@@ -366,9 +413,11 @@ def test_resume_after_a_crash_continues_the_run(tmp_path, prove_first):
     rec = Recorder.resume(str(spool))
     ref = _reference(7)
     assert rec.next_step == 4
-    assert all(np.array_equal(a, b) for a, b in zip(rec.weights, ref[3].W_after))
+    # the master weights continue exactly (from the trace, or from the prover state's opening)
+    assert all(np.array_equal(a, b) for a, b in zip(rec.master, ref[3].W_after))
+    assert all(np.array_equal(a, b) for a, b in zip(rec.weights, round_master(h.CFG, ref[3].W_after)[0]))
     rec.step()
-    tr = Trainer(h.CFG, rec.weights, *h.data(), start_step=5).step()         # a caller's own trace
+    tr = Trainer(h.CFG, None, *h.data(), start_step=5, master=rec.master).step()     # a caller's own trace
     rec.record(tr)
     with rec:
         rec.step()
@@ -464,7 +513,8 @@ def _check_needed(spool, runA, runB, recorded):
             stt = load_state(str(spool / rf.PRIVATE_DIR / rf.state_file(k)), h.CFG)
             assert rf.model_digest(stt["after"]) == m["windows"][-1]["after_sha256"]
         if m["total_steps"] is not None:
-            assert (runA / rf.FINAL_MODEL_FILE).exists() and proven == recorded
+            assert (runA / rf.FINAL_MODEL_FILE).exists() and (runA / rf.FINAL_LINK_FILE).exists()
+            assert proven == recorded
     assert set(range(proven, recorded)) <= set(list_steps(str(spool)))
 
 

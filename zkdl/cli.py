@@ -125,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the result as JSON")
     v.add_argument("--dataset", help="dataset commitment file (for a single proof; default: next to it)")
     v.add_argument("--initial-model", help="model commitment file the run (or the single window proof) must start from")
-    v.add_argument("--final-model", help="model commitment file the run must end at")
+    v.add_argument("--final-model", help="model commitment file the run must publish as its final model "
+                   "(final-model.commitment)")
     v.add_argument("--model", help="for an inference proof: the model commitment file it is about (required there)")
 
     i = sub.add_parser("inspect", help="print what a proof (or commitment file) claims, without verifying")
@@ -157,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="the model commitment file the proof is about (required; its range proof is checked)")
     vi.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    em = sub.add_parser("export-model", help="export a proven run's final model: commitment, opening, weights")
+    em = sub.add_parser("export-model", help="export a proven run's published model: commitment, opening, weights")
     em.add_argument("--spool", required=True, help="the run's spool (private: it holds the opening)")
     em.add_argument("--run", required=True, metavar="RUN_DIR", help="the run directory (final-model.commitment)")
     em.add_argument("--out", required=True, metavar="DIR", help="directory for model.commitment, model.opening, "
@@ -174,8 +175,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--quiet", action="store_true")
 
     m = sub.add_parser("demo", help="train the digits MLP with proofs alongside, verify, report accuracy")
-    m.add_argument("--steps", type=positive_int, default=64)
-    m.add_argument("--window", type=positive_int, default=16)
+    m.add_argument("--steps", type=positive_int, default=128)
+    m.add_argument("--window", type=positive_int, default=64)
     m.add_argument("--batch-size", type=positive_int, default=32)
     m.add_argument("--hidden", type=int_list, default=[32], help="hidden widths, comma separated (default 32: "
                    "64-32-10)")
@@ -301,7 +302,7 @@ def cmd_verify(a) -> int:
 
 
 def cmd_inspect(a) -> int:
-    from zkdl.circuits.training import DATASET_KIND, PROOF_KIND, DatasetCommitment, WindowProof
+    from zkdl.circuits.training import DATASET_KIND, LINK_KIND, PROOF_KIND, DatasetCommitment, WindowProof
     from zkdl.codec import ProofFormatError
 
     from . import runfiles as rf
@@ -326,6 +327,10 @@ def cmd_inspect(a) -> int:
             ds = DatasetCommitment.from_bytes(data)
             info = {"file": a.file, "kind": "dataset commitment", "bytes": len(data), "n_examples": ds.n,
                     "d_in": ds.d_in, "d_out": ds.d_out, "digest": ds.digest().hex()}
+        elif kind == LINK_KIND:
+            info = {"file": a.file, "kind": "final model link", "bytes": len(data),
+                    "claims": "final-model.commitment is the rounding to scale 2^R of the last window's master weights "
+                              "(checked by zkdl verify RUN_DIR)"}
         elif kind is None:
             raise rf.RunFormatError(f"{a.file}: not a zkdl file (no ZKDL header)")
         else:
@@ -400,12 +405,11 @@ def cmd_export_model(a) -> int:
 
     s = export_model(a.spool, a.run, a.out)
     print(f"wrote {s['commitment']} (model commitment, {'-'.join(map(str, s['widths']))}, sha256 "
-          f"{s['model_sha256'][:16]}...; a copy of the run's final model)")
+          f"{s['model_sha256'][:16]}...; a copy of the run's published model, final-model.commitment)")
     print(f"wrote {s['opening']} (its opening: PRIVATE)")
     print(f"wrote {s['weights']} and {s['weights_fixed']} (the weights: float state dict and exact integers; PRIVATE)")
     if not s["range_proof"]:
-        print("note: this model has no range proof (final weights outside the Q-bit range): it can back neither an "
-              "inference proof nor another run")
+        print("note: this model has no range proof: it can back neither an inference proof nor another run")
     return EXIT_OK
 
 

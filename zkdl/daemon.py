@@ -3,11 +3,16 @@
 It watches a spool written by :class:`zkdl.record.Recorder` (polling), proves every complete
 window of T consecutive steps as soon as it is there, and writes into the run directory (OUT):
 ``window-NNNNNN.proof`` and ``manifest.json`` (plus, once, copies of the dataset and initial model
-commitments; at the end ``final-model.commitment``).
+commitments).  At the end it publishes the run's model: the last master weights rounded to scale
+2^R (round_master), ``final-model.commitment`` with its range proof, and ``final-model.link``, the
+proof that ties it to the last window's after-commitment (prove_final_model); the model's opening
+goes to ``SPOOL/private/final-model.opening`` (``zkdl export-model``, a later run).  If the rounded
+weights leave [-2^(Q-1), 2^(Q-1)) the run is still complete but publishes no model (the manifest's
+``final_model`` says so).
 
 Crash safety.  Every file is written atomically (:func:`zkdl.runfiles.atomic_write`).  For window
 k the daemon (1) proves, (2) writes ``window-k.proof``, (3) writes its carried state (the
-after-commitment and its opening) to ``SPOOL/private/state-(k+1).npz``, (4) re-reads the proof file
+after-commitment to the master weights and its opening) to ``SPOOL/private/state-(k+1).npz``, (4) re-reads the proof file
 and verifies it, (5) appends the window to the manifest, (6) deletes the window's traces and the
 previous state.  Killed at any instant and restarted, it resumes from the manifest: a proof file
 with no manifest entry is adopted when the carried state written next to it matches (else it is
@@ -220,7 +225,8 @@ class Daemon:
             if any(n.startswith("state-") for n in _listdir(self.private)):
                 raise DaemonError(f"windows of this spool were already proven into another run directory; "
                                   f"{self.out} has no manifest")
-            stray = [n for n in _listdir(self.out) if n.startswith("window-") or n == rf.FINAL_MODEL_FILE]
+            stray = [n for n in _listdir(self.out)
+                     if n.startswith("window-") or n in (rf.FINAL_MODEL_FILE, rf.FINAL_LINK_FILE)]
             if stray:
                 raise DaemonError(f"{self.out} holds proofs ({stray[0]}) but no manifest; use a new --out")
             self._bind()
@@ -245,7 +251,9 @@ class Daemon:
             raise DaemonError(f"this run is proven in windows of {self.T} steps; --window {self.window_arg} differs")
 
     def _carried(self):
-        """(next window index, next step, model commitment, its opening)."""
+        """(next window index, next step, the commitment the next window starts from, its opening):
+        the initial model (a ModelCommitment) before the first window, else the after-commitment
+        of the last one (a MasterCommitment)."""
         from .record import SpoolError, load_state
 
         ws = self.manifest["windows"]
@@ -356,6 +364,13 @@ class Daemon:
         except SpoolError as e:
             raise DaemonError(str(e)) from None
 
+    def _master_before(self, model):
+        """The master-weight commitment a window starting from ``model`` starts from: itself for
+        a window's after-commitment, master_of(model) for the initial model (semantics v2)."""
+        from zkdl.circuits.training import MasterCommitment, master_of
+
+        return model if isinstance(model, MasterCommitment) else master_of(self.config, model)
+
     # ------------------------------------------------------------------ one window
     def _prove_window(self, k: int, t0: int, T: int, model, msec):
         from zkdl.circuits.prover import prove_window
@@ -366,13 +381,14 @@ class Daemon:
         ppath = os.path.join(self.out, rf.window_file(k))
         spath = os.path.join(self.private, rf.state_file(k + 1))
         adopted = None
+        before = self._master_before(model)
         if os.path.exists(ppath) and os.path.exists(spath):     # crashed after writing both: adopt
             try:
                 data = rf.read_bytes(ppath, "proof")
                 proof = WindowProof.from_bytes(data)
                 st = load_state(spath, self.config)
                 s = proof.statement
-                if (s.after == st["after"] and s.before == model and s.t0 == t0 and s.T == T
+                if (s.after == st["after"] and s.before == before and s.t0 == t0 and s.T == T
                         and st["proof_sha256"] == rf.sha256_bytes(data)):
                     adopted = (proof, st["after"], st["secret"], 0.0)
             except (ZkdlError, rf.RunFormatError, SpoolError, ProofFormatError):
@@ -402,7 +418,7 @@ class Daemon:
             start.chain_verified = True     # this daemon verified window k - 1 before recording it
         st = verify_window(disk, self.dataset, start, expected=proof.statement)
         t_ver = time.perf_counter() - t_ver
-        if st.before != model or st.t0 != t0 or st.T != T:
+        if st.before != before or st.t0 != t0 or st.T != T:
             raise DaemonError(f"window {k}: the proof does not continue the chain (internal error)")
         entry = {"index": k, "t0": t0, "T": T, "file": rf.window_file(k), "sha256": rf.sha256_bytes(disk),
                  "bytes": len(disk), "before_sha256": rf.model_digest(st.before),
@@ -425,25 +441,60 @@ class Daemon:
             os.unlink(old)              # superseded: state k+1 opens the after-commitment just recorded
 
     def _finish(self, total: int, after, secret, status: str) -> None:
-        from zkdl.circuits.prover import prove_model_range
-        from zkdl.circuits.training import ModelCommitment
+        """The end of the run: publish its model and record the end in the manifest.
 
-        # the final model with its range proof, so that it can start a chain (a later run that
-        # resumes from it, inference proofs); weights that grew out of [-2^(Q-1), 2^(Q-1)) are a
-        # valid end of this run but cannot start another
-        after = ModelCommitment(after.W, after.b)
+        The published model is W = round_master(M) of the last master weights M (opened by
+        ``secret`` against ``after``, the last window's after-commitment): final-model.commitment
+        (W committed, with its range proof, so that it can start a chain: a later run, inference
+        proofs) and final-model.link (the proof tying it to ``after``), both verified from disk
+        first; its opening goes to SPOOL/private/final-model.opening.  Weights whose rounding
+        leaves [-2^(Q-1), 2^(Q-1)) are a valid, complete end of this run, which then publishes
+        no model.  Written in the order opening, commitment, link, manifest: the manifest is the
+        commit point (a crash before it makes a restart publish afresh)."""
+        from zkdl.circuits.prover import master_secret, prove_final_model
+        from zkdl.circuits.training import MasterCommitment, master_of, verify_final_model
+        from zkdl.errors import VerificationError
+        from zkdl.fixedpoint import TrainingRangeError
+
+        from .record import save_model_opening, weights_from_secret
+
+        if not isinstance(after, MasterCommitment):     # no window proven: the chain's start itself
+            after, secret = master_of(self.config, after), master_secret(self.config, secret)
+        final = {"file": None, "sha256": None, "model_sha256": None, "link_file": None, "link_sha256": None,
+                 "master_sha256": rf.model_digest(after)}
+        fpath, lpath = os.path.join(self.out, rf.FINAL_MODEL_FILE), os.path.join(self.out, rf.FINAL_LINK_FILE)
+        opath = os.path.join(self.private, rf.FINAL_OPENING_FILE)
         try:
-            after.range_proof = prove_model_range(self.config, after, secret)
-        except FieldRangeError:
-            self.log.line(f"the final weights lie outside [-2^(Q-1), 2^(Q-1)): {rf.FINAL_MODEL_FILE} carries no "
-                          "range proof (it cannot start another run or back inference proofs)")
-        mf = rf.model_file_bytes(self.config, after)
-        rf.atomic_write(os.path.join(self.out, rf.FINAL_MODEL_FILE), mf)
+            model, msec, link = prove_final_model(self.config, weights_from_secret(self.config, secret), after,
+                                                  secret)
+        except (TrainingRangeError, FieldRangeError):
+            model = None
+        if model is None:
+            for p in (fpath, lpath, opath):         # a stale attempt (never recorded): not this run's model
+                if os.path.exists(p):
+                    os.unlink(p)
+            final["reason"] = (f"the final weights, rounded to scale 2^R, lie outside [-2^{self.config.Q - 1}, "
+                               f"2^{self.config.Q - 1})")
+            self.log.line(f"{final['reason']}: the run ends without a published model (no {rf.FINAL_MODEL_FILE}; "
+                          "it cannot start another run or back inference proofs)")
+        else:
+            mf = rf.model_file_bytes(self.config, model)
+            save_model_opening(opath, msec)
+            rf.atomic_write(fpath, mf)
+            rf.atomic_write(lpath, link)
+            # check what is on disk before the manifest names it
+            _, disk_model = rf.load_model_file(fpath, "final model")
+            disk_link = rf.read_bytes(lpath, "final model link")
+            try:
+                verify_final_model(self.config, after, disk_model, disk_link)
+            except VerificationError as e:
+                raise DaemonError(f"the published model does not verify (internal error): {e}") from None
+            final.update(file=rf.FINAL_MODEL_FILE, sha256=rf.sha256_bytes(mf), model_sha256=rf.model_digest(model),
+                         link_file=rf.FINAL_LINK_FILE, link_sha256=rf.sha256_bytes(disk_link))
         self.manifest["total_steps"] = total
         self.manifest["status"] = status
         self.manifest["complete"] = status == rf.STATUS_COMPLETE
-        self.manifest["final_model"] = {"file": rf.FINAL_MODEL_FILE, "sha256": rf.sha256_bytes(mf),
-                                        "model_sha256": rf.model_digest(after)}
+        self.manifest["final_model"] = final
         rf.atomic_write_json(os.path.join(self.out, rf.MANIFEST), self.manifest)
 
     # ------------------------------------------------------------------ main loop

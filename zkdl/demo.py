@@ -10,7 +10,7 @@ import os
 import time
 
 
-def run_demo(*, steps: int = 64, window: int = 16, out: str = "zkdl-demo", batch_size: int = 32,
+def run_demo(*, steps: int = 128, window: int = 64, out: str = "zkdl-demo", batch_size: int = 32,
              hidden: tuple = (32,), eta_int: int = 1, k: int = 6, seed: int = 0) -> int:
     import numpy as np
 

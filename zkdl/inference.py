@@ -387,8 +387,9 @@ def prove_inference_files(model_path: str, opening_path: str, input_path: str, o
     _check_new(targets)
     cfg, model, sec, W = load_model_with_opening(model_path, opening_path, weights_path)
     if not model.range_proof:
-        raise ZkdlError(f"{model_path}: the model commitment carries no range proof (a run's final weights outside "
-                        f"[-2^{cfg.Q - 1}, 2^{cfg.Q - 1})), so no verifier accepts an inference proof about it")
+        raise ZkdlError(f"{model_path}: the model commitment carries no range proof, so no verifier accepts an "
+                        "inference proof about it (commit the weights with zkdl commit-model, or use a run's "
+                        "final-model.commitment)")
     X = read_input(input_path, cfg, fixed_point=fixed_point)
     icfg = inference_config(cfg.widths, X.shape[0], cfg.R, cfg.Q)
     t0 = time.perf_counter()
@@ -428,15 +429,16 @@ def format_prove_summary(s: dict) -> str:
 
 
 def export_model(spool: str, run_dir: str, out_dir: str) -> dict:
-    """``zkdl export-model``: the final model of a proven run, ready for ``prove-inference`` (or
-    to start another run): writes OUT_DIR/model.commitment (a byte copy of
-    RUN_DIR/final-model.commitment), OUT_DIR/model.opening (its opening, from the spool's last
-    prover state; private) and OUT_DIR/weights.npz + weights.fixed.npz (the float state dict and
-    the exact integers, zkdl.trainer.save_weights; private).  Verify the run first (zkdl verify
-    RUN_DIR): this checks only that the spool's prover state opens the run's final commitment."""
-    from zkdl.circuits.prover import check_model_opening
+    """``zkdl export-model``: the published model of a proven run, ready for ``prove-inference``
+    (or to start another run): writes OUT_DIR/model.commitment (a byte copy of
+    RUN_DIR/final-model.commitment: the run's last master weights rounded to scale 2^R, with its
+    range proof), OUT_DIR/model.opening (its opening, from SPOOL/private/final-model.opening;
+    private) and OUT_DIR/weights.npz + weights.fixed.npz (the float state dict and the exact
+    integers, zkdl.trainer.save_weights; private).  Verify the run first (zkdl verify RUN_DIR):
+    this checks only that the spool's opening opens the run's published commitment."""
+    from zkdl.circuits.prover import ModelOpeningError, check_model_opening
 
-    from .record import SpoolError, _states, read_run, save_model_opening, weights_from_secret
+    from .record import SpoolError, read_model_opening, read_run, save_model_opening, weights_from_secret
     from .trainer import save_weights
 
     if not os.path.isdir(spool):
@@ -449,21 +451,31 @@ def export_model(spool: str, run_dir: str, out_dir: str) -> dict:
         raise RunFormatError(str(e)) from None
     final = os.path.join(run_dir, rf.FINAL_MODEL_FILE)
     if not os.path.exists(final):
+        mpath = os.path.join(run_dir, rf.MANIFEST)
+        fm = None
+        if os.path.exists(mpath):
+            fm = rf.read_json(mpath, "manifest").get("final_model")
+        if isinstance(fm, dict) and fm.get("file") is None:
+            why = fm.get("reason") or "the run publishes none"
+            raise ZkdlError(f"{run_dir}: the run has no published model ({why}); there is nothing to export")
         raise RunFormatError(f"{run_dir} has no {rf.FINAL_MODEL_FILE}: the run has not ended, or the daemon has not "
                              f"proven its last window yet (zkdl daemon --spool {spool} --out {run_dir})")
     data = rf.read_bytes(final, "final model")
     _, fmodel = rf.load_model_file(final, "final model")
+    opening = os.path.join(spool, rf.PRIVATE_DIR, rf.FINAL_OPENING_FILE)
+    if not os.path.exists(opening):
+        raise ZkdlError(f"{spool} holds no opening of the published model ({rf.PRIVATE_DIR}/{rf.FINAL_OPENING_FILE}; "
+                        f"is {run_dir} the run directory of this spool?)")
     try:
-        states = _states(spool, config)
+        sec = read_model_opening(opening, config)
     except SpoolError as e:
         raise RunFormatError(str(e)) from None
-    match = [s for s in states if s["after"] == fmodel]
-    if not match:
-        raise ZkdlError(f"no prover state in {spool} opens {final} (is {run_dir} the run directory of this spool? "
-                        "the last state is kept by the daemon)")
-    sec = match[-1]["secret"]
     W = weights_from_secret(config, sec)
-    check_model_opening(config, fmodel, sec, W, "the run's final weights")
+    try:
+        check_model_opening(config, fmodel, sec, W, "the run's published model")
+    except ModelOpeningError:
+        raise ZkdlError(f"the spool's {rf.FINAL_OPENING_FILE} does not open {final} (is {run_dir} the run directory "
+                        "of this spool?)") from None
     paths = {"commitment": os.path.join(out_dir, "model.commitment"),
              "opening": os.path.join(out_dir, "model.opening"),
              "weights": os.path.join(out_dir, "weights.npz"),

@@ -38,10 +38,11 @@ from typing import Sequence
 import numpy as np
 
 from zkdl.circuits.prover import DatasetSecret, ModelSecret, commit_dataset, commit_model
-from zkdl.circuits.training import ModelCommitment
+from zkdl.circuits.training import MasterCommitment, ModelCommitment
 from zkdl.errors import ShapeError, ZkdlError
 from zkdl.field import FrVec
-from zkdl.fixedpoint import FixedPointConfig, StepTrace, TraceMismatchError, batch_indices, check_weights
+from zkdl.fixedpoint import (FixedPointConfig, StepTrace, TraceMismatchError, batch_indices, check_weights,
+                             round_master)
 from zkdl.hyrax import HyraxSecret
 
 from . import runfiles as rf
@@ -50,7 +51,8 @@ __all__ = ["Recorder", "write_trace", "read_trace", "save_secrets", "load_secret
            "list_steps", "read_run", "read_end", "read_owner", "bind_owner", "daemon_pid", "SpoolError"]
 
 # list fields of a StepTrace, stored as "<name>.<i>" in the step's .npz
-_LIST_FIELDS = ("W_before", "Zp", "E_fwd", "S", "A", "G_Z", "G_A", "E_bwd", "G_W", "dW", "E_upd", "W_after")
+# (semantics v2: W_before / W_after are master weights, scale 2^(2R+k))
+_LIST_FIELDS = ("W_before", "Zp", "E_fwd", "S", "A", "G_Z", "G_A", "E_bwd", "G_W", "W_after")
 
 
 class SpoolError(ZkdlError):
@@ -195,11 +197,16 @@ def load_secrets(path: str, config: FixedPointConfig) -> tuple[DatasetSecret, Mo
     return d, m
 
 
-def save_state(path: str, windows: int, next_step: int, after: ModelCommitment, sec: ModelSecret,
+#: version of the prover state files (2: the after-commitment holds master weights, semantics v2)
+STATE_VERSION = 2
+
+
+def save_state(path: str, windows: int, next_step: int, after: MasterCommitment, sec: ModelSecret,
                proof_sha256: str | None) -> None:
-    """The prover's carried state after ``windows`` proven windows: the after-commitment and its
-    opening (private, mode 0600)."""
-    arrays = {"format": np.array("zkdl-prover-state"), "version": np.array(1), "windows": np.array(windows),
+    """The prover's carried state after ``windows`` proven windows: the after-commitment (to the
+    master weights, a MasterCommitment) and its opening (private, mode 0600)."""
+    arrays = {"format": np.array("zkdl-prover-state"), "version": np.array(STATE_VERSION),
+              "windows": np.array(windows),
               "next_step": np.array(next_step), "after": np.frombuffer(after.to_bytes(), dtype=np.uint8),
               "proof_sha256": np.array(proof_sha256 or "")}
     arrays.update(_model_secret_arrays(sec))
@@ -211,10 +218,10 @@ def load_state(path: str, config: FixedPointConfig) -> dict:
 
     try:
         with np.load(path, allow_pickle=False) as z:
-            if str(z["format"]) != "zkdl-prover-state" or int(z["version"]) != 1:
-                raise SpoolError(f"{path}: not a zkdl prover state of version 1")
+            if str(z["format"]) != "zkdl-prover-state" or int(z["version"]) != STATE_VERSION:
+                raise SpoolError(f"{path}: not a zkdl prover state of version {STATE_VERSION}")
             r = Reader(z["after"].tobytes())
-            after = ModelCommitment.read(r, config)
+            after = MasterCommitment.read(r, config)
             r.done()
             return {"windows": int(z["windows"]), "next_step": int(z["next_step"]), "after": after,
                     "secret": _model_secret_from(z, config.num_layers), "proof_sha256": str(z["proof_sha256"])}
@@ -364,7 +371,8 @@ class _RecorderLock:
 
 
 def weights_from_secret(config: FixedPointConfig, sec: ModelSecret) -> list[np.ndarray]:
-    """The integer weights (zkdl layout, last row bias) a model opening opens to."""
+    """The integer weights (zkdl layout, last row bias) an opening opens to: a model (scale 2^R)
+    for a model opening, the master weights (scale 2^(2R+k)) for a prover state's opening."""
     from zkdl.circuits.training import WindowLayout
 
     lay = WindowLayout(config, 1)
@@ -399,7 +407,8 @@ class Recorder:
             constructor raises, it leaves nothing behind (and never touches what was there);
             otherwise the spool is ready.
         config: the public FixedPointConfig.
-        W_init: the initial integer weights (zkdl layout), committed here.
+        W_init: the initial model: integer weights at scale 2^R (zkdl layout), committed here; training
+            starts from its master weights 2^(R+k) W_init (semantics v2).
         X, Y: the integer dataset (features, targets), committed here (one row commitment each).
         window: suggested window size for the daemon (steps per proof), stored in run.json.
         reveal_losses: whether proofs reveal the per-step losses (public in the statement).
@@ -460,7 +469,7 @@ class Recorder:
         else:
             model, msec = commit_model(config, W)
         self.model = model
-        self._prev_W = W
+        self._prev_M = self.trainer.master             # master weights (semantics v2)
         self.next_step = self.trainer.step_index
         self.steps_recorded = 0
         self.run_id = _secrets.token_hex(16)
@@ -598,8 +607,9 @@ class Recorder:
         """Continue recording the run of ``spool`` after its training process died (crash, kill):
         from the last complete step, with the same checks as :meth:`record` for what follows.
 
-        The weights continue from the last recorded step (its trace; once the daemon has proven
-        and deleted it, the prover state's opening of the last proven window), the batch schedule
+        The master weights continue from the last recorded step (its trace; once the daemon has
+        proven and deleted it, the prover state's opening of the last proven window; with nothing
+        recorded, the initial model), the batch schedule
         from the next step, on the committed dataset (from the spool; ``X`` / ``Y``, if given,
         must be exactly the committed rows; ``config``, if given, must be the run's).  Refused
         (SpoolError) if the run has ended (end.json) or another process is recording into the
@@ -663,18 +673,20 @@ class Recorder:
                 last = read_trace(self.spool, steps[-1], cfg)
                 if validate:
                     last.validate()
-                W = [np.asarray(w, dtype=np.int64).copy() for w in last.W_after]
+                M = [np.asarray(w, dtype=np.int64).copy() for w in last.W_after]
                 nxt = steps[-1] + 1
                 if nxt < proven:
                     raise SpoolError(f"spool {spool}: the prover state is ahead of the recorded steps")
             elif states:
                 st = max(states, key=lambda s: s["next_step"])
-                W, nxt = weights_from_secret(cfg, st["secret"]), st["next_step"]
+                M, nxt = weights_from_secret(cfg, st["secret"]), st["next_step"]     # master weights
             else:
-                W, nxt = weights_from_secret(cfg, msec0), t0
-            # weights from a trace or a prover state continue the chain: not range-limited
-            self.trainer = Trainer(cfg, W, dsec.X, dsec.Y, start_step=nxt, continuing=nxt != t0)
-            self._prev_W = [w.copy() for w in W]
+                M, nxt = None, t0
+            if M is None:       # nothing recorded yet: the initial model (scale 2^R), as committed
+                self.trainer = Trainer(cfg, weights_from_secret(cfg, msec0), dsec.X, dsec.Y, start_step=nxt)
+            else:               # the master weights of a trace / prover state continue the chain
+                self.trainer = Trainer(cfg, None, dsec.X, dsec.Y, start_step=nxt, master=M)
+            self._prev_M = self.trainer.master
             self.next_step = nxt
             self.steps_recorded = 0
             if start_daemon:
@@ -742,12 +754,22 @@ class Recorder:
     # ------------------------------------------------------------------ recording
     @property
     def weights(self) -> list[np.ndarray]:
-        """The current weights (after the last recorded step)."""
-        return [w.copy() for w in self._prev_W]
+        """The current model after the last recorded step: round_master of the master weights
+        (int64, zkdl layout, scale 2^R) -- what the run publishes once it ends
+        (final-model.commitment), what ``export_weights`` writes and predict / accuracy take."""
+        return round_master(self.config, self._prev_M)[0]
+
+    @property
+    def master(self) -> list[np.ndarray]:
+        """Copies of the master weights after the last recorded step (scale 2^(2R+k)): what the
+        next step starts from (a caller's own trace must start from them: ``Trainer(config, None,
+        X, Y, master=rec.master, start_step=rec.next_step)``)."""
+        return [m.copy() for m in self._prev_M]
 
     def export_weights(self, path: str, *, fixed_path: str | None = None, names: Sequence[str] | None = None,
                        overwrite: bool = False) -> tuple[str, str]:
-        """Write the current weights as two .npz files (zkdl.trainer.save_weights): ``path``, a
+        """Write the current model (:attr:`weights`, the published rounding of the master weights)
+        as two .npz files (zkdl.trainer.save_weights): ``path``, a
         clean PyTorch-style float state dict ("<name>.weight" (out, in), "<name>.bias" (out,),
         nothing else) whose layer names are ``names``, else the names read when the initial
         weights were imported (init_weights_from_float), else nn.Sequential's ("0", "2", ...);
@@ -785,10 +807,10 @@ class Recorder:
             raise ShapeError(f"step {trace.step}: the trace was made with a different configuration")
         if trace.step != self.next_step:
             raise TraceMismatchError(f"step {trace.step}: expected step {self.next_step} next", tensor="step")
-        for i, (a, b) in enumerate(zip(self._prev_W, trace.W_before)):
+        for i, (a, b) in enumerate(zip(self._prev_M, trace.W_before)):
             if not np.array_equal(a, np.asarray(b)):
                 raise TraceMismatchError(f"step {trace.step}: W_before[{i}] does not continue from the previous "
-                                         "weights", tensor=f"W_before[{i}]")
+                                         "master weights", tensor=f"W_before[{i}]")
         cfg = self.config
         want = batch_indices(cfg.seed, trace.step, self.trainer.num_examples, cfg.batch_size)
         if not np.array_equal(np.asarray(trace.batch), want):
@@ -801,16 +823,28 @@ class Recorder:
         if trace.n_examples is None:
             trace.n_examples = self.trainer.num_examples
         self._write(trace)
-        # keep the built-in trainer in step so that step() may follow
-        self.trainer._W = [np.asarray(w).copy() for w in trace.W_after]
-        self.trainer.step_index = self.next_step
+        self._follow(trace)
 
     on_train_batch_end = record
     __call__ = record               # usable as Trainer.run(callback=recorder)
 
+    def _follow(self, trace: StepTrace) -> None:
+        """Keep the built-in trainer in step with a caller's trace, so that step() may follow: a
+        trainer continuing from the trace's master weights (the data were checked already)."""
+        import warnings
+
+        from zkdl.trainer import Trainer
+
+        old = self.trainer
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")          # the data warnings were given at creation
+            new = Trainer(self.config, None, old.X, old.Y, start_step=self.next_step, master=self._prev_M)
+        new.losses = old.losses + [trace.loss]
+        self.trainer = new
+
     def _write(self, tr: StepTrace) -> None:
         write_trace(self.spool, tr)
-        self._prev_W = [np.asarray(w).copy() for w in tr.W_after]
+        self._prev_M = [np.asarray(w, dtype=np.int64).copy() for w in tr.W_after]
         self.next_step = tr.step + 1
         self.steps_recorded += 1
 

@@ -10,11 +10,15 @@ Two directories:
   ``run.json`` (public configuration), ``dataset.commitment``, ``model-initial.commitment``,
   ``steps/step-NNNNNNNNN.npz`` + ``.json`` (one per training step), ``end.json`` (the run is over:
   complete or stopped early), ``run-dir.json`` (the one run directory the spool is proven into),
-  ``private/`` (mode 0700: ``secrets.npz`` -- the data and all blinds -- and the prover's carried
-  state ``state-NNNNNN.npz`` after each proven window).  Never give the spool to a verifier.
+  ``private/`` (mode 0700: ``secrets.npz`` -- the data and all blinds --, the prover's carried
+  state ``state-NNNNNN.npz`` after each proven window -- the commitment to the master weights
+  and its opening -- and, once the run has ended, ``final-model.opening``, the opening of the
+  published model).  Never give the spool to a verifier.
 * the **run directory** (public), written by the daemon and read by ``zkdl verify``:
   ``manifest.json``, ``dataset.commitment``, ``model-initial.commitment``,
-  ``window-NNNNNN.proof``, ``final-model.commitment``.
+  ``window-NNNNNN.proof``, ``final-model.commitment`` (the published model: the last master
+  weights rounded to scale 2^R, with its range proof) and ``final-model.link`` (the proof that
+  ties it to the last window's after-commitment).
 
 Every file is written atomically: a temporary name in the same directory, fsync, ``os.replace``,
 fsync of the directory.  A reader never sees a partial file under a final name.
@@ -35,17 +39,26 @@ from zkdl.fixedpoint import ConfigError, FixedPointConfig
 
 #: container kind of a model commitment file (the ZKDL container of zkdl.codec)
 MODEL_FILE_KIND = 0x0201
+# version 2: semantics v2 (master weights; a run publishes its rounded model with a link proof).
+# Spools, steps and run directories of version 1 (rounded weight updates) are refused.
 SPOOL_FORMAT = "zkdl-spool"
-SPOOL_VERSION = 1
+SPOOL_VERSION = 2
 STEP_FORMAT = "zkdl-step"
-STEP_VERSION = 1
+STEP_VERSION = 2
 MANIFEST_FORMAT = "zkdl-run"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 MANIFEST = "manifest.json"
 DATASET_FILE = "dataset.commitment"
 INITIAL_MODEL_FILE = "model-initial.commitment"
+#: the run's published model: round_master of its last master weights, a model commitment file
+#: with its range proof (absent when those weights leave the Q-bit range)
 FINAL_MODEL_FILE = "final-model.commitment"
+#: the link proof (ZKDL container, circuits LINK_KIND) tying FINAL_MODEL_FILE to the last window's
+#: after-commitment (zkdl.circuits.training.verify_final_model)
+FINAL_LINK_FILE = "final-model.link"
+#: in SPOOL/private: the opening of the published model (a model opening file, private)
+FINAL_OPENING_FILE = "final-model.opening"
 RUN_JSON = "run.json"
 END_JSON = "end.json"
 STEPS_DIR = "steps"
@@ -208,7 +221,12 @@ def read_json(path: str, what: str, fmt: str | None = None, version: int | None 
     if fmt is not None and obj.get("format") != fmt:
         raise RunFormatError(f"{what}: {path} is not a {fmt} file (format {obj.get('format')!r})")
     if version is not None and obj.get("version") != version:
-        raise RunFormatError(f"{what}: {path} has version {obj.get('version')!r}; this zkdl reads version {version}")
+        v = obj.get("version")
+        old = ""
+        if isinstance(v, int) and not isinstance(v, bool) and v < version:
+            old = (" (written by an older zkdl, before semantics v2 -- master weights --; record and prove the "
+                   "run again with this one)")
+        raise RunFormatError(f"{what}: {path} has version {v!r}; this zkdl reads version {version}{old}")
     return obj
 
 

@@ -1,4 +1,6 @@
-"""Verifying a proven training run (``zkdl verify``): every window proof and the chain.
+"""Verifying a proven training run (``zkdl verify``): every window proof, the chain and, once the
+run has ended, its published model (final-model.commitment, range-proven, and final-model.link,
+which ties it to the last window's master weights).
 
 Imports only the verifier side (:mod:`zkdl.circuits.training`, :mod:`zkdl.runfiles`), never the
 prover, the trainer or a GPU backend.
@@ -13,7 +15,8 @@ import os
 import time
 from typing import Callable
 
-from zkdl.circuits.training import DatasetCommitment, ModelCommitment, Statement, WindowProof, verify_model, verify_window
+from zkdl.circuits.training import (DatasetCommitment, ModelCommitment, Statement, WindowProof, master_of,
+                                    verify_final_model, verify_model, verify_window)
 from zkdl.codec import ProofFormatError
 from zkdl.errors import VerificationError, ZkdlError
 
@@ -55,6 +58,44 @@ def _end_status(m: dict) -> tuple[bool, str]:
     if complete != (status == rf.STATUS_COMPLETE):
         raise RunInvalidError("manifest: status", f"status {status!r} contradicts complete={complete}")
     return complete, status
+
+
+def _final_model(run_dir: str, m: dict, config, last_after, ended: bool):
+    """The run's published model: (model, range-proof status, link status).  Only an ended run
+    publishes one, named by the manifest's ``final_model``: final-model.commitment (the last
+    master weights rounded to scale 2^R; its range proof is checked) and final-model.link (ties
+    it to ``last_after``, the last verified window's after-commitment).  (None, "none: ...",
+    "none") for a run in progress or one whose rounded weights left the range."""
+    if not ended:
+        return None, "none: the run is in progress", "none"
+    fm = m.get("final_model")
+    if not isinstance(fm, dict):
+        raise RunFormatError("manifest: the run has ended but its manifest has no final_model entry")
+    if fm.get("master_sha256") is not None and fm["master_sha256"] != rf.model_digest(last_after):
+        raise RunInvalidError("final model", "the manifest's final master weights are not the last window's")
+    if fm.get("file") is None:
+        why = " ".join(str(fm.get("reason") or "the run publishes none").split())[:200]
+        return None, f"none: no published model ({why})", "none"
+    if fm.get("file") != rf.FINAL_MODEL_FILE or fm.get("link_file") != rf.FINAL_LINK_FILE:
+        raise RunFormatError(f"manifest: final_model must name {rf.FINAL_MODEL_FILE} and {rf.FINAL_LINK_FILE}")
+    fpath, lpath = os.path.join(run_dir, rf.FINAL_MODEL_FILE), os.path.join(run_dir, rf.FINAL_LINK_FILE)
+    fbytes = rf.read_bytes(fpath, "final model commitment")
+    if rf.sha256_bytes(fbytes) != fm.get("sha256"):
+        raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} does not match the manifest's sha256")
+    link = rf.read_bytes(lpath, "final model link")
+    if rf.sha256_bytes(link) != fm.get("link_sha256"):
+        raise RunInvalidError("final model", f"{rf.FINAL_LINK_FILE} does not match the manifest's sha256")
+    fcfg, fmodel = rf.load_model_file(fpath, "final model commitment")
+    if fcfg.widths != config.widths:
+        raise RunInvalidError("final model", "its architecture differs from the manifest's")
+    if rf.model_digest(fmodel) != fm.get("model_sha256"):
+        raise RunInvalidError("final model", "the manifest's model digest differs from the commitment's")
+    try:
+        verify_final_model(config, last_after, fmodel, link)
+    except VerificationError as e:
+        raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} is not the published rounding of the last "
+                              f"window's weights: {e}") from None
+    return fmodel, "verified", "verified"
 
 
 def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: str | None = None,
@@ -118,7 +159,8 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
 
     if progress is not None:
         progress(0, len(windows))
-    prev_after = initial
+    # semantics v2: the chain runs on master weights; it starts from those of the initial model
+    prev_after = master_of(config, initial)
     prev_st: "ModelCommitment | Statement" = initial
     t_next = t_first
     losses: list = []
@@ -171,32 +213,17 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
     steps = t_next - t_first
     complete, status = _end_status(m)
     ended = status != rf.STATUS_IN_PROGRESS       # complete or stopped early: the run is over
-    fpath = os.path.join(run_dir, rf.FINAL_MODEL_FILE)
-    final_checked = False
-    final_range = None
-    if ended or os.path.exists(fpath):
-        fbytes = rf.read_bytes(fpath, "final model commitment")
-        _, fmodel = rf.load_model_file(fpath, "final model commitment")
-        fm = m.get("final_model") or {}
-        if ended and rf.sha256_bytes(fbytes) != fm.get("sha256"):
-            raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} does not match the manifest's sha256")
-        if fmodel != prev_after:
-            raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} is not the last window's weights")
-        final_checked = True
-        # a range proof on the final model makes it a chain start (a later run, inference)
-        final_range = "none (it cannot start a chain)"
-        if fmodel.range_proof:
-            try:
-                verify_model(config, fmodel)
-            except VerificationError as e:
-                raise RunInvalidError("final model", str(e)) from None
-            final_range = "verified"
     if ended and m.get("total_steps") != t_next:
         raise RunInvalidError("steps", f"the manifest claims {m.get('total_steps')} steps, the proofs cover "
                               f"steps up to {t_next}")
+    fmodel, final_range, final_link = _final_model(run_dir, m, config, prev_after, ended)
     if final_model is not None:
         _, want = rf.load_model_file(final_model, "--final-model")
-        if want != prev_after:
+        if fmodel is None:
+            raise RunInvalidError("final model", "the run publishes no final model " + (
+                "(in progress)" if not ended else f"({final_range.removeprefix('none: ')})")
+                + f", so it does not end at the model of {final_model}")
+        if want != fmodel:
             raise RunInvalidError("final model", f"the run does not end at the model of {final_model}")
 
     c = config
@@ -207,9 +234,11 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
         "hyperparameters": {"learning_rate": c.eta, "eta_int": c.eta_int, "k": c.k, "batch_size": c.batch_size,
                             "batch_schedule_seed": c.seed, "R": c.R, "Q": c.Q},
         "dataset": {"n_examples": dataset.n, "digest": digest.hex()},
-        "initial_model_sha256": rf.model_digest(initial), "final_model_sha256": rf.model_digest(prev_after),
-        "final_model_file_checked": final_checked, "initial_model_range_proof": "verified",
-        "final_model_range_proof": final_range,
+        "initial_model_sha256": rf.model_digest(initial),
+        "final_model_sha256": None if fmodel is None else rf.model_digest(fmodel),
+        "final_master_sha256": rf.model_digest(prev_after),
+        "final_model_file_checked": fmodel is not None, "initial_model_range_proof": "verified",
+        "final_model_range_proof": final_range, "final_model_link": final_link,
         "losses": losses, "proof_bytes": total_bytes,
         "verify_seconds": round(time.perf_counter() - t_start, 3),
     }
@@ -239,7 +268,7 @@ def verify_proof_file(path: str, dataset_path: str | None = None, initial_model:
             raise RunFormatError(f"no {rf.INITIAL_MODEL_FILE} next to {path}; pass --initial-model FILE (the "
                                  "range-proven model the window starts from)")
     _, start = rf.load_model_file(initial_model, "initial model commitment")
-    if st.before != start:
+    if st.before != master_of(st.config, start):        # a chain starts from the model's master weights
         raise RunFormatError(f"{os.path.basename(path)} (steps {st.t0}..{st.t0 + st.T - 1}) does not start from "
                              f"{initial_model}: a window that continues a chain is verified with its run "
                              "(zkdl verify RUN_DIR)")
@@ -255,8 +284,8 @@ def verify_proof_file(path: str, dataset_path: str | None = None, initial_model:
         "hyperparameters": {"learning_rate": c.eta, "eta_int": c.eta_int, "k": c.k, "batch_size": c.batch_size,
                             "batch_schedule_seed": c.seed, "R": c.R, "Q": c.Q},
         "dataset": {"n_examples": dataset.n, "digest": dataset.digest().hex()},
-        "initial_model_sha256": s["model_before_sha256"], "final_model_sha256": s["model_after_sha256"],
-        "final_model_file_checked": False,
+        "initial_model_sha256": rf.model_digest(start), "final_model_sha256": None,
+        "final_master_sha256": s["model_after_sha256"], "final_model_file_checked": False,
         "losses": s["losses"] if s["losses"] is not None else [None] * st.T, "proof_bytes": len(data),
         "verify_seconds": round(time.perf_counter() - t_start, 3),
     }
@@ -292,11 +321,18 @@ def format_summary(s: dict) -> str:
                  f"window{'s' if len(ws) != 1 else ''} of {'/'.join(map(str, sizes))}{state}")
     start = " (range proof verified: a valid chain start)" if s.get("initial_model_range_proof") else ""
     lines.append(f"  initial model    commitment sha256 {s['initial_model_sha256'][:16]}...{start}")
-    fin = " (final-model.commitment matches the chain" if s.get("final_model_file_checked") else ""
-    if fin:
-        fr = s.get("final_model_range_proof")
-        fin += "; range proof verified)" if fr == "verified" else "; no range proof: it cannot start a chain)"
-    lines.append(f"  final model      commitment sha256 {s['final_model_sha256'][:16]}...{fin}")
+    if s.get("final_model_sha256"):
+        link = "; linked to the last window's weights" if s.get("final_model_link") == "verified" else ""
+        lines.append(f"  final model      commitment sha256 {s['final_model_sha256'][:16]}... (final-model.commitment: "
+                     f"the published model, range proof verified{link})")
+    elif s.get("run_dir") and str(s.get("final_model_range_proof") or "").startswith("none: no published"):
+        why = s["final_model_range_proof"].removeprefix("none: no published model").strip(" ()")
+        lines.append(f"  final model      none published ({why}; no range proof: it cannot start a chain)")
+    elif s.get("run_dir"):
+        lines.append("  final model      none yet (published when the run ends)")
+    if s.get("final_master_sha256"):
+        lines.append(f"  final weights    master-weight commitment sha256 {s['final_master_sha256'][:16]}... (after the "
+                     "last window)")
     losses = s["losses"]
     if all(v is None for v in losses):
         lines.append("  losses           hidden (the proofs do not reveal them)")
