@@ -1,6 +1,9 @@
 """Every chain start proves the range of what it starts from; the proven ranges are exactly the
 semantics' ranges; every statement has one encoding (docs/protocol.md §11, "Ranges").
 
+Semantics v2: a chain starts from a model W (scale 2^R, range-proven) and trains its master
+weights M_0 = 2^(R+k) W (master_of); nothing weight-sized is range-limited after that.
+
 The cheating provers here build proofs whose every relation holds -- shown by running the window
 protocol's verifier without the chain-start rule (`_relations_only`) -- so that the rejection
 comes from the range proof of the chain start and nothing incidental."""
@@ -12,13 +15,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from zkdl import fixedpoint as fp, hyrax, runfiles as rf
 from zkdl.circuits import prover as pv, training as tr
 from zkdl.circuits.channel import VerifierChannel
-from zkdl import hyrax, runfiles as rf
 from zkdl.codec import ProofFormatError, Writer, wrap
 from zkdl.errors import ShapeError, VerificationError, ZkdlError
 from zkdl.field import R_MODULUS as P, FrVec
-from zkdl.fixedpoint import FixedPointConfig, TrainingRangeError, check_weights, train_step
+from zkdl.fixedpoint import (FixedPointConfig, TrainingRangeError, batch_indices, check_weights, round_master,
+                             to_master, train_step)
 from zkdl.trainer import Trainer, init_mlp, init_weights_from_float
 from zkdl.transcript import Transcript
 
@@ -46,6 +50,11 @@ def _weights(seed=1):
     return W
 
 
+def _signed(v):
+    v %= P
+    return v - P if v > P // 2 else v
+
+
 def cheat_model(cfg, W, value):
     """A model commitment holding ``value`` (a field element) at W_1[0, 0] and W elsewhere, with
     the range proof a cheating prover can make (it cannot make a valid one)."""
@@ -67,10 +76,21 @@ def cheat_model(cfg, W, value):
     return model, sec
 
 
-def _relations_only(proof, data):
+def cheat_master(cfg, W, value):
+    """The master weights of cheat_model(cfg, W, value): M_0 = 2^(R+k) W with 2^(R+k) value at
+    W_1[0, 0] -- an integer (mod r) even where ``value`` is none: 2^(R+k) / 2 = 2^(R+k-1)."""
+    M = to_master(cfg, W)
+    M[0][0, 0] = _signed(value * (1 << cfg.master_bits))
+    return M
+
+
+def _relations_only(proof, data, model):
     """The window protocol's verifier without the chain-start rule: passes iff every relation of
-    the window holds (what a verifier that trusted the start's range would accept)."""
+    the window holds (what a verifier that trusted the start's range would accept).  The window
+    must start from the model's master weights, master_of(config, model) -- the only part of the
+    start rule kept."""
     st_ = proof.statement
+    assert st_.before == tr.master_of(st_.config, model)
     lay = tr.WindowLayout(st_.config, st_.T)
     ch = VerifierChannel(tr.training_key(lay.key_size()), Transcript(b"zkdl-train"), proof.body)
     tr._protocol(ch, st_, data, None)
@@ -84,22 +104,30 @@ def dataset():
     return X, Y, data, dsec
 
 
+def _cheating_traces(X, Y, value, t0, T=2):
+    """Honest training from the cheating model's master weights (which an integer trainer can
+    hold: see cheat_master); W_1[0, 0] meets only zero inputs, so it never changes."""
+    M = cheat_master(CFG, _weights(), value)
+    traces = Trainer(CFG, None, X, Y, master=M, start_step=t0).run(T)
+    assert int(traces[-1].W_after[0][0, 0]) == int(M[0][0, 0])
+    return traces
+
+
 def _cheating_window(dataset, value, t0):
     X, Y, data, dsec = dataset
-    W = _weights()
-    model, msec = cheat_model(CFG, W, value)
-    traces = Trainer(CFG, W, X, Y, start_step=t0).run(2)
+    model, msec = cheat_model(CFG, _weights(), value)
+    traces = _cheating_traces(X, Y, value, t0)
     proof, _, _ = pv.prove_window(traces, model, msec, data, dsec, unsafe_skip_checks=True)
     return model, proof
 
 
 # ---------------------------------------------------------------------------- chain starts
-@pytest.mark.parametrize("t0", [0, 5])
-@pytest.mark.parametrize("value", [B, B + 12345, -B - 1, HALF], ids=["2^(Q-1)", "above", "below", "one-half"])
+@pytest.mark.parametrize("value,t0", [(B, 0), (B + 12345, 5), (-B - 1, 0), (HALF, 5)],
+                         ids=["2^(Q-1)", "above", "below", "one-half"])
 def test_window_from_out_of_range_or_fractional_model_is_rejected(dataset, value, t0):
     _, _, data, _ = dataset
     model, proof = _cheating_window(dataset, value, t0)
-    _relations_only(proof, data)          # every relation holds: only the start's range is false
+    _relations_only(proof, data, model)   # every relation holds: only the start's range is false
     with pytest.raises(VerificationError, match=r"^model range proof: range checks"):
         tr.verify_window(proof.to_bytes(), data, model)
     with pytest.raises(VerificationError, match=r"^model range proof: range checks"):
@@ -113,6 +141,9 @@ def test_window_from_out_of_range_or_fractional_model_is_rejected(dataset, value
     bare.range_proof = honest.range_proof
     with pytest.raises(VerificationError, match="model range proof"):
         tr.verify_window(proof.to_bytes(), data, bare)
+    # the master weights the window starts from are no chain start at all
+    with pytest.raises(VerificationError, match="not from master weights"):
+        tr.verify_window(proof.to_bytes(), data, proof.statement.before)
 
 
 def test_honest_window_from_a_later_step_verifies(dataset):
@@ -123,8 +154,9 @@ def test_honest_window_from_a_later_step_verifies(dataset):
     traces = Trainer(CFG, W, X, Y, start_step=7).run(2)
     proof, after, asec = pv.prove_window(traces, model, msec, data, dsec)
     s1 = tr.verify_window(proof.to_bytes(), data, model)
-    assert s1.t0 == 7
-    p2, _, _ = pv.prove_window(Trainer(CFG, traces[-1].W_after, X, Y, start_step=9).run(1), after, asec, data, dsec)
+    assert s1.t0 == 7 and s1.before == tr.master_of(CFG, model)
+    p2, _, _ = pv.prove_window(Trainer(CFG, None, X, Y, master=traces[-1].W_after, start_step=9).run(1), after, asec,
+                               data, dsec)
     s2 = tr.verify_window(p2.to_bytes(), data, s1)
     assert s2.t0 == 9
     # a continuation is checked against the window it claims to continue
@@ -138,9 +170,13 @@ def test_honest_window_from_a_later_step_verifies(dataset):
     # the previous window's statement read back from its file is not a start until verified
     with pytest.raises(VerificationError, match="must be one returned by verify_window"):
         tr.verify_window(p2.to_bytes(), data, tr.WindowProof.from_bytes(proof.to_bytes()).statement)
-    # the previous window's after-commitment alone is not a chain start: it has no range proof
-    with pytest.raises(VerificationError, match="carries none"):
+    # the previous window's after-commitment alone is not a chain start: master weights, no range proof
+    with pytest.raises(VerificationError, match="not from master weights"):
         tr.verify_window(p2.to_bytes(), data, s1.after)
+    # nor is a model commitment with the same rows (the chain starts from its master weights)
+    as_model = tr.ModelCommitment(s1.after.W, s1.after.b, model.range_proof)
+    with pytest.raises(VerificationError, match="does not start from the given model"):
+        tr.verify_window(p2.to_bytes(), data, as_model)
     with pytest.raises(VerificationError, match="start must be"):
         tr.verify_window(p2.to_bytes(), data, None)
 
@@ -178,29 +214,31 @@ def _honest_run_dir(tmp_path, X, Y, W):
     return run, dsec
 
 
-@pytest.mark.parametrize("value", [B, HALF], ids=["2^(Q-1)", "one-half"])
+@pytest.mark.parametrize("value", [HALF], ids=["one-half"])
 def test_cli_rejects_run_resumed_at_t0_from_out_of_range_model(tmp_path, value):
     """The attack of the review, end to end: a run directory whose manifest says the run starts
-    at step 5 from a model holding an out-of-range (or fractional) weight."""
+    at step 5 from a model holding a fractional (or out-of-range: the same path, covered in
+    process above) weight."""
     X, Y = _data()
     W = _weights()
     run, dsec = _honest_run_dir(tmp_path, X, Y, W)
     assert zkdl("verify", run).returncode == 0
     data = rf.load_dataset_file(str(run / rf.DATASET_FILE))
     model, msec = cheat_model(CFG, W, value)
-    traces = Trainer(CFG, W, X, Y, start_step=5).run(2)
+    traces = _cheating_traces(X, Y, value, 5)
     proof, after, _ = pv.prove_window(traces, model, msec, data, dsec, unsafe_skip_checks=True)
-    _relations_only(proof, data)
+    _relations_only(proof, data, model)
     mf, pbytes = rf.model_file_bytes(CFG, model), proof.to_bytes()
     (run / rf.INITIAL_MODEL_FILE).write_bytes(mf)
     (run / rf.window_file(0)).write_bytes(pbytes)
-    if (run / rf.FINAL_MODEL_FILE).exists():
-        (run / rf.FINAL_MODEL_FILE).unlink()
+    for name in (rf.FINAL_MODEL_FILE, rf.FINAL_LINK_FILE):
+        if (run / name).exists():
+            (run / name).unlink()
     m = json.loads((run / rf.MANIFEST).read_text())
     m["t0"] = 5
     m["initial_model"].update(sha256=rf.sha256_bytes(mf), model_sha256=rf.model_digest(model))
     w0 = dict(m["windows"][0], t0=5, T=2, sha256=rf.sha256_bytes(pbytes), bytes=len(pbytes),
-              before_sha256=rf.model_digest(model), after_sha256=rf.model_digest(after),
+              before_sha256=rf.model_digest(proof.statement.before), after_sha256=rf.model_digest(after),
               losses_int=[str(v) for v in proof.statement.losses])
     m["windows"] = [w0]
     m.update(complete=False, total_steps=None, final_model=None)
@@ -224,11 +262,14 @@ def test_weight_boundary_is_the_same_in_semantics_and_proof(value, ok):
     W[1][0, 1] = value
     if ok:
         assert check_weights(CFG, W)
+        assert to_master(CFG, W)[1][0, 1] == value << CFG.master_bits
         model, _ = pv.commit_model(CFG, W)
         tr.verify_model(CFG, model)
         return
     with pytest.raises(TrainingRangeError, match=r"out of range \(value -?\d+ is outside \[-2\^31, 2\^31\)"):
         check_weights(CFG, W)
+    with pytest.raises(TrainingRangeError):
+        to_master(CFG, W)
     with pytest.raises(TrainingRangeError):
         pv.commit_model(CFG, W)
     model, _ = cheat_model(CFG, W, 0)        # W_1[0, 0] = 0: the only bad value is the boundary one
@@ -259,36 +300,82 @@ def test_data_boundary_is_the_same_in_semantics_and_proof(value, ok):
         tr.verify_dataset(CFG, bad)
 
 
-# A one-layer step whose bias update is exactly G_Z = Yhat - Y (k = 0, eta_int = 1, bias row of
-# [X | 2^R]^T G_Z is 2^R G_Z): R = 4, Q = 8, so the boundary is 2^7 = 128.
-TINY = FixedPointConfig(widths=(1, 1), eta_int=1, k=0, batch_size=1, R=4, Q=8)
-WIDE = FixedPointConfig(widths=(1, 1), eta_int=1, k=0, batch_size=1, R=4, Q=16)
+# One-layer runs small enough to reason about by hand: R = 4, Q = 8 (values in [-128, 128)).
+GROW = FixedPointConfig(widths=(1, 1), eta_int=2, k=0, batch_size=1, R=4, Q=8)
 
 
-def _tiny_window(b, y, x=0):
-    """Prove the one step with bias b, input x, target y (traces made under a wider Q, so that a
-    cheating prover can have an out-of-range value in them)."""
-    W = [np.array([[0], [b]], dtype=np.int64)]
-    X, Y = np.array([[x]], dtype=np.int64), np.array([[y]], dtype=np.int64)
-    trace = train_step(WIDE, W, X, Y, step=0)
-    trace.config = TINY
-    model, msec = pv.commit_model(TINY, W)
-    data, dsec = pv.commit_dataset(TINY, X, Y)
-    proof, _, _ = pv.prove_window([trace], model, msec, data, dsec, unsafe_skip_checks=True)
-    return trace, model, data, proof, (W, X, Y)
+def test_master_weights_are_not_range_limited():
+    """Nothing update-sized is range-limited (semantics v2 has no dW): one step takes a master
+    weight far past 2^(Q-1) 2^(R+k) -- the weight 1016 = 16256 / 2^(R+k), against 127 -- and both
+    that window and the next one (which starts from it) verify; only the published model, the
+    rounding of the master weights, must be in range to start another chain."""
+    cfg = GROW
+    s0 = int(batch_indices(cfg.seed, 0, 2, 1)[0])
+    assert int(batch_indices(cfg.seed, 1, 2, 1)[0]) == 1 - s0
+    X = np.zeros((2, 1), dtype=np.int64)
+    X[s0] = 127                                         # step 0: x = 127 / 2^4; step 1: x = 0
+    Y = np.zeros((2, 1), dtype=np.int64)
+    W = [np.array([[0], [-64]], dtype=np.int64)]
+    traces = Trainer(cfg, W, X, Y).run(2)
+    M1 = traces[0].W_after[0]
+    # G_Z = -64, so M_w = 0 - 2 * 127 * (-64) and M_b = 16 * (-64) - 2 * 16 * (-64)
+    assert M1.tolist() == [[16256], [1024]] and 16256 >= cfg.bound << cfg.master_bits
+    assert int(traces[1].Yhat[0, 0]) == 64                 # in range: the next step only sees the bias
+    model, msec = pv.commit_model(cfg, W)
+    data, dsec = pv.commit_dataset(cfg, X, Y)
+    p1, a1, sec1 = pv.prove_window(traces[:1], model, msec, data, dsec)
+    p2, a2, sec2 = pv.prove_window(traces[1:], a1, sec1, data, dsec)
+    s1 = tr.verify_window(p1.to_bytes(), data, model)
+    s2 = tr.verify_window(p2.to_bytes(), data, s1)
+    assert s2.t0 == 1
+    # the model of these master weights (rounded to scale 2^R) is out of range: no chain starts there
+    W2, _ = round_master(cfg, traces[1].W_after)
+    assert int(W2[0][0, 0]) == 1016
+    with pytest.raises(TrainingRangeError):
+        check_weights(cfg, W2)
+    with pytest.raises(TrainingRangeError):
+        pv.prove_final_model(cfg, traces[1].W_after, a2, sec2)
 
 
-@pytest.mark.parametrize("b,y,dw,ok", [(-1, 127, -128, True), (-2, 127, -129, False), (0, -128, 128, False),
-                                       (0, -127, 127, True)])
-def test_update_boundary_is_the_same_in_semantics_and_proof(b, y, dw, ok):
-    trace, model, data, proof, (W, X, Y) = _tiny_window(b, y)
-    assert int(trace.dW[0][-1, 0]) == dw
-    if ok:
-        train_step(TINY, W, X, Y, step=0).validate()
-        tr.verify_window(proof.to_bytes(), data, model)
-        return
-    with pytest.raises(TrainingRangeError, match="dW out of range"):
-        train_step(TINY, W, X, Y, step=0)
+EDGE = FixedPointConfig(widths=(1, 1), eta_int=1, k=0, batch_size=1, R=4, Q=8)
+
+
+def _shifted_step(cfg, M, X, Y):
+    """train_step whose forward rescale returns (Z' - 1, E + 2^(2R+k)) for the one entry: Z is
+    unchanged, everything after it follows from the shifted Z'."""
+    orig = fp._matmul_rescale
+
+    def patched(a, b, s):
+        q, e = orig(a, b, s)
+        return q - 1, e + (1 << s)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fp, "_matmul_rescale", patched)
+        return train_step(cfg, M, X, Y, step=0)
+
+
+def test_remainder_boundary_is_the_same_in_semantics_and_proof():
+    """The forward remainder E lies in [-2^(2R+k-1), 2^(2R+k-1)) (2R + k = 8 bits here): the
+    value Z = 128 = 2^8 / 2 rounds up (Z' = 1, E = -128, the lowest remainder, accepted); the
+    other reading Z' = 0, E = 128 is one past the top and rejected by the range check."""
+    cfg = EDGE
+    s = cfg.master_shift
+    W = [np.array([[1], [0]], dtype=np.int64)]
+    X, Y = np.array([[8]], dtype=np.int64), np.zeros((1, 1), dtype=np.int64)
+    M = to_master(cfg, W)
+    honest = train_step(cfg, M, X, Y, step=0)
+    assert int(honest.Z[0][0, 0]) == 1 << (s - 1)
+    assert (int(honest.Zp[0][0, 0]), int(honest.E_fwd[0][0, 0])) == (1, -(1 << (s - 1)))
+    model, msec = pv.commit_model(cfg, W)
+    data, dsec = pv.commit_dataset(cfg, X, Y)
+    proof, _, _ = pv.prove_window([honest], model, msec, data, dsec)
+    tr.verify_window(proof.to_bytes(), data, model)
+    cheat = _shifted_step(cfg, M, X, Y)
+    assert (int(cheat.Zp[0][0, 0]), int(cheat.E_fwd[0][0, 0])) == (0, 1 << (s - 1))
+    assert int(cheat.Z[0][0, 0]) == 1 << (s - 1)
+    with pytest.raises(ZkdlError):
+        cheat.validate()
+    proof, _, _ = pv.prove_window([cheat], model, msec, data, dsec, unsafe_skip_checks=True)
     with pytest.raises(VerificationError, match=r"^range checks"):
         tr.verify_window(proof.to_bytes(), data, model)
 
@@ -302,18 +389,19 @@ def test_hidden_preactivation_boundary_is_the_same_in_semantics_and_proof(w, b, 
     """A hidden Z' lies in (-2^(Q-1), 2^(Q-1)]: the set zkReLU's sign split proves."""
     W = [np.array([[w], [b]], dtype=np.int64), np.zeros((2, 1), dtype=np.int64)]
     X, Y = np.array([[16]], dtype=np.int64), np.zeros((1, 1), dtype=np.int64)
-    trace = train_step(HWIDE, W, X, Y, step=0)
+    M = to_master(HTINY, W)               # the same master weights under both configurations
+    trace = train_step(HWIDE, M, X, Y, step=0)
     assert int(trace.Zp[0][0, 0]) == zp
     trace.config = HTINY
     model, msec = pv.commit_model(HTINY, W)
     data, dsec = pv.commit_dataset(HTINY, X, Y)
     proof, _, _ = pv.prove_window([trace], model, msec, data, dsec, unsafe_skip_checks=True)
     if ok:
-        train_step(HTINY, W, X, Y, step=0).validate()
+        train_step(HTINY, M, X, Y, step=0).validate()
         tr.verify_window(proof.to_bytes(), data, model)
         return
     with pytest.raises(TrainingRangeError, match=r"Z' out of range \(value -128 is outside \[-2\^7 \+ 1, 2\^7 \+ 1\)"):
-        train_step(HTINY, W, X, Y, step=0)
+        train_step(HTINY, M, X, Y, step=0)
     with pytest.raises(VerificationError, match=r"^range checks"):
         tr.verify_window(proof.to_bytes(), data, model)
 
@@ -346,7 +434,8 @@ def _statement_bytes():
     W = _weights()
     data, _ = pv.commit_dataset(CFG, X, Y)
     model, _ = pv.commit_model(CFG, W)
-    st_ = tr.Statement(CFG, 3, 2, data.n, data.digest(), model, model, [5, 7])
+    M = tr.master_of(CFG, model)
+    st_ = tr.Statement(CFG, 3, 2, data.n, data.digest(), M, M, [5, 7])
     return st_.to_bytes(), rf.model_file_bytes(CFG, model), data.to_bytes()
 
 
@@ -406,41 +495,42 @@ def test_every_accepted_byte_string_is_the_canonical_one(kind, data):
 
 # ---------------------------------------------------------------------------- runs as chains
 def test_run_resumed_from_a_published_final_model(tmp_path):
-    """Run A ends with a range-proven final-model.commitment; run B continues training from it
-    (same commitment, next step number): B verifies with --initial-model A's final model, and an
-    inference proof against it stands on its own."""
-    from zkdl.record import Recorder, load_state, save_model_opening, weights_from_secret
+    """Run A ends with a published model: final-model.commitment (its last master weights
+    rounded to scale 2^R, range-proven) and final-model.link (tied to its last window); run B
+    continues training from it (same commitment, next step number): B verifies with
+    --initial-model A's final model, and an inference proof against it stands on its own."""
+    from zkdl.record import Recorder, read_model_opening, weights_from_secret
 
     X, Y = _data()
     W = _weights()
     spool_a, run_a = tmp_path / "sa", tmp_path / "ra"
     rec = Recorder(str(spool_a), CFG, W, X, Y, window=2, out=str(run_a))
-    rec.run(3)
+    rec.run(2)
     rec.close()
     assert zkdl("daemon", "--spool", spool_a, "--out", run_a, "--once", "--quiet").returncode == 0
     r = zkdl("verify", run_a, "--json")
     s = json.loads(r.stdout)
-    assert r.returncode == 0 and s["final_model_range_proof"] == "verified" and s["last_step"] == 2
+    assert r.returncode == 0, r.stderr
+    assert s["final_model_range_proof"] == "verified" and s["final_model_link"] == "verified" and s["last_step"] == 1
     final = run_a / rf.FINAL_MODEL_FILE
     _, fmodel = rf.load_model_file(str(final))
     tr.verify_model(CFG, fmodel)
-    # the prover's opening of A's final model (the spool's last state), saved as a model opening
-    states = sorted((spool_a / rf.PRIVATE_DIR).glob("state-*.npz"))
-    sec = load_state(str(states[-1]), CFG)["secret"]
-    opening = tmp_path / "final.opening"
-    save_model_opening(str(opening), sec)
+    # the prover's opening of A's published model, kept in A's spool
+    opening = spool_a / rf.PRIVATE_DIR / rf.FINAL_OPENING_FILE
+    sec = read_model_opening(str(opening), CFG)
     W3 = weights_from_secret(CFG, sec)
     assert all(np.array_equal(a, b) for a, b in zip(W3, rec.weights))
+    assert all(np.array_equal(a, b) for a, b in zip(W3, round_master(CFG, rec.master)[0]))
     spool_b, run_b = tmp_path / "sb", tmp_path / "rb"
     rec_b = Recorder(str(spool_b), CFG, W3, X, Y, window=2, out=str(run_b), model_opening=(str(final), str(opening)),
-                     start_step=3)
+                     start_step=2)
     rec_b.run(2)
     rec_b.close()
     assert zkdl("daemon", "--spool", spool_b, "--out", run_b, "--once", "--quiet").returncode == 0
     r = zkdl("verify", run_b, "--initial-model", final, "--json")
     s = json.loads(r.stdout)
     assert r.returncode == 0, r.stderr
-    assert s["first_step"] == 3 and s["last_step"] == 4 and s["status"] == "complete"
+    assert s["first_step"] == 2 and s["last_step"] == 3 and s["status"] == "complete"
     # B's initial model is byte-for-byte A's final commitment
     assert rf.model_digest(rf.load_model_file(str(run_b / rf.INITIAL_MODEL_FILE))[1]) == rf.model_digest(fmodel)
     # inference against A's final model, verified from the published file alone
@@ -450,28 +540,30 @@ def test_run_resumed_from_a_published_final_model(tmp_path):
     # a model published without a range proof is given one when a run starts from it
     bare = tmp_path / "bare.commitment"
     bare.write_bytes(rf.model_file_bytes(CFG, tr.ModelCommitment(fmodel.W, fmodel.b)))
-    rec_c = Recorder(str(tmp_path / "sc"), CFG, W3, X, Y, model_opening=(str(bare), str(opening)), start_step=3)
+    rec_c = Recorder(str(tmp_path / "sc"), CFG, W3, X, Y, model_opening=(str(bare), str(opening)), start_step=2)
     tr.verify_model(CFG, rec_c.model)
     rec_c.close()
 
 
 def test_final_weights_outside_the_range_end_the_run_but_start_no_chain(tmp_path):
-    """Weights after the first step are not range-limited: a run may end outside
-    [-2^(Q-1), 2^(Q-1)) (valid, complete), but its final model then has no range proof."""
+    """Master weights are not range-limited: a run may end with weights whose rounding lies
+    outside [-2^(Q-1), 2^(Q-1)) (valid, complete), but it then publishes no model."""
     from zkdl.record import Recorder
 
     cfg = FixedPointConfig(widths=(1, 1), eta_int=2, k=0, batch_size=1, R=4, Q=8)
-    W = [np.array([[0], [100]], dtype=np.int64)]               # bias 100; dW = 2 (Yhat - Y)
+    W = [np.array([[0], [100]], dtype=np.int64)]               # bias 100; M_b -= 2 * 2^R (Yhat - Y)
     X, Y = np.zeros((2, 1), dtype=np.int64), np.full((2, 1), 127, dtype=np.int64)
     spool, run = tmp_path / "s", tmp_path / "r"
     rec = Recorder(str(spool), cfg, W, X, Y, window=1, out=str(run))
     rec.run(1)
     assert int(rec.weights[0][-1, 0]) == 154                     # > 2^7 - 1
+    assert int(rec.master[0][-1, 0]) == 154 << cfg.master_bits
     rec.close()
     assert zkdl("daemon", "--spool", spool, "--out", run, "--once", "--quiet").returncode == 0
+    assert not (run / rf.FINAL_MODEL_FILE).exists() and not (run / rf.FINAL_LINK_FILE).exists()
     r = zkdl("verify", run, "--json")
     s = json.loads(r.stdout)
     assert r.returncode == 0 and s["status"] == "complete"
-    assert s["final_model_range_proof"].startswith("none")
+    assert s["final_model_range_proof"].startswith("none") and s["final_model_sha256"] is None
     r = zkdl("verify", run)
     assert "no range proof: it cannot start a chain" in r.stdout
