@@ -67,7 +67,9 @@ class WindowLayout:
         return Layout((self.T, d), _bits(d))
 
     def key_size(self) -> int:
-        c = max([16 // 2 + 2] + [lay.col_vars for i in range(self.L)
+        # the multiplicities of the lookup table (2^b entries, b = limb_bits) are a tensor too
+        tables = [default_col_vars(limb_bits(self, infer)) for infer in (False, True)]
+        c = max([16 // 2 + 2] + tables + [lay.col_vars for i in range(self.L)
                                  for lay in (self.act(i), self.weight(i), self.bias(i))]
                 + [_bits(self.config.widths[0]), _bits(self.config.widths[-1])])
         return 1 << c
@@ -87,10 +89,13 @@ def _check_size(lay: WindowLayout) -> None:
 
 
 def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
-    """Limb size b of the range checks, a public function of the shapes: the b in 8..16 that
-    minimizes the lookup's size, (limbs looked up, top limbs of fewer than b bits twice) + 2·2^b
-    (the table side: multiplicities and table leaves) -- a few large windows use 16-bit limbs, small
-    ones 8 or 12."""
+    """Limb size b of the range checks, a public function of the shapes: the b in 8..20 (even)
+    that minimizes the lookup's size: the limbs looked up (top limbs of fewer than b bits twice)
+    plus 2·2^b per lookup instance (multiplicities and table leaves; one instance per
+    2^LOOKUP_MAX_BITS limbs).  Small windows use 8-bit limbs, the digits window 16, very large
+    windows 20 (a 40-bit remainder is then two limbs, not three)."""
+    from .rangecheck import LOOKUP_MAX_BITS
+
     c = lay.config
     s = c.R if infer else c.master_shift
     sizes: list[tuple[int, int]] = []          # (entries, bits) of every range tensor of the window
@@ -105,13 +110,11 @@ def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
             sizes.append((n, c.Q))             # Yhat
 
     def cost(b: int) -> int:
-        total = 2 << b
-        for n, bits in sizes:
-            limbs = -(-bits // b)
-            total += n * (limbs + (1 if bits % b else 0))
-        return total
+        limbs = sum(n * (-(-bits // b) + (1 if bits % b else 0)) for n, bits in sizes)
+        instances = max(1, -(-limbs // (1 << LOOKUP_MAX_BITS)))
+        return limbs + instances * (2 << b)
 
-    return min(range(8, 17, 2), key=lambda b: (cost(b), -b))
+    return min(range(8, 21, 2), key=lambda b: (cost(b), -b))
 
 
 _KEYS: dict[int, PedersenKey] = {}

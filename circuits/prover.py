@@ -347,6 +347,7 @@ def prove_window(traces: Sequence[StepTrace], before: "ModelCommitment | MasterC
     after, wit.after_sec = commit_master(config, traces[-1].W_after)
     losses = [tr.loss_int for tr in traces] if reveal_losses else None
     st = Statement(config, traces[0].step, T, dataset.n, dataset.digest(), before, after, losses)
+    st.check_field_bound()          # the verifier would refuse the statement: say so before proving
     ch = ProverChannel(key, Transcript(b"zkdl-train"))
     _protocol(ch, st, dataset, wit, before_secret, dataset_secret)
     return WindowProof(st, ch.getvalue(), dict(ch.timings)), after, wit.after_sec

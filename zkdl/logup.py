@@ -1,6 +1,6 @@
 """Zero-knowledge range check by logUp with GKR fractional sumchecks (Papini–Haböck 2023).
 
-Statement.  A committed vector v of length 2^k (entries claimed in [0, 2^b), b <= 16 the table
+Statement.  A committed vector v of length 2^k (entries claimed in [0, 2^b), b <= 20 the table
 bits, public) and a committed multiplicity vector m of length 2^b (m[j] = #{i : v[i] = j}).  The
 caller has committed v and m in its own way and absorbed those commitments into the transcript.
 For alpha drawn from the transcript the proof shows
@@ -71,6 +71,8 @@ from .sumcheck import SumcheckSpec, Term, ZkSumcheckProof, prove_zk, verify_zk
 from .transcript import Transcript
 
 TABLE_BITS = 16
+#: largest table a proof may use (2^20 entries: worth it only for very large windows)
+MAX_TABLE_BITS = 20
 MAX_K = 30
 
 __all__ = ["TABLE_BITS", "LogupProof", "multiplicities", "prove", "verify", "proof_size_points"]
@@ -83,8 +85,8 @@ def _check_k(k) -> int:
 
 
 def _check_tb(tb) -> int:
-    if isinstance(tb, bool) or not isinstance(tb, (int, np.integer)) or not 1 <= int(tb) <= TABLE_BITS:
-        raise ShapeError(f"logup: table bits = {tb!r}, expected an integer in [1, {TABLE_BITS}]")
+    if isinstance(tb, bool) or not isinstance(tb, (int, np.integer)) or not 1 <= int(tb) <= MAX_TABLE_BITS:
+        raise ShapeError(f"logup: table bits = {tb!r}, expected an integer in [1, {MAX_TABLE_BITS}]")
     return int(tb)
 
 
@@ -282,8 +284,8 @@ def prove(key, t: Transcript, v: FrVec, m: FrVec):
     if not isinstance(v, FrVec) or not isinstance(m, FrVec):
         raise ShapeError("logup: v and m must be FrVecs")
     k = _check_k(log2_exact(len(v)))
-    if len(m) < 2 or len(m) & (len(m) - 1) or len(m) > 1 << TABLE_BITS:
-        raise ShapeError(f"logup: m has length {len(m)}, expected 2^b with 1 <= b <= {TABLE_BITS}")
+    if len(m) < 2 or len(m) & (len(m) - 1) or len(m) > 1 << MAX_TABLE_BITS:
+        raise ShapeError(f"logup: m has length {len(m)}, expected 2^b with 1 <= b <= {MAX_TABLE_BITS}")
     tb = len(m).bit_length() - 1
     alpha = _start(t, k, tb)
 
