@@ -278,9 +278,9 @@ def test_shape_errors():
     with pytest.raises(ShapeError):
         logup.prove(KEY, Transcript("t"), FrVec.zeros(4), FrVec.zeros(3))
     with pytest.raises(ShapeError):
-        logup.prove(KEY, Transcript("t"), FrVec.zeros(4), FrVec.zeros(2 * N_TABLE))
+        logup.prove(KEY, Transcript("t"), FrVec.zeros(4), FrVec.zeros(2 << logup.MAX_TABLE_BITS))
     with pytest.raises(ShapeError):
-        logup.multiplicities(np.zeros(4, dtype=np.int64), 2, table_bits=17)
+        logup.multiplicities(np.zeros(4, dtype=np.int64), 2, table_bits=logup.MAX_TABLE_BITS + 1)
     with pytest.raises(ShapeError):
         logup.proof_size_points(-1)
 
@@ -304,7 +304,7 @@ def test_small_tables(tb):
     assert xv == x_v and cv == KEY.commit_scalar(vv, vb) and vv == mle.evaluate(FrVec.from_int64(v), x_v)
     assert cm == KEY.commit_scalar(mv, mb) and mv == mle.evaluate(FrVec.from_int64(m), x_m)
     with pytest.raises(ShapeError):
-        logup.multiplicities(v, k, table_bits=17)
+        logup.multiplicities(v, k, table_bits=logup.MAX_TABLE_BITS + 1)
     bad = v.copy()
     bad[3] = 1 << tb
     mb_ = np.bincount(bad[bad < 1 << tb], minlength=1 << tb)

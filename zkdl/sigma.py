@@ -31,6 +31,7 @@ ones: they exist for the zero-knowledge tests and reveal nothing.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from .codec import Reader, Writer
@@ -111,7 +112,13 @@ class CheckBatch:
         raise VerificationError("batched Σ-protocol checks: the combination does not vanish")
 
 
-_BATCH: list[CheckBatch] = []
+_LOCAL = threading.local()       # the active batch is per thread (a verifier thread's own)
+
+
+def _batches() -> list[CheckBatch]:
+    if not hasattr(_LOCAL, "batches"):
+        _LOCAL.batches = []
+    return _LOCAL.batches
 
 
 class batched_checks:
@@ -119,14 +126,15 @@ class batched_checks:
     uses join the outermost batch)."""
 
     def __enter__(self) -> CheckBatch | None:
-        self.own = not _BATCH
+        stack = _batches()
+        self.own = not stack
         if self.own:
-            _BATCH.append(CheckBatch())
-        return _BATCH[0]
+            stack.append(CheckBatch())
+        return stack[0]
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.own:
-            batch = _BATCH.pop()
+            batch = _batches().pop()
             if exc_type is None:
                 batch.finish()
 
@@ -152,7 +160,8 @@ class labelled:
 
 
 def current_batch() -> CheckBatch | None:
-    return _BATCH[0] if _BATCH else None
+    stack = _batches()
+    return stack[0] if stack else None
 
 
 def _require_zero(points, scalars, proto: str, what: str) -> None:
@@ -161,8 +170,9 @@ def _require_zero(points, scalars, proto: str, what: str) -> None:
         points = PointVec.from_points(points)
     if not isinstance(scalars, FrVec):
         scalars = FrVec.from_ints([int(x) % R_MODULUS for x in scalars])
-    if _BATCH:
-        _BATCH[0].add(points, scalars, f"{proto}: {what}")
+    batch = current_batch()
+    if batch is not None:
+        batch.add(points, scalars, f"{proto}: {what}")
     elif not msm(points, scalars).is_identity():
         raise VerificationError(f"{proto}: {what}")
 
