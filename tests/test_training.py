@@ -611,3 +611,28 @@ class _FakeDataset(tr.DatasetCommitment):
 
     def digest(self):
         return self._digest
+
+
+def test_statement_whose_integers_could_wrap_is_refused(run, honest):
+    """The integer reading of v2 bounds |M_t| by the chain start's range plus t updates
+    (docs/protocol.md §11): a statement for which (d + 1) 2^Q |M_t| could reach 2^250 is refused
+    before any work -- here Q = 63 with the largest learning rate the format allows, late in a long
+    run --, and a reasonable one passes the same check."""
+    proof, _, _ = honest
+    st2 = copy.copy(proof.statement)
+    st2.config = FixedPointConfig(widths=(1 << 10, 1 << 10, 2), eta_int=1 << 31, k=0, batch_size=run.cfg.batch_size,
+                                  seed=5, R=16, Q=63)
+    st2.t0 = (1 << 32) - 1
+    with pytest.raises(VerificationError, match="field's integer range"):
+        st2.check_field_bound()
+    with pytest.raises(VerificationError, match="field's integer range"):
+        tr.verify_window(tr.WindowProof(st2, proof.body), _FakeDataset(st2), run.model)
+    # the bound grows with the step count: the same run is accepted early and refused late
+    st3 = copy.copy(proof.statement)
+    st3.config = FixedPointConfig(widths=(8, 8, 2), eta_int=1 << 20, k=10, batch_size=1 << 20, seed=5, R=16, Q=60)
+    st3.t0 = 0
+    st3.check_field_bound()
+    st3.t0 = (1 << 32) - 1
+    with pytest.raises(VerificationError, match="field's integer range"):
+        st3.check_field_bound()
+    proof.statement.check_field_bound()                 # the honest run's own statement
