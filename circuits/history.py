@@ -173,7 +173,7 @@ def forward(ch: Channel, sh: LayerShape, A: Operand, G: Operand | None, M0: Oper
     """Reduce the committed claim lhs = Z(u), Z_t = [A_t | 2^R] · M_t stacked over the window's
     steps (masked), to claims on A, G (the history), M_0 and m_0 (the start weights)."""
     nt, nb, nc, no = sh.vars
-    Tp, Bp, Dc, Do = sh.Tp, sh.Bp, sh.Dc, sh.Do
+    Tp, Bp, Dc = sh.Tp, sh.Bp, sh.Dc
     u = list(u)
     u_t, u_r, u_o = u[:nt], u[nt:nt + nb], u[nt + nb:]
     sh.absorb(ch, b"zkdl/forward-v2")
@@ -210,10 +210,7 @@ def forward(ch: Channel, sh: LayerShape, A: Operand, G: Operand | None, M0: Oper
         r, fac = ch.sumcheck(SumcheckSpec(nt + nc, 2, (Term(1, (0, 1)),)), hist_tables, hist, {})
     r_s, r_c = r[:nt], r[nt:]
     # H(r_s, r_c) = Σ_{s,b} eq(r_s, s) A(s, b, r_c) G(s, b, u_o): a product over the instances s
-    a_pt, a_c, g_pt, g_c = claim_product(ch, Tp, Dc, Bp, Do, lambda: transpose_last(A.values(), (Tp, Bp, Dc)),
-                                         G.values, r_s + r_c + u_o, fac[0], f"{what}, history (H)")
-    A.claim(a_pt[:nt] + a_pt[nt + nc:] + a_pt[nt:nt + nc], a_c)
-    G.claim(g_pt, g_c)
+    _steps_product(ch, sh, A, G, r_s + r_c + u_o, fac[0], f"{what}, history (H)")
     # K(r_s, r_c) = Σ_t eq(u_t, t) LT(r_s, t) A(t, u_r, r_c)
     _later_claim(ch, Tp, lambda: fix_trailing(a_r(), r_c), u_t, r_s, fac[1], f"{what}, history (K)",
                  lambda rt, c: A.claim(rt + u_r + r_c, c))
@@ -229,7 +226,7 @@ def backward(ch: Channel, sh: LayerShape, A: Operand, G: Operand, M0: Operand, v
     """Reduce the committed claim lhs = Y(v), Y_t = G_t · M_t[:-1]ᵀ stacked (masked; v on
     (T, B, d_in)), to claims on G, A (the history) and M_0."""
     nt, nb, nc, no = sh.vars
-    Tp, Bp, Dc, Do = sh.Tp, sh.Bp, sh.Dc, sh.Do
+    Tp, Bp, Do = sh.Tp, sh.Bp, sh.Do
     v = list(v)
     v_t, v_r, v_c = v[:nt], v[nt:nt + nb], v[nt + nb:]
     sh.absorb(ch, b"zkdl/backward-v2")
@@ -255,10 +252,7 @@ def backward(ch: Channel, sh: LayerShape, A: Operand, G: Operand, M0: Operand, v
         r, fac = ch.sumcheck(SumcheckSpec(nt + no, 2, (Term(1, (0, 1)),)), hist_tables, hist, {})
     r_s, r_o = r[:nt], r[nt:]
     # H'(r_s, r_o) = Σ_{s,b} eq(r_s, s) A(s, b, v_c) G(s, b, r_o)
-    a_pt, a_c, g_pt, g_c = claim_product(ch, Tp, Dc, Bp, Do, lambda: transpose_last(A.values(), (Tp, Bp, Dc)),
-                                         G.values, r_s + v_c + r_o, fac[0], f"{what}, history (H)")
-    A.claim(a_pt[:nt] + a_pt[nt + nc:] + a_pt[nt:nt + nc], a_c)
-    G.claim(g_pt, g_c)
+    _steps_product(ch, sh, A, G, r_s + v_c + r_o, fac[0], f"{what}, history (H)")
     # K'(r_s, r_o) = Σ_t eq(v_t, t) LT(r_s, t) G(t, v_r, r_o)
     _later_claim(ch, Tp, lambda: fix_trailing(g_r(), r_o), v_t, r_s, fac[1], f"{what}, history (K)",
                  lambda rt, c: G.claim(rt + v_r + r_o, c))
@@ -269,7 +263,6 @@ def window_end(ch: Channel, sh: LayerShape, A: Operand, G: Operand, M0: Operand,
     """M_T = M_0 − η Σ_s A_sᵀ G_s and m_T = m_0 − η 2^R Σ_{s,b} G_s(b, ·), checked at a random
     point: claims on the start and end weights and on A, G."""
     nt, nb, nc, no = sh.vars
-    Tp, Bp, Dc, Do = sh.Tp, sh.Bp, sh.Dc, sh.Do
     sh.absorb(ch, b"zkdl/window-end")
     w = ch.challenges(b"u-end", nc + no)
     w_c, w_o = w[:nc], w[nc:]
@@ -279,15 +272,24 @@ def window_end(ch: Channel, sh: LayerShape, A: Operand, G: Operand, M0: Operand,
     M1.claim(w, c1)
     half_t = [HALF] * nt
     diff = (c0 - c1).inv_scale(eta * (1 << nt))     # Σ_s (A_sᵀ G_s)(w) / 2^nt = (AᵀG)(½.., w)
-    a_pt, a_c, g_pt, g_c = claim_product(ch, Tp, Dc, Bp, Do, lambda: transpose_last(A.values(), (Tp, Bp, Dc)),
-                                         G.values, half_t + w_c + w_o, diff, f"{what}, window end")
-    A.claim(a_pt[:nt] + a_pt[nt + nc:] + a_pt[nt:nt + nc], a_c)
-    G.claim(g_pt, g_c)
+    _steps_product(ch, sh, A, G, half_t + w_c + w_o, diff, f"{what}, window end")
     b0 = ch.send_scalar_com(b"bias-start-claim", lambda: m0.values().dot(_eq(w_o)))
     b1 = ch.send_scalar_com(b"bias-end-claim", lambda: m1.values().dot(_eq(w_o)))
     m0.claim(w_o, b0)
     m1.claim(w_o, b1)
     G.claim(half_t + [HALF] * nb + w_o, (b0 - b1).inv_scale(eta * (1 << (R + nt + nb))))
+
+
+def _steps_product(ch: Channel, sh: LayerShape, A: Operand, G: Operand, point: list, claim: Claimed,
+                   what: str) -> None:
+    """A claim on (Aᵀ G)(p_s, p_c, p_o) = Σ_{s,b} eq(p_s, s) A(s, b, p_c) G(s, b, p_o): the aggregated
+    product over the instances s (zkdl.circuits.matmul) → claims on A and G."""
+    nt, _, nc, _ = sh.vars
+    Tp, Bp, Dc, Do = sh.Tp, sh.Bp, sh.Dc, sh.Do
+    a_pt, a_c, g_pt, g_c = claim_product(ch, Tp, Dc, Bp, Do, lambda: transpose_last(A.values(), (Tp, Bp, Dc)),
+                                         G.values, point, claim, what)
+    A.claim(a_pt[:nt] + a_pt[nt + nc:] + a_pt[nt:nt + nc], a_c)
+    G.claim(g_pt, g_c)
 
 
 def _later_claim(ch: Channel, Tp: int, rows_fn, u_t, r_s, claim: Claimed, what: str, sink) -> None:

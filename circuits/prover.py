@@ -108,26 +108,31 @@ class ModelSecret:
 
 
 
-def commit_model(config: FixedPointConfig, weights: Sequence[np.ndarray]) -> tuple[ModelCommitment, ModelSecret]:
-    """Commit to integer weights in the semantics' layout ((d_in + 1) x d_out, last row bias),
-    with the range proof that makes the commitment a valid chain start (every value in
-    [-2^(Q-1), 2^(Q-1)), checked here first)."""
+def _commit_layers(config: FixedPointConfig, weights: Sequence[np.ndarray]):
+    """Per layer, Hyrax commitments (fresh blinds) to the W part and the bias row of integer
+    weights in the zkdl layout ((d_in + 1) x d_out): (W commitments, bias commitments, secret)."""
     from zkdl import hyrax
-    from zkdl.fixedpoint import check_weights
 
-    weights = check_weights(config, weights, "commit_model")
     lay = WindowLayout(config, 1)
     key = model_key(config)
     cw, cb, sw, sb = [], [], [], []
     for i, w in enumerate(weights):
-        lw, lb = lay.weight(i), lay.bias(i)
-        c, s = hyrax.commit(key, lw.pad(w[:-1]), col_vars=lw.col_vars, num_vars=lw.num_vars)
-        cw.append(c)
-        sw.append(s)
-        c, s = hyrax.commit(key, lb.pad(w[-1]), col_vars=lb.col_vars, num_vars=lb.num_vars)
-        cb.append(c)
-        sb.append(s)
-    model, sec = ModelCommitment(cw, cb), ModelSecret(sw, sb)
+        for part, l, com, sec in ((w[:-1], lay.weight(i), cw, sw), (w[-1], lay.bias(i), cb, sb)):
+            c, s = hyrax.commit(key, l.pad(part), col_vars=l.col_vars, num_vars=l.num_vars)
+            com.append(c)
+            sec.append(s)
+    return cw, cb, ModelSecret(sw, sb)
+
+
+def commit_model(config: FixedPointConfig, weights: Sequence[np.ndarray]) -> tuple[ModelCommitment, ModelSecret]:
+    """Commit to integer weights in the semantics' layout ((d_in + 1) x d_out, last row bias),
+    with the range proof that makes the commitment a valid chain start (every value in
+    [-2^(Q-1), 2^(Q-1)), checked here first)."""
+    from zkdl.fixedpoint import check_weights
+
+    weights = check_weights(config, weights, "commit_model")
+    cw, cb, sec = _commit_layers(config, weights)
+    model = ModelCommitment(cw, cb)
     model.range_proof = prove_model_range(config, model, sec)
     return model, sec
 
@@ -274,19 +279,8 @@ def master_secret(config: FixedPointConfig, secret: ModelSecret) -> ModelSecret:
 def commit_master(config: FixedPointConfig, M: Sequence[np.ndarray]) -> tuple[MasterCommitment, ModelSecret]:
     """Commit to master weights (the end of a window): per layer the W part and the bias row,
     in the model's layout, fresh blinds; no range proof (master weights need none)."""
-    lay = WindowLayout(config, 1)
-    key = model_key(config)
-    cw, cb, sw, sb = [], [], [], []
-    for i, m in enumerate(M):
-        m = np.asarray(m, dtype=np.int64)
-        lw, lb = lay.weight(i), lay.bias(i)
-        c, s = hyrax.commit(key, lw.pad(m[:-1]), col_vars=lw.col_vars, num_vars=lw.num_vars)
-        cw.append(c)
-        sw.append(s)
-        c, s = hyrax.commit(key, lb.pad(m[-1]), col_vars=lb.col_vars, num_vars=lb.num_vars)
-        cb.append(c)
-        sb.append(s)
-    return MasterCommitment(cw, cb), ModelSecret(sw, sb)
+    cw, cb, sec = _commit_layers(config, [np.asarray(m, dtype=np.int64) for m in M])
+    return MasterCommitment(cw, cb), sec
 
 
 def _check_traces(traces: Sequence[StepTrace], config: FixedPointConfig) -> None:

@@ -78,16 +78,10 @@ def _final_model(run_dir: str, m: dict, config, last_after, ended: bool):
         return None, f"none: no published model ({why})", "none"
     if fm.get("file") != rf.FINAL_MODEL_FILE or fm.get("link_file") != rf.FINAL_LINK_FILE:
         raise RunFormatError(f"manifest: final_model must name {rf.FINAL_MODEL_FILE} and {rf.FINAL_LINK_FILE}")
-    fpath, lpath = os.path.join(run_dir, rf.FINAL_MODEL_FILE), os.path.join(run_dir, rf.FINAL_LINK_FILE)
-    fbytes = rf.read_bytes(fpath, "final model commitment")
-    if rf.sha256_bytes(fbytes) != fm.get("sha256"):
-        raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} does not match the manifest's sha256")
-    link = rf.read_bytes(lpath, "final model link")
+    fmodel = _listed_model(run_dir, rf.FINAL_MODEL_FILE, fm.get("sha256"), "final model", config)
+    link = rf.read_bytes(os.path.join(run_dir, rf.FINAL_LINK_FILE), "final model link")
     if rf.sha256_bytes(link) != fm.get("link_sha256"):
         raise RunInvalidError("final model", f"{rf.FINAL_LINK_FILE} does not match the manifest's sha256")
-    fcfg, fmodel = rf.load_model_file(fpath, "final model commitment")
-    if fcfg.widths != config.widths:
-        raise RunInvalidError("final model", "its architecture differs from the manifest's")
     if rf.model_digest(fmodel) != fm.get("model_sha256"):
         raise RunInvalidError("final model", "the manifest's model digest differs from the commitment's")
     try:
@@ -96,6 +90,19 @@ def _final_model(run_dir: str, m: dict, config, last_after, ended: bool):
         raise RunInvalidError("final model", f"{rf.FINAL_MODEL_FILE} is not the published rounding of the last "
                               f"window's weights: {e}") from None
     return fmodel, "verified", "verified"
+
+
+def _listed_model(run_dir: str, name: str, sha256, what: str, config):
+    """A model file the manifest lists: its bytes must have the manifest's sha256 and its
+    architecture the run's (RunInvalidError naming ``what`` otherwise)."""
+    path = os.path.join(run_dir, name)
+    data = rf.read_bytes(path, f"{what} commitment")
+    if rf.sha256_bytes(data) != sha256:
+        raise RunInvalidError(what, f"{name} does not match the manifest's sha256")
+    cfg, model = rf.load_model_file(path, f"{what} commitment")
+    if cfg.widths != config.widths:
+        raise RunInvalidError(what, "its architecture differs from the manifest's")
+    return model
 
 
 def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: str | None = None,
@@ -134,13 +141,7 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
         raise RunInvalidError("dataset commitment", "its widths do not match the architecture")
 
     # initial model
-    ipath = os.path.join(run_dir, rf.INITIAL_MODEL_FILE)
-    ibytes = rf.read_bytes(ipath, "initial model commitment")
-    if rf.sha256_bytes(ibytes) != im_meta.get("sha256"):
-        raise RunInvalidError("initial model", f"{rf.INITIAL_MODEL_FILE} does not match the manifest's sha256")
-    icfg, initial = rf.load_model_file(ipath, "initial model commitment")
-    if icfg.widths != config.widths:
-        raise RunInvalidError("initial model", "its architecture differs from the manifest's")
+    initial = _listed_model(run_dir, rf.INITIAL_MODEL_FILE, im_meta.get("sha256"), "initial model", config)
     if initial_model is not None:
         _, want = rf.load_model_file(initial_model, "--initial-model")
         if want != initial:
