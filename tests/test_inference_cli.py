@@ -441,3 +441,17 @@ print("BAD", bad)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=h.env(), cwd=h.ROOT)
     assert r.returncode == 0, r.stderr
     assert "BAD []" in r.stdout, r.stdout
+
+
+def test_export_model_only_exports_what_the_manifest_names(tmp_path):
+    """A final-model.commitment the manifest does not name (e.g. left by a daemon killed while
+    publishing, before its manifest write) is never exported; the run directory is unchanged."""
+    spool, run, out = tmp_path / "spool", tmp_path / "run", tmp_path / "model"
+    h.record(spool, 2, window=2)
+    _ok(h.zkdl("daemon", "--spool", spool, "--out", run, "--once", "--quiet"))
+    published = (run / rf.FINAL_MODEL_FILE).read_bytes()
+    (run / rf.FINAL_MODEL_FILE).write_bytes((run / rf.INITIAL_MODEL_FILE).read_bytes())   # another valid model
+    _refused(h.zkdl("export-model", "--spool", spool, "--run", run, "--out", out), 1, "manifest names")
+    assert not out.exists()
+    (run / rf.FINAL_MODEL_FILE).write_bytes(published)
+    _ok(h.zkdl("export-model", "--spool", spool, "--run", run, "--out", out))

@@ -461,6 +461,12 @@ def export_model(spool: str, run_dir: str, out_dir: str) -> dict:
         raise RunFormatError(f"{run_dir} has no {rf.FINAL_MODEL_FILE}: the run has not ended, or the daemon has not "
                              f"proven its last window yet (zkdl daemon --spool {spool} --out {run_dir})")
     data = rf.read_bytes(final, "final model")
+    mpath = os.path.join(run_dir, rf.MANIFEST)
+    fm = rf.read_json(mpath, "manifest").get("final_model") if os.path.exists(mpath) else None
+    if not isinstance(fm, dict) or fm.get("sha256") != rf.sha256_bytes(data):
+        # e.g. left by a daemon killed while publishing, before its manifest named it
+        raise ZkdlError(f"{final} is not the published model the run's manifest names; run the daemon to the "
+                        f"end of the run first (zkdl daemon --spool {spool} --out {run_dir})")
     _, fmodel = rf.load_model_file(final, "final model")
     opening = os.path.join(spool, rf.PRIVATE_DIR, rf.FINAL_OPENING_FILE)
     if not os.path.exists(opening):
