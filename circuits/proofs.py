@@ -58,7 +58,23 @@ def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
       its after).
 
     With ``expected``, the proof's statement must equal it (else VerificationError naming the
-    fields that differ).  Raises VerificationError (or ProofFormatError for malformed bytes)."""
+    fields that differ).  Raises VerificationError (or ProofFormatError for malformed bytes).
+
+    verify_window = verify_window_alone (the proof, any number of them in parallel) then
+    continue_chain (the chain rule, sequential and cheap)."""
+    if isinstance(proof, (bytes, bytearray, memoryview)):
+        proof = WindowProof.from_bytes(bytes(proof))
+    if isinstance(proof, WindowProof):
+        _check_start_kind(start)
+    st = verify_window_alone(proof, dataset, expected)
+    return continue_chain(st, start)
+
+
+def verify_window_alone(proof: "WindowProof | bytes", dataset: DatasetCommitment,
+                        expected: Statement | None = None) -> Statement:
+    """Everything verify_window checks except where the window starts: the returned statement is
+    *not* yet sound on its own (its ``before`` is unchecked) and cannot start the next window
+    until continue_chain accepts it.  Windows of a run can be checked this way concurrently."""
     if isinstance(proof, (bytes, bytearray, memoryview)):
         proof = WindowProof.from_bytes(bytes(proof))
     if not isinstance(proof, WindowProof):
@@ -79,15 +95,36 @@ def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
     lay = WindowLayout(st.config, st.T)
     _check_size(lay)
     st.check_field_bound()
-    _check_start(st, start)
     verify_dataset(st.config, dataset)
     key = training_key(lay.key_size())
     ch = VerifierChannel(key, Transcript(b"zkdl-train"), proof.body)
     with sigma.batched_checks():
         _protocol(ch, st, dataset, None)
         ch.done()
+    st.body_verified = True         # continue_chain may now place it in its chain
+    return st
+
+
+def continue_chain(st: Statement, start: "ModelCommitment | Statement") -> Statement:
+    """The chain-start rule of verify_window for a statement verify_window_alone accepted (see
+    verify_window for ``start``).  Marks it as a valid start for the next window and returns it."""
+    if not getattr(st, "body_verified", False):
+        raise VerificationError("chain: the window's proof must be verified first (verify_window_alone)")
+    _check_start(st, start)
     st.chain_verified = True        # this statement may now serve as the next window's start
     return st
+
+
+def _check_start_kind(start) -> None:
+    if isinstance(start, MasterCommitment):
+        raise VerificationError("chain start: a chain starts from a model commitment (with its range proof), not "
+                                "from master weights; continue a chain with the previous window's Statement")
+    if not isinstance(start, (ModelCommitment, Statement)):
+        raise VerificationError("verify_window: start must be the ModelCommitment the chain starts from or the "
+                                "previous window's Statement")
+    if isinstance(start, Statement) and not getattr(start, "chain_verified", False):
+        raise VerificationError("chain: the previous window's Statement must be one returned by verify_window "
+                                "(a statement read from a file proves nothing until its window is verified)")
 
 
 def _check_start(st: Statement, start) -> None:

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from zkdl import hyrax, sigma
+from zkdl import hyrax, randomness, sigma
 from zkdl.codec import Writer
 from zkdl.errors import FieldRangeError, ShapeError, ZkdlError
 from zkdl.field import R_MODULUS, FrVec
@@ -276,11 +276,44 @@ def master_secret(config: FixedPointConfig, secret: ModelSecret) -> ModelSecret:
     return ModelSecret([s.scale(f) for s in secret.W], [s.scale(f) for s in secret.b])
 
 
-def commit_master(config: FixedPointConfig, M: Sequence[np.ndarray]) -> tuple[MasterCommitment, ModelSecret]:
+def commit_master(config: FixedPointConfig, M: Sequence[np.ndarray], *, prf_key: bytes | None = None,
+                  step: int | None = None) -> tuple[MasterCommitment, ModelSecret]:
     """Commit to master weights (the end of a window): per layer the W part and the bias row,
-    in the model's layout, fresh blinds; no range proof (master weights need none)."""
-    cw, cb, sec = _commit_layers(config, [np.asarray(m, dtype=np.int64) for m in M])
+    in the model's layout; no range proof (master weights need none).  Fresh blinds, or with
+    ``prf_key`` blinds derived from the run's key, the step the weights are the start of and a
+    digest of the weights, so that the window ending and the window starting there compute the
+    same commitment independently (docs/protocol.md §12)."""
+    M = [np.asarray(m, dtype=np.int64) for m in M]
+    if prf_key is None:
+        cw, cb, sec = _commit_layers(config, M)
+    else:
+        if step is None:
+            raise ZkdlError("commit_master: derived blinds need the step the weights are the start of")
+        with randomness.derived(prf_key, "master", step, _digest(M)):
+            cw, cb, sec = _commit_layers(config, M)
     return MasterCommitment(cw, cb), sec
+
+
+def window_start(trace: StepTrace, prf_key: bytes) -> tuple[MasterCommitment, ModelSecret]:
+    """The commitment (and opening) to the master weights a window starting at ``trace`` starts
+    from, recomputed from the trace and the run's key: the same as the previous window's
+    after-commitment when it was proven with the same key (commit_master with derived blinds)."""
+    return commit_master(trace.config, trace.W_before, prf_key=prf_key, step=trace.step)
+
+
+def _digest(arrays, *extra: bytes) -> bytes:
+    """SHA-256 of integer arrays (shape, dtype and bytes of each, in order) and extra bytes: the
+    witness part of a derived-randomness label."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(repr((a.shape, a.dtype.str)).encode())
+        h.update(a.tobytes())
+    for e in extra:
+        h.update(len(e).to_bytes(8, "little") + e)
+    return h.digest()
 
 
 def _check_traces(traces: Sequence[StepTrace], config: FixedPointConfig) -> None:
@@ -297,9 +330,9 @@ def _check_traces(traces: Sequence[StepTrace], config: FixedPointConfig) -> None
 
 
 
-def prove_window(traces: Sequence[StepTrace], before: "ModelCommitment | MasterCommitment", before_secret: ModelSecret,
-                 dataset: DatasetCommitment, dataset_secret: DatasetSecret, *, reveal_losses: bool = True,
-                 unsafe_skip_checks: bool = False):
+def prove_window(traces: Sequence[StepTrace], before: "ModelCommitment | MasterCommitment | None",
+                 before_secret: "ModelSecret | None", dataset: DatasetCommitment, dataset_secret: DatasetSecret, *,
+                 reveal_losses: bool = True, prf_key: bytes | None = None, unsafe_skip_checks: bool = False):
     """Prove a window of consecutive training steps (semantics v2: master weights).
 
     ``before`` is where the window starts: the model a chain starts from (a ModelCommitment at
@@ -308,11 +341,20 @@ def prove_window(traces: Sequence[StepTrace], before: "ModelCommitment | MasterC
     opening this function returned for it).  Returns (proof, after, after_secret): the proof
     (with its statement), the commitment to the master weights after the window and its opening.
     Unless ``unsafe_skip_checks`` (for soundness tests only), every trace is re-validated against
-    the semantics and the dataset, and the window's first weights must open ``before``."""
+    the semantics and the dataset, and the window's first weights must open ``before``.
+
+    With ``prf_key`` (the run's key, zkdl.randomness) all of the window's randomness is derived
+    from the key and the witness, so the proof is a deterministic function of them; ``before``
+    may then be None for a window that continues a chain proven with the same key (the start is
+    recomputed: window_start), and the after-commitment is the one the next window recomputes."""
     traces = list(traces)
     config = traces[0].config if traces else None
     _check_traces(traces, config)
     T = len(traces)
+    if before is None:
+        if prf_key is None:
+            raise ZkdlError("prove_window: without the run's key the window's start commitment must be given")
+        before, before_secret = window_start(traces[0], prf_key)
     if not isinstance(before, MasterCommitment):
         before, before_secret = master_of(config, before), master_secret(config, before_secret)
     if not unsafe_skip_checks:
@@ -338,12 +380,20 @@ def prove_window(traces: Sequence[StepTrace], before: "ModelCommitment | MasterC
     key = training_key(lay.key_size())
     wit = _witness(traces)
     wit.strict = not unsafe_skip_checks
-    after, wit.after_sec = commit_master(config, traces[-1].W_after)
+    t0 = traces[0].step
+    after, wit.after_sec = commit_master(config, traces[-1].W_after, prf_key=prf_key, step=t0 + T)
     losses = [tr.loss_int for tr in traces] if reveal_losses else None
-    st = Statement(config, traces[0].step, T, dataset.n, dataset.digest(), before, after, losses)
+    st = Statement(config, t0, T, dataset.n, dataset.digest(), before, after, losses)
     st.check_field_bound()          # the verifier would refuse the statement: say so before proving
     ch = ProverChannel(key, Transcript(b"zkdl-train"))
-    _protocol(ch, st, dataset, wit, before_secret, dataset_secret)
+    if prf_key is None:
+        _protocol(ch, st, dataset, wit, before_secret, dataset_secret)
+    else:
+        names = sorted(wit.t)
+        witness = _digest([traces[0].W_before[i] for i in range(config.num_layers)] + [wit.t[n] for n in names],
+                          st.to_bytes(), ",".join(names).encode())
+        with randomness.derived(prf_key, "window", t0, T, witness):
+            _protocol(ch, st, dataset, wit, before_secret, dataset_secret)
     return WindowProof(st, ch.getvalue(), dict(ch.timings)), after, wit.after_sec
 
 
@@ -415,11 +465,16 @@ def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], mod
 
 
 def prove_final_model(config: FixedPointConfig, M: Sequence[np.ndarray], master: MasterCommitment,
-                      master_sec: ModelSecret) -> tuple[ModelCommitment, ModelSecret, bytes]:
+                      master_sec: ModelSecret, *, prf_key: bytes | None = None
+                      ) -> tuple[ModelCommitment, ModelSecret, bytes]:
     """The model a run publishes: W = rescale_(R+k)(M) (round_master) of its last master weights
     M (opened by ``master_sec`` against ``master``), committed with its range proof
     (commit_model), and the link proof that ties it to ``master`` (verify_final_model).
-    Raises TrainingRangeError (via check_weights) when W leaves [-2^(Q-1), 2^(Q-1))."""
+    Raises TrainingRangeError (via check_weights) when W leaves [-2^(Q-1), 2^(Q-1)).
+    With ``prf_key`` its randomness is derived from the run's key, M and ``master``."""
+    if prf_key is not None:
+        with randomness.derived(prf_key, "final-model", _digest(M, master.to_bytes())):
+            return prove_final_model(config, M, master, master_sec)
     from zkdl.codec import wrap
     from zkdl.fixedpoint import round_master
 

@@ -38,7 +38,8 @@ Where each part lives, in the order of the protocol (modules of :mod:`zkdl.circu
                  openings
     history      the relations with the weights inside a window: forward, backward and window
                  end, with the history term and the "less than" predicate
-    proofs       WindowProof, InferenceProof, verify_window (chain starts), verify_inference
+    proofs       WindowProof, InferenceProof, verify_window (= verify_window_alone + continue_chain,
+                 the chain rule), verify_inference
 
 This module re-exports every name those modules took from it, so ``from zkdl.circuits.training
 import X`` and ``training.X`` keep working.  Module-level state lives in its owning module only:
@@ -66,7 +67,8 @@ from .onetime import (
     verify_dataset, verify_model,
     LINK_KIND, verify_final_model,
 )
-from .proofs import InferenceProof, WindowProof, _check_start, verify_inference, verify_window
+from .proofs import (InferenceProof, WindowProof, _check_start, continue_chain, verify_inference, verify_window,
+                     verify_window_alone)
 from .rangecheck import (
     _Block, _commitment_range_protocol, _lookup, _lookup_one, _range_limb_bits, _range_of, _small_ints,
 )
@@ -95,7 +97,8 @@ __all__ = [
     # window
     "_protocol",
     # proofs
-    "InferenceProof", "WindowProof", "_check_start", "verify_inference", "verify_window",
+    "InferenceProof", "WindowProof", "_check_start", "continue_chain", "verify_inference", "verify_window",
+    "verify_window_alone",
 ]
 
 #: names whose one binding lives in another module, which reads it at call time: getting or setting

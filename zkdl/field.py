@@ -13,7 +13,6 @@ True
 """
 from __future__ import annotations
 
-import secrets
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -130,9 +129,12 @@ class FrVec:
 
     @classmethod
     def random(cls, n: int) -> "FrVec":
-        """Uniform elements from the OS entropy source (secrets)."""
+        """Uniform elements for the prover (zkdl.randomness: the OS entropy source, or the run's PRF
+        inside randomness.derived)."""
+        from . import randomness
+
         n = _check_len(n)
-        raw = np.frombuffer(secrets.token_bytes(64 * n), dtype=_LIMB_DTYPE).reshape(-1, 8)
+        raw = np.frombuffer(randomness.token_bytes(64 * n), dtype=_LIMB_DTYPE).reshape(-1, 8)
         # reduce 512-bit values mod r in Python ints: statistically uniform (bias < 2^-256)
         vals = [int.from_bytes(raw[i].tobytes(), "little") % R_MODULUS for i in range(n)]
         return cls.from_ints(vals)

@@ -7,14 +7,13 @@ A :class:`PedersenKey` of label L and size n holds
 Scalar commitment:  Com(v; rho) = v*g + rho*h.
 Vector commitment:  Com(x; rho) = sum_i x_i*G_i + rho*h  (x may be shorter than n).
 All generators come from independent labels, so no discrete-log relation between any of them is
-known.  Blinds must come from :func:`random_scalar` (OS entropy).
+known.  Blinds must come from :func:`random_scalar` (zkdl.randomness: OS entropy, or the run's PRF).
 """
 from __future__ import annotations
 
-import secrets
-
 import numpy as np
 
+from . import randomness
 from .curve import G1, PointVec, fixed_base_mul, msm, msm_rows
 from .errors import ShapeError, ZkdlError
 from .field import R_MODULUS, FrVec
@@ -22,8 +21,8 @@ from .generators import generators
 
 
 def random_scalar() -> int:
-    """A uniform nonzero-probability-negligible element of Fr from the OS entropy source."""
-    return int.from_bytes(secrets.token_bytes(64), "big") % R_MODULUS
+    """A uniform element of Fr for the prover (zkdl.randomness; 512 bits reduced, bias < 2^-256)."""
+    return int.from_bytes(randomness.token_bytes(64), "big") % R_MODULUS
 
 
 def random_scalars(n: int) -> FrVec:
