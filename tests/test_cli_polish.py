@@ -69,14 +69,14 @@ class _Crash(Exception):
 
 @pytest.fixture(scope="module")
 def adopted_run(tmp_path_factory):
-    """4 steps in windows of 2.  The first daemon (in this process) "crashes" after writing window
+    """6 steps in windows of 2.  The first daemon (in this process) "crashes" after writing window
     1's proof and prover state but before recording it; the restarted daemon (a subprocess, not a
-    terminal) adopts it.  Returns (run dir, the restarted daemon's stdout)."""
+    terminal) adopts it and proves the rest.  Returns (run dir, the restarted daemon's stdout)."""
     from zkdl.daemon import Daemon
 
     base = tmp_path_factory.mktemp("adopt")
     spool, run = base / "spool", base / "run"
-    h.record(spool, 4, window=2)
+    h.record(spool, 6, window=2)
     real = Daemon._commit_entry
 
     def commit(self, entry, k, nxt):
@@ -99,10 +99,10 @@ def adopted_run(tmp_path_factory):
 def test_daemon_adopts_and_says_so(adopted_run):
     run, out = adopted_run
     m = _manifest(run)
-    assert m["complete"] and [w["t0"] for w in m["windows"]] == [0, 2]
+    assert m["complete"] and [w["t0"] for w in m["windows"]] == [0, 2, 4]     # adopted, then went on
     w1 = m["windows"][1]
     assert w1["adopted"] is True and w1["prove_seconds"] == 0
-    assert "adopted" not in m["windows"][0]
+    assert "adopted" not in m["windows"][0] and "adopted" not in m["windows"][2]
     assert "window 1: steps 2..3 adopted (proved before a restart, time unknown)" in out
     assert "proved in 0.00 s" not in out
 
@@ -111,7 +111,7 @@ def test_daemon_plain_progress_lines_when_not_a_tty(adopted_run):
     _, out = adopted_run
     assert "\r" not in out and "\x1b" not in out
     # window 1 was adopted (no proving time): no rate, so no ETA yet
-    assert re.search(r"^zkdl daemon: progress: 4/4 steps proven, -- s/step, queue 0 steps$", out, re.M), out
+    assert re.search(r"^zkdl daemon: progress: 4/6 steps proven, -- s/step, queue 2 steps$", out, re.M), out
 
 
 def test_log_plain_lines_with_eta():
@@ -172,7 +172,7 @@ def test_verify_bar_on_a_terminal_only(adopted_run):
     run, _ = adopted_run
     rc, term, out = _on_pty(["verify", run], stream="stderr")
     assert rc == 0 and "VALID" in out and "verifying" not in out
-    assert "verifying" in term and "2/2" in term and "window" in term, term
+    assert "verifying" in term and "3/3" in term and "window" in term, term
     rc, term, out = _on_pty(["verify", run, "--json"], stream="stderr")
     assert rc == 0 and json.loads(out)["valid"] and term == ""             # --json: nothing extra
     # not a terminal: nothing extra (test_cli.test_verify_run_human_and_json: stderr is empty)
@@ -183,7 +183,7 @@ def test_verify_run_progress_callback(adopted_run):
 
     calls = []
     s = verify_run(str(adopted_run[0]), progress=lambda done, total: calls.append((done, total)))
-    assert s["valid"] and calls == [(0, 2), (1, 2), (2, 2)]
+    assert s["valid"] and calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
 
 
 # ----------------------------------------------------------------------------- wait_daemon(progress=True)

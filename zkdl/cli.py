@@ -1,11 +1,12 @@
 """The ``zkdl`` command line (``python -m zkdl`` works too).
 
-    zkdl verify RUN_DIR_OR_PROOF [--json] [--dataset FILE] [--initial-model F] [--final-model F]
+    zkdl verify RUN_DIR_OR_PROOF [--json] [--dataset FILE] [--initial-model F] [--final-model F] [--workers N]
     zkdl inspect FILE [--json]
     zkdl prove-inference INPUT.npy|.json --model M.commitment --out PROOF [--opening F] [--weights F] [--hidden-input] [--fixed-point]
     zkdl verify-inference PROOF --model M.commitment [--json]
     zkdl export-model --spool SPOOL --run RUN_DIR --out DIR
     zkdl daemon --spool DIR --out DIR [--window T] [--backend cpu|gpu] [--once] [--wait-lock]
+                [--workers N] [--ray ADDRESS] [--traces shared|store] [--threads N]
     zkdl demo [--steps N] [--window T] [--out DIR]
     zkdl report RUN_DIR [--out FILE.png] [--no-verify]
     zkdl --version
@@ -128,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--final-model", help="model commitment file the run must publish as its final model "
                    "(final-model.commitment)")
     v.add_argument("--model", help="for an inference proof: the model commitment file it is about (required there)")
+    v.add_argument("--workers", type=positive_int, default=None,
+                   help="a run directory's windows verified in parallel by N local Ray workers (the chain is "
+                        "still checked in order); needs the cluster extra")
+    v.add_argument("--ray", metavar="ADDRESS", default=None, help="verify the windows on an existing Ray cluster")
 
     i = sub.add_parser("inspect", help="print what a proof (or commitment file) claims, without verifying")
     i.add_argument("file", metavar="FILE")
@@ -173,6 +178,17 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--poll", type=positive_float, default=0.25, help="seconds between polls of the spool")
     d.add_argument("--wait-lock", action="store_true", help="wait for another daemon instead of exiting 3")
     d.add_argument("--quiet", action="store_true")
+    d.add_argument("--workers", type=positive_int, default=None,
+                   help="windows proven in parallel (default 1: this process; N > 1: a local Ray instance with "
+                        "N workers; needs the cluster extra)")
+    d.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="prove on an existing Ray cluster (HOST:PORT of its head, or auto); --workers then bounds "
+                        "the windows in flight (default: the cluster's CPUs)")
+    d.add_argument("--traces", choices=("shared", "store"), default=None,
+                   help="how workers get a window's steps: read from the spool (shared: a path every node can "
+                        "read; default for a local cluster) or through Ray's object store (store; default with --ray)")
+    d.add_argument("--threads", type=positive_int, default=None,
+                   help="native threads per worker (default: the cores shared out locally, 1 per task with --ray)")
 
     m = sub.add_parser("demo", help="train the digits MLP with proofs alongside, verify, report accuracy")
     m.add_argument("--steps", type=positive_int, default=128)
@@ -292,7 +308,8 @@ def cmd_verify(a) -> int:
     if os.path.isdir(a.target):
         def run():
             with _verify_progress(a) as cb:
-                return verify_run(a.target, initial_model=a.initial_model, final_model=a.final_model, progress=cb)
+                return verify_run(a.target, initial_model=a.initial_model, final_model=a.final_model, progress=cb,
+                                  workers=a.workers, ray=a.ray)
         return _report_verification(a, run, format_summary)
     if not os.path.exists(a.target):
         return _verify_failure(a, EXIT_UNUSABLE, None, f"{a.target}: no such file or directory")
@@ -417,13 +434,16 @@ def cmd_export_model(a) -> int:
 
 
 def cmd_daemon(a) -> int:
-    from .daemon import DaemonBusy, DaemonError, main
+    from .daemon import DaemonBusy, DaemonError, WindowError, main
 
     try:
         return main(a)
     except DaemonBusy as e:
         _err(str(e))
         return EXIT_BUSY
+    except WindowError as e:
+        _err(str(e))
+        return EXIT_INVALID
     except DaemonError as e:
         _err(str(e))
         return EXIT_UNUSABLE
@@ -555,7 +575,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return EXIT_UNUSABLE
     if a.cmd == "daemon" and a.backend == "gpu":
-        _err("daemon --backend gpu: no GPU prover backend yet (zkdl.prover_gpu is not implemented); use --backend cpu")
+        _err("daemon --backend gpu: the GPU prover backend is not wired into proving yet (its CUDA kernels are only "
+             "compiled and emulation-tested, docs/gpu.md); use --backend cpu")
         return EXIT_UNUSABLE
     from zkdl.errors import EncodingError, VerificationError, ZkdlError
 

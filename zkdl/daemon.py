@@ -59,6 +59,11 @@ class DaemonBusy(DaemonError):
     """Another daemon holds the lock."""
 
 
+class WindowError(DaemonError):
+    """A window failed on its worker (it could not be proven, or its proof did not verify); it was
+    not recorded."""
+
+
 class _Abandon(BaseException):
     pass
 
@@ -118,7 +123,8 @@ class _Log:
         if self._bar is not None:
             self._bar.refresh()
 
-    def progress(self, done: int, total: int | None, sps: float | None, queue: int) -> None:
+    def progress(self, done: int, total: int | None, sps: float | None, queue: int,
+                 inflight: int | None = None) -> None:
         from .progress import eta_seconds, fmt_seconds
 
         if self.quiet:
@@ -127,7 +133,7 @@ class _Log:
         eta = eta_seconds(done, total, sps, queue)
         if self.tty:
             self.start(done, total)
-            post = f"prover {rate}, queue {queue}"
+            post = f"prover {rate}, queue {queue}" + ("" if inflight is None else f", {inflight} in flight")
             if total is None and eta is not None and queue:
                 post += f" (~{fmt_seconds(eta)})"       # no total yet: tqdm shows no ETA; the queue's
             self._bar.update_to(done, total, post, desc="proven")
@@ -136,7 +142,8 @@ class _Log:
             left = ""
             if eta is not None and (queue or (total and done < total)):
                 left = f", eta {fmt_seconds(eta)}" + ("" if total else " for the queue")
-            self.line(f"progress: {done}{tot} steps proven, {rate}, queue {queue} steps{left}")
+            fl = "" if inflight is None else f", {inflight} window{'s' if inflight != 1 else ''} in flight"
+            self.line(f"progress: {done}{tot} steps proven, {rate}{fl}, queue {queue} steps{left}")
 
     def close(self) -> None:
         if self._bar is not None:
@@ -159,10 +166,13 @@ def _lock(path: str, wait: bool):
 class Daemon:
     def __init__(self, spool: str, out: str, *, window: int | None = None, backend: str = "cpu",
                  once: bool = False, poll: float = 0.25, wait_lock: bool = False, stream=None,
-                 quiet: bool = False, max_windows: int | None = None):
+                 quiet: bool = False, max_windows: int | None = None, workers: int | None = None,
+                 ray: str | None = None, traces: str | None = None, threads: int | None = None):
+        from .cluster import default_threads
+
         if backend != "cpu":
-            raise DaemonError(f"--backend {backend}: no GPU prover backend yet (zkdl.prover_gpu is not "
-                              "implemented); use --backend cpu")
+            raise DaemonError(f"--backend {backend}: the GPU prover backend is not wired into proving yet (its "
+                              "CUDA kernels are only compiled and emulation-tested, docs/gpu.md); use --backend cpu")
         if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
             raise DaemonError(f"--window must be an integer >= 1, got {window!r}")
         self.spool = os.path.abspath(spool)
@@ -173,8 +183,35 @@ class Daemon:
         self.wait_lock = wait_lock
         self.log = _Log(stream, quiet)
         self.max_windows = max_windows
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise DaemonError(f"--workers must be an integer >= 1, got {workers!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64):
+            raise DaemonError(f"--threads must be an integer in [1, 64], got {threads!r}")
+        if traces not in (None, "shared", "store"):
+            raise DaemonError(f"--traces must be 'shared' or 'store', got {traces!r}")
+        self.workers = workers
+        self.ray = ray
+        local_ray = ray is None and (workers or 1) > 1
+        # traces: a local cluster shares the spool's file system; a remote one may not
+        self.transport = traces or ("store" if ray is not None else "shared")
+        if ray is None and not local_ray:
+            self.transport = "store"            # one worker: this process, traces in memory
+        self.threads = threads or (default_threads(workers) if local_ray else 1 if ray is not None else None)
+        if local_ray or ray is not None:        # before anything is written: Ray there, the cluster reachable
+            from .cluster import ClusterError, check_address, import_ray
+
+            try:
+                import_ray()
+                if ray is not None:
+                    check_address(ray)
+            except ClusterError as e:
+                raise DaemonError(str(e)) from None
         self._stop = False
         self._in_hand = False
+        #: per recorded window: worker, proving / self-check / whole-job seconds on the worker and
+        #: the round trip seen here (submission to result; minus job_s: scheduling and transfer)
+        self.stats: list[dict] = []
+        self.startup_s = self.t_ready = None     # seconds to start the workers (Ray), and when they were
 
     # ------------------------------------------------------------------ signals
     def _on_signal(self, signum, frame):
@@ -191,7 +228,7 @@ class Daemon:
     # ------------------------------------------------------------------ set-up
     def _setup(self) -> None:
         from zkdl.circuits import prover  # noqa: F401  (fail early if the prover is missing)
-        from .record import SpoolError, load_secrets, read_run
+        from .record import SpoolError, load_secrets, prover_key, read_run
 
         if not os.path.isdir(self.spool):
             raise DaemonError(f"spool {self.spool} is not a directory")
@@ -210,6 +247,7 @@ class Daemon:
         self.private = os.path.join(self.spool, rf.PRIVATE_DIR)
         try:
             self.dsec, self.msec0 = load_secrets(os.path.join(self.private, rf.SECRETS_FILE), self.config)
+            self.prf_key = prover_key(self.spool, create=True)
         except SpoolError as e:
             raise DaemonError(str(e)) from None
         os.makedirs(self.out, exist_ok=True)
@@ -297,9 +335,21 @@ class Daemon:
         return out
 
     def _check_states(self, k: int) -> None:
-        """A state after more than k + 1 windows is never ours to delete (state k + 1 may be a
-        window proven but not yet recorded): the run directory is behind the spool."""
-        ahead = [j for j in self._state_files() if j > k + 1]
+        """A state after more than k + 1 windows is never ours to delete: either it belongs to a
+        window proven (out of order, by a worker) but not yet recorded -- its proof file, with the
+        digest the state names, is in the run directory -- or the run directory is behind the
+        spool."""
+        from .record import SpoolError, load_state
+
+        def pending(j: int) -> bool:
+            ppath = os.path.join(self.out, rf.window_file(j - 1))
+            try:
+                st = load_state(os.path.join(self.private, rf.state_file(j)), self.config)
+                return os.path.exists(ppath) and st["proof_sha256"] == rf.sha256_bytes(rf.read_bytes(ppath, "proof"))
+            except (SpoolError, rf.RunFormatError):
+                return False
+
+        ahead = [j for j in self._state_files() if j > k + 1 and not pending(j)]
         if ahead:
             raise DaemonError(f"the spool holds the prover state after {max(ahead)} windows but {self.out} "
                               f"lists {k}: this run directory is behind the spool (restored from an older "
@@ -364,70 +414,118 @@ class Daemon:
         except SpoolError as e:
             raise DaemonError(str(e)) from None
 
-    def _master_before(self, model):
-        """The master-weight commitment a window starting from ``model`` starts from: itself for
-        a window's after-commitment, master_of(model) for the initial model (semantics v2)."""
-        from zkdl.circuits.training import MasterCommitment, master_of
-
-        return model if isinstance(model, MasterCommitment) else master_of(self.config, model)
-
     # ------------------------------------------------------------------ one window
-    def _prove_window(self, k: int, t0: int, T: int, model, msec):
-        from zkdl.circuits.prover import prove_window
-        from zkdl.circuits.training import WindowProof, verify_window
-        from zkdl.codec import ProofFormatError
-        from .record import SpoolError, load_state, read_trace, save_state
+    def _window_at(self, t: int, have: set, end_steps: int | None) -> int | None:
+        """The size of the window starting at step t once all its steps are recorded (T, or the
+        shorter last window of an ended run), else None."""
+        avail = 0
+        while avail < self.T and t + avail in have:
+            avail += 1
+        if avail >= self.T:
+            return self.T
+        if end_steps is not None and avail > 0 and t + avail >= end_steps:
+            return end_steps - t
+        return None
+
+    def _job(self, k: int, t0: int, T: int, start):
+        from .record import SpoolError, read_trace
+        from .worker import WindowJob
+
+        job = WindowJob(k, t0, T, self.config, self.dataset, self.prf_key, self.reveal, start=start,
+                        threads=self.threads)
+        if self.transport == "shared":
+            job.spool = self.spool          # the worker reads the steps and the dataset opening there
+        else:
+            try:
+                job.traces = [read_trace(self.spool, t, self.config) for t in range(t0, t0 + T)]
+            except SpoolError as e:
+                raise DaemonError(str(e)) from None
+            job.dataset_secret = self.dsec
+        return job
+
+    def _arrived(self, res) -> None:
+        """A window's verified proof came back (in any order): write it and its carried state, so
+        that a restart adopts it instead of proving it again; the manifest is not touched."""
+        from .record import save_state
+
+        rf.atomic_write(os.path.join(self.out, rf.window_file(res.k)), res.proof)
+        save_state(os.path.join(self.private, rf.state_file(res.k + 1)), res.k + 1, res.t0 + res.T, res.after,
+                   res.after_secret, res.sha256)
+
+    def _on_disk(self, k: int, t0: int, T: int) -> bool:
+        """Window k's proof and the state after it are on disk and belong together (written before
+        a restart): a candidate for adoption (_adopt checks it fully)."""
+        from .record import SpoolError, load_state
 
         ppath = os.path.join(self.out, rf.window_file(k))
         spath = os.path.join(self.private, rf.state_file(k + 1))
-        adopted = None
-        before = self._master_before(model)
-        if os.path.exists(ppath) and os.path.exists(spath):     # crashed after writing both: adopt
-            try:
-                data = rf.read_bytes(ppath, "proof")
-                proof = WindowProof.from_bytes(data)
-                st = load_state(spath, self.config)
-                s = proof.statement
-                if (s.after == st["after"] and s.before == before and s.t0 == t0 and s.T == T
-                        and st["proof_sha256"] == rf.sha256_bytes(data)):
-                    adopted = (proof, st["after"], st["secret"], 0.0)
-            except (ZkdlError, rf.RunFormatError, SpoolError, ProofFormatError):
-                adopted = None
-        if adopted is None:
-            try:
-                traces = [read_trace(self.spool, t, self.config) for t in range(t0, t0 + T)]
-            except SpoolError as e:
-                raise DaemonError(str(e)) from None
-            t_prove = time.perf_counter()
-            proof, after, after_sec = prove_window(traces, model, msec, self.dataset, self.dsec,
-                                                   reveal_losses=self.reveal)
-            t_prove = time.perf_counter() - t_prove
-            data = proof.to_bytes()
-            rf.atomic_write(ppath, data)
-            save_state(spath, k + 1, t0 + T, after, after_sec, rf.sha256_bytes(data))
-        else:
-            proof, after, after_sec, t_prove = adopted
-            self.log.line(f"window {k}: adopted the proof written before a restart")
-        # verify what is on disk before anything is deleted
-        t_ver = time.perf_counter()
-        disk = rf.read_bytes(ppath, "proof")
-        # the chain start: the spool's (range-proven) initial model, else the previous window
-        start = model if k == 0 else WindowProof.from_bytes(
-            rf.read_bytes(os.path.join(self.out, rf.window_file(k - 1)), "proof")).statement
-        if k:
-            start.chain_verified = True     # this daemon verified window k - 1 before recording it
-        st = verify_window(disk, self.dataset, start, expected=proof.statement)
-        t_ver = time.perf_counter() - t_ver
-        if st.before != before or st.t0 != t0 or st.T != T:
-            raise DaemonError(f"window {k}: the proof does not continue the chain (internal error)")
-        entry = {"index": k, "t0": t0, "T": T, "file": rf.window_file(k), "sha256": rf.sha256_bytes(disk),
+        if not (os.path.exists(ppath) and os.path.exists(spath)):
+            return False
+        try:
+            st = load_state(spath, self.config)
+            return st["next_step"] == t0 + T and st["proof_sha256"] == rf.sha256_bytes(rf.read_bytes(ppath, "proof"))
+        except (SpoolError, rf.RunFormatError):
+            return False
+
+    def _adopt(self, k: int, t0: int, T: int):
+        """The WindowResult of a proof written before a restart, verified here; None if it does not
+        hold up (it is then proven again)."""
+        from zkdl.circuits.training import WindowProof, verify_window_alone
+        from zkdl.codec import ProofFormatError
+
+        from .record import SpoolError, load_state
+        from .worker import WindowResult
+
+        try:
+            data = rf.read_bytes(os.path.join(self.out, rf.window_file(k)), "proof")
+            st = load_state(os.path.join(self.private, rf.state_file(k + 1)), self.config)
+            s = WindowProof.from_bytes(data).statement
+            if not (s.t0 == t0 and s.T == T and s.after == st["after"] and st["proof_sha256"] == rf.sha256_bytes(data)):
+                return None
+            t = time.perf_counter()
+            verify_window_alone(data, self.dataset, expected=s)
+        except (ZkdlError, rf.RunFormatError, SpoolError, ProofFormatError):
+            return None
+        return WindowResult(k, t0, T, data, rf.sha256_bytes(data), st["after"], st["secret"], 0.0,
+                            time.perf_counter() - t, 0.0, "adopted", adopted=True)
+
+    def _previous_statement(self, k: int):
+        """The statement of window k - 1 (recorded, so verified by this daemon): the start of window k."""
+        from zkdl.circuits.training import WindowProof
+
+        if k == 0:
+            return None
+        st = WindowProof.from_bytes(rf.read_bytes(os.path.join(self.out, rf.window_file(k - 1)), "proof")).statement
+        st.chain_verified = True        # this daemon verified window k - 1 before recording it
+        return st
+
+    def _record_entry(self, k: int, t0: int, T: int, res, prev):
+        """Window k, verified alone by its worker: its proof file must be the bytes verified and
+        continue the chain (continue_chain from the initial model or window k - 1's statement).
+        Returns (manifest entry, statement)."""
+        from zkdl.circuits.training import WindowProof, continue_chain
+        from zkdl.errors import VerificationError
+
+        disk = rf.read_bytes(os.path.join(self.out, rf.window_file(k)), "proof")
+        if rf.sha256_bytes(disk) != res.sha256:
+            raise DaemonError(f"window {k}: the proof file on disk is not the one verified (disk error?)")
+        st = WindowProof.from_bytes(disk).statement
+        st.body_verified = True         # the very bytes its worker verified (verify_window_alone)
+        try:
+            continue_chain(st, self.initial if k == 0 else prev)
+        except VerificationError as e:
+            raise DaemonError(f"window {k}: the proof does not continue the chain (internal error): {e}") from None
+        if st.t0 != t0 or st.T != T:
+            raise DaemonError(f"window {k}: the proof is about steps {st.t0}..{st.t0 + st.T - 1}, not "
+                              f"{t0}..{t0 + T - 1} (internal error)")
+        entry = {"index": k, "t0": t0, "T": T, "file": rf.window_file(k), "sha256": res.sha256,
                  "bytes": len(disk), "before_sha256": rf.model_digest(st.before),
                  "after_sha256": rf.model_digest(st.after),
                  "losses_int": None if st.losses is None else [str(v) for v in st.losses],
-                 "prove_seconds": round(t_prove, 4), "verify_seconds": round(t_ver, 4)}
-        if adopted is not None:
+                 "prove_seconds": round(res.prove_seconds, 4), "verify_seconds": round(res.verify_seconds, 4)}
+        if res.adopted:
             entry["adopted"] = True     # proven before a restart: its proving time is unknown (0 above)
-        return entry, after, after_sec
+        return entry, st
 
     def _commit_entry(self, entry: dict, k: int, nxt: int) -> None:
         from .record import delete_step
@@ -466,7 +564,7 @@ class Daemon:
         opath = os.path.join(self.private, rf.FINAL_OPENING_FILE)
         try:
             model, msec, link = prove_final_model(self.config, weights_from_secret(self.config, secret), after,
-                                                  secret)
+                                                  secret, prf_key=self.prf_key)
         except (TrainingRangeError, FieldRangeError):
             model = None
         if model is None:
@@ -499,13 +597,16 @@ class Daemon:
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> int:
+        from .cluster import ClusterError, JobFailed, executor
         from .record import list_steps
+        from .worker import run_window, warm_up
 
         if not os.path.isdir(self.spool):
             raise DaemonError(f"spool {self.spool} is not a directory")
         if not os.path.exists(os.path.join(self.spool, rf.RUN_JSON)):
             raise DaemonError(f"{self.spool} is not a zkdl spool (no {rf.RUN_JSON})")
         locks = [_lock(os.path.join(self.spool, rf.LOCK_FILE), self.wait_lock)]
+        pool = None
         try:
             self._check_owner()                 # before anything is written (--out not even created)
             try:
@@ -516,60 +617,131 @@ class Daemon:
             self._setup()
             k, nxt, model, msec = self._carried()
             self._cleanup(k, nxt)
+            prev = self._previous_statement(k)
+            if self._ended():
+                return EXIT_OK
+            t = time.perf_counter()
+            try:
+                pool = executor(self.workers, self.ray)
+            except ClusterError as e:
+                raise DaemonError(str(e)) from None
+            pool.warm(warm_up)
+            self.startup_s, self.t_ready = time.perf_counter() - t, time.perf_counter()
+            cap = pool.capacity
+            k_first = k
+            planned: dict[int, tuple[int, int]] = {}    # window -> (t0, T): its steps are all recorded
+            inflight: dict[int, tuple[object, float]] = {}
+            results: dict = {}                          # proven, written, not yet in the manifest
+            ondisk: set[int] = set()                    # written before a restart: adopt if it holds up
             rates: list[float] = []
-            done_windows = 0
-            if not self._ended():
-                self.log.line(f"proving {self.spool} into {self.out}: windows of {self.T} steps, "
-                              f"{len(self.manifest['windows'])} already proven (next step {nxt})")
-                self.log.start(nxt - self.t_start, None)
-            while not self._stop:
+            t_loop, steps_done = time.perf_counter(), 0
+            self.log.line(f"proving {self.spool} into {self.out}: windows of {self.T} steps, "
+                          f"{len(self.manifest['windows'])} already proven (next step {nxt})"
+                          + (f", {pool.describe()}" if pool.parallel else ""))
+            self.log.start(nxt - self.t_start, None)
+            while True:
                 if self._ended():
                     break
                 end = self._end()
                 end_steps = None if end is None else end["steps"]
-                have = set(list_steps(self.spool))
-                avail = 0
-                while nxt + avail in have:
-                    avail += 1
-                if end is not None and nxt >= end_steps:
-                    self._finish(nxt, model, msec, end["status"])
-                    self.log.line(f"run {end['status']}: {nxt - self.t_start} steps in "
-                                  f"{len(self.manifest['windows'])} windows; manifest "
-                                  f"{os.path.join(self.out, rf.MANIFEST)}")
-                    break
-                if avail >= self.T:
-                    T = self.T
-                elif end is not None and avail > 0 and nxt + avail >= end_steps:
-                    T = end_steps - nxt                      # the last, shorter window
-                else:
-                    if self.once:
-                        self.log.line(f"--once: nothing more to prove now (next step {nxt}, "
-                                      f"{avail} steps waiting)")
-                        break
-                    self.log.tick()
-                    time.sleep(self.poll)
-                    continue
-                if self.max_windows is not None and done_windows >= self.max_windows:
-                    break
-                self._in_hand = True
-                self.log.working(k, nxt, T)
-                try:
-                    entry, after, after_sec = self._prove_window(k, nxt, T, model, msec)
+                if not self._stop:
+                    # plan the windows whose steps are all there (a bounded number ahead: memory)
+                    have = set(list_steps(self.spool))
+                    last = max(planned) if planned else k - 1
+                    t = planned[last][0] + planned[last][1] if planned else nxt
+                    while last + 1 - k < 2 * cap and (self.max_windows is None or last + 1 - k_first < self.max_windows):
+                        T = self._window_at(t, have, end_steps)
+                        if T is None:
+                            break
+                        last += 1
+                        planned[last] = (t, T)
+                        if self._on_disk(last, t, T):
+                            ondisk.add(last)
+                        t += T
+                    for j in sorted(planned):
+                        if len(inflight) >= cap:
+                            break
+                        if j in inflight or j in results or j in ondisk:
+                            continue
+                        prior = results.get(j - 1)
+                        start = ((model, msec) if j == k else
+                                 (prior.after, prior.after_secret) if prior is not None else None)
+                        self._in_hand = True
+                        self.log.working(j, *planned[j])
+                        inflight[j] = (pool.submit(run_window, self._job(j, *planned[j], start)), time.perf_counter())
+                if inflight:
+                    self._in_hand = True
+                    ready = pool.wait([h for h, _ in inflight.values()], 0 if (k in results or k in ondisk)
+                                      else self.poll)
+                    owner = {h: j for j, (h, _) in inflight.items()}
+                    for j in sorted(owner[h] for h in ready):
+                        h, t_sub = inflight.pop(j)
+                        try:
+                            res = pool.get(h)
+                        except JobFailed as e:
+                            msg = str(e)
+                            if not msg.startswith(f"window {j}:"):
+                                msg = f"window {j} (steps {planned[j][0]}..{sum(planned[j]) - 1}): {msg}"
+                            raise WindowError(msg) from None
+                        res.roundtrip_seconds = time.perf_counter() - t_sub
+                        self._arrived(res)
+                        results[j] = res
+                # record, strictly in order
+                while k in results or k in ondisk:
+                    if k in ondisk:
+                        ondisk.discard(k)
+                        res = self._adopt(k, *planned[k])
+                        if res is None:
+                            break                       # proven again: submitted on the next pass
+                        self.log.line(f"window {k}: adopted the proof written before a restart")
+                    else:
+                        res = results.pop(k)
+                    entry, prev = self._record_entry(k, *planned[k], res, prev)
                     self._commit_entry(entry, k, nxt)
-                finally:
+                    self.stats.append({"window": k, "T": res.T, "worker": res.worker, "adopted": res.adopted,
+                                       "prove_s": res.prove_seconds, "verify_s": res.verify_seconds,
+                                       "job_s": res.wall_seconds, "roundtrip_s": res.roundtrip_seconds,
+                                       "recorded_at": time.perf_counter()})
+                    del planned[k]
+                    T = res.T
+                    k, nxt, model, msec = k + 1, nxt + T, res.after, res.after_secret
+                    steps_done += T
+                    if entry["prove_seconds"] and not entry.get("adopted"):     # daemon seconds per step
+                        rates.append((entry["prove_seconds"] + entry["verify_seconds"]) / T)
+                    queue = len([s for s in list_steps(self.spool) if s >= nxt])
+                    how = ("adopted (proved before a restart, time unknown)" if entry.get("adopted") else
+                           f"proved in {entry['prove_seconds']:.2f} s ({entry['prove_seconds'] / T:.2f} s/step)")
+                    where = f" by {res.worker}" if pool.parallel and not entry.get("adopted") else ""
+                    self.log.line(f"window {k - 1}: steps {entry['t0']}..{entry['t0'] + T - 1} {how}{where}, "
+                                  f"verified in {entry['verify_seconds']:.2f} s, {entry['bytes']} bytes")
+                    total = (end_steps - self.t_start) if end is not None else None
+                    if pool.parallel:
+                        sps = (time.perf_counter() - t_loop) / steps_done
+                        self.log.progress(nxt - self.t_start, total, sps, queue, inflight=len(inflight))
+                    else:
+                        recent = rates[-4:]
+                        self.log.progress(nxt - self.t_start, total, sum(recent) / len(recent) if recent else None,
+                                          queue)
+                if not inflight:
                     self._in_hand = False
-                done_windows += 1
-                k, nxt, model, msec = k + 1, nxt + T, after, after_sec
-                if entry["prove_seconds"] and not entry.get("adopted"):     # daemon seconds per step
-                    rates.append((entry["prove_seconds"] + entry["verify_seconds"]) / T)
-                queue = len([t for t in list_steps(self.spool) if t >= nxt])
-                how = ("adopted (proved before a restart, time unknown)" if entry.get("adopted") else
-                       f"proved in {entry['prove_seconds']:.2f} s ({entry['prove_seconds'] / T:.2f} s/step)")
-                self.log.line(f"window {k - 1}: steps {entry['t0']}..{entry['t0'] + T - 1} {how}, "
-                              f"verified in {entry['verify_seconds']:.2f} s, {entry['bytes']} bytes")
-                total = (end_steps - self.t_start) if end is not None else None
-                recent = rates[-4:]
-                self.log.progress(nxt - self.t_start, total, sum(recent) / len(recent) if recent else None, queue)
+                    if self._stop:
+                        break
+                    if end is not None and nxt >= end_steps:
+                        self._finish(nxt, model, msec, end["status"])
+                        self.log.line(f"run {end['status']}: {nxt - self.t_start} steps in "
+                                      f"{len(self.manifest['windows'])} windows; manifest "
+                                      f"{os.path.join(self.out, rf.MANIFEST)}")
+                        break
+                    if self.max_windows is not None and k - k_first >= self.max_windows:
+                        break
+                    if not planned and self._window_at(nxt, set(list_steps(self.spool)), end_steps) is None:
+                        if self.once:
+                            avail = len([s for s in list_steps(self.spool) if s >= nxt])
+                            self.log.line(f"--once: nothing more to prove now (next step {nxt}, "
+                                          f"{avail} steps waiting)")
+                            break
+                        self.log.tick()
+                        time.sleep(self.poll)
             if self._stop:
                 self.log.line("stopped by signal")
             return EXIT_OK
@@ -577,15 +749,18 @@ class Daemon:
             self.log.line("abandoned the window in hand; a restart proves it again")
             return EXIT_OK
         finally:
+            self._in_hand = False
+            if pool is not None:
+                pool.close()
             self.log.close()
             for fd in locks:
                 os.close(fd)
 
-
 def main(args) -> int:
     """Entry point from zkdl.cli (args: the parsed namespace)."""
     d = Daemon(args.spool, args.out, window=args.window, backend=args.backend, once=args.once,
-               poll=args.poll, wait_lock=args.wait_lock, quiet=args.quiet)
+               poll=args.poll, wait_lock=args.wait_lock, quiet=args.quiet, workers=args.workers, ray=args.ray,
+               traces=args.traces, threads=args.threads)
     old = {s: signal.signal(s, d._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         return d.run()

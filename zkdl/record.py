@@ -197,6 +197,30 @@ def load_secrets(path: str, config: FixedPointConfig) -> tuple[DatasetSecret, Mo
     return d, m
 
 
+def prover_key(spool: str, create: bool = False) -> bytes:
+    """The run's PRF key (``SPOOL/private/prover.key``, 32 bytes, mode 0600), from which every
+    window's prover randomness is derived (zkdl.randomness): any worker holding it recomputes a
+    window's start commitment, so windows are proven in parallel and proofs are reproducible.
+    With ``create`` (the daemon, under its lock) a spool without one gets a fresh key."""
+    from . import randomness
+
+    path = os.path.join(spool, rf.PRIVATE_DIR, rf.PROVER_KEY_FILE)
+    try:
+        with open(path, "rb") as f:
+            key = f.read()
+    except FileNotFoundError:
+        if not create:
+            raise SpoolError(f"missing private file {path}") from None
+        key = randomness.new_key()
+        rf.atomic_write(path, key, 0o600)
+        return key
+    except OSError as e:
+        raise SpoolError(f"cannot read {path}: {e.strerror}") from None
+    if len(key) != randomness.KEY_BYTES:
+        raise SpoolError(f"{path}: malformed prover key ({len(key)} bytes, expected {randomness.KEY_BYTES})")
+    return key
+
+
 #: version of the prover state files (2: the after-commitment holds master weights, semantics v2)
 STATE_VERSION = 2
 
@@ -480,7 +504,10 @@ class Recorder:
                "t0": self.next_step, "window": window, "reveal_losses": bool(reveal_losses),
                "dataset_digest": self.dataset.digest().hex(), "dataset_sha256": rf.sha256_bytes(ds),
                "model_initial_sha256": rf.sha256_bytes(mf), "created": time.time()}
+        from . import randomness
+
         files = [(os.path.join(rf.PRIVATE_DIR, rf.SECRETS_FILE), _secrets_bytes(dsec, msec), 0o600),
+                 (os.path.join(rf.PRIVATE_DIR, rf.PROVER_KEY_FILE), randomness.new_key(), 0o600),
                  (rf.DATASET_FILE, ds, 0o644), (rf.INITIAL_MODEL_FILE, mf, 0o644)]
         if out:
             files.append((rf.OWNER_FILE, owner_bytes(out, self.run_id), 0o600))

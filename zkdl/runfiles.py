@@ -10,7 +10,8 @@ Two directories:
   ``run.json`` (public configuration), ``dataset.commitment``, ``model-initial.commitment``,
   ``steps/step-NNNNNNNNN.npz`` + ``.json`` (one per training step), ``end.json`` (the run is over:
   complete or stopped early), ``run-dir.json`` (the one run directory the spool is proven into),
-  ``private/`` (mode 0700: ``secrets.npz`` -- the data and all blinds --, the prover's carried
+  ``private/`` (mode 0700: ``secrets.npz`` -- the data and all blinds --, ``prover.key`` (the
+  run's key from which the prover's randomness is derived, zkdl.randomness), the prover's carried
   state ``state-NNNNNN.npz`` after each proven window -- the commitment to the master weights
   and its opening -- and, once the run has ended, ``final-model.opening``, the opening of the
   published model).  Never give the spool to a verifier.
@@ -64,6 +65,8 @@ END_JSON = "end.json"
 STEPS_DIR = "steps"
 PRIVATE_DIR = "private"
 SECRETS_FILE = "secrets.npz"
+#: the run's PRF key for the prover's randomness (zkdl.randomness, record.prover_key)
+PROVER_KEY_FILE = "prover.key"
 LOCK_FILE = "daemon.lock"
 #: the spool's owner: the one run directory its windows are proven into (written at first use)
 OWNER_FILE = "run-dir.json"

@@ -16,7 +16,7 @@ import time
 from typing import Callable
 
 from zkdl.circuits.training import (DatasetCommitment, ModelCommitment, Statement, WindowProof, master_of,
-                                    verify_final_model, verify_model, verify_window)
+                                    verify_final_model, verify_model, verify_window, verify_window_alone)
 from zkdl.codec import ProofFormatError
 from zkdl.errors import VerificationError, ZkdlError
 
@@ -105,12 +105,48 @@ def _listed_model(run_dir: str, name: str, sha256, what: str, config):
     return model
 
 
+def _body_job(arg) -> tuple[str, str, float]:
+    """A Ray task of ``verify_run(workers=N)``: verify one window proof alone (verify_window_alone:
+    everything but the chain, which verify_run checks in order).  Returns (outcome, message,
+    seconds): outcome "ok", "invalid" (a check failed) or "format" (malformed bytes)."""
+    data, dataset = arg
+    t = time.perf_counter()
+    try:
+        verify_window_alone(data, dataset)
+        return "ok", "", time.perf_counter() - t
+    except VerificationError as e:
+        return "invalid", str(e), time.perf_counter() - t
+    except (ProofFormatError, ZkdlError) as e:
+        return "format", str(e), time.perf_counter() - t
+
+
 def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: str | None = None,
-               progress: Callable[[int, int], None] | None = None) -> dict:
+               progress: Callable[[int, int], None] | None = None, workers: int | None = None,
+               ray: str | None = None) -> dict:
     """Check a run directory; returns a JSON-ready summary (``valid``: True).  ``progress(done,
     total)``, if given, is called with the number of window proofs verified so far (0 first) and
-    their total (``zkdl verify`` draws a bar with it on a terminal)."""
+    their total (``zkdl verify`` draws a bar with it on a terminal).
+
+    With ``workers`` > 1 (a local Ray instance) or ``ray`` (a cluster's address) the window proofs
+    are verified concurrently (verify_window_alone) and the chain is then checked in order
+    (continue_chain), which is cheap; the verdict is the same as with one worker."""
     t_start = time.perf_counter()
+    pool = None
+    if (workers or 1) > 1 or ray is not None:
+        from .cluster import ClusterError, executor
+
+        try:
+            pool = executor(workers, ray)
+        except ClusterError as e:
+            raise RunFormatError(str(e)) from None
+    try:
+        return _verify_run(run_dir, initial_model, final_model, progress, pool, t_start)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _verify_run(run_dir, initial_model, final_model, progress, pool, t_start) -> dict:
     if not os.path.isdir(run_dir):
         raise RunFormatError(f"{run_dir}: no such directory")
     mpath = os.path.join(run_dir, rf.MANIFEST)
@@ -163,6 +199,7 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
     # semantics v2: the chain runs on master weights; it starts from those of the initial model
     prev_after = master_of(config, initial)
     prev_st: "ModelCommitment | Statement" = initial
+    deferred: dict = {}             # window -> (handle, statement, what): proofs verified by workers
     t_next = t_first
     losses: list = []
     out_windows = []
@@ -196,8 +233,11 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
         if w.get("losses_int") != want_losses:
             raise RunInvalidError(f"{what}: losses", "the manifest's losses differ from the proof's")
         t0v = time.perf_counter()
-        _verify(proof, dataset, prev_st, what)
-        prev_st = st
+        if pool is None:
+            _verify(proof, dataset, prev_st, what)
+            prev_st = st
+        else:
+            deferred[k] = (pool.submit(_body_job, (data, dataset)), st, what)
         t_ver = time.perf_counter() - t0v
         if st.losses is None:
             losses.extend([None] * st.T)
@@ -208,8 +248,10 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
                             "after_sha256": rf.model_digest(st.after)})
         prev_after = st.after
         t_next = st.t0 + st.T
-        if progress is not None:
+        if progress is not None and pool is None:
             progress(k + 1, len(windows))
+    if pool is not None:
+        _check_deferred(pool, deferred, initial, out_windows, progress)
 
     steps = t_next - t_first
     complete, status = _end_status(m)
@@ -243,6 +285,40 @@ def verify_run(run_dir: str, *, initial_model: str | None = None, final_model: s
         "losses": losses, "proof_bytes": total_bytes,
         "verify_seconds": round(time.perf_counter() - t_start, 3),
     }
+
+
+def _check_deferred(pool, deferred: dict, initial, out_windows: list, progress) -> None:
+    """Collect the workers' verdicts, then check the chain in order; the first failing window (in
+    order) is the one reported."""
+    from zkdl.circuits.training import continue_chain
+
+    from .cluster import JobFailed
+
+    handles = {h: k for k, (h, _, _) in deferred.items()}
+    verdicts: dict = {}
+    while len(verdicts) < len(deferred):
+        for h in pool.wait([h for h in handles if handles[h] not in verdicts], None):
+            try:
+                verdicts[handles[h]] = pool.get(h)
+            except JobFailed as e:
+                verdicts[handles[h]] = ("failed", str(e), 0.0)
+            if progress is not None:
+                progress(len(verdicts), len(deferred))
+    prev = initial
+    for k in sorted(deferred):
+        _, st, what = deferred[k]
+        outcome, msg, secs = verdicts[k]
+        if outcome == "format":
+            raise RunFormatError(f"{what}: malformed proof: {msg}")
+        if outcome != "ok":
+            raise RunInvalidError(f"{what}: proof", f"rejected: {msg}" if outcome == "invalid" else
+                                  f"could not be checked: {msg}")
+        st.body_verified = True         # its worker ran verify_window_alone on these bytes
+        try:
+            prev = continue_chain(st, prev)
+        except VerificationError as e:
+            raise RunInvalidError(f"{what}: proof", f"rejected: {e}") from None
+        out_windows[k]["verify_seconds"] = round(secs, 3)
 
 
 def verify_proof_file(path: str, dataset_path: str | None = None, initial_model: str | None = None) -> dict:
