@@ -33,26 +33,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from machine import fr_mul_ns  # noqa: E402
 
 
 def emit(figure, value, **kw):
     print(json.dumps({"bench": "cluster", "figure": figure, "value": value, **kw}), flush=True)
-
-
-def fr_mul_ns() -> float:
-    from zkdl.field import FrVec
-    from zkdl.threads import threads
-
-    n = 1 << 20
-    a, b = FrVec.random(n), FrVec.random(n)
-    with threads(1):
-        a * b
-        ts = []
-        for _ in range(5):
-            t = time.perf_counter()
-            a * b
-            ts.append(time.perf_counter() - t)
-    return round(statistics.median(ts) / n * 1e9, 2)
 
 
 def record(spool: str, steps: int, T: int) -> None:
@@ -80,24 +67,6 @@ def prove(spool: str, out: str, workers: int) -> dict:
         raise SystemExit(f"daemon exit {rc}")
     steps = sum(s["T"] for s in d.stats)
     return {"steps": steps, "wall": t_end - d.t_ready, "startup": d.startup_s, "stats": d.stats}
-
-
-def files(run: str) -> dict:
-    out = {}
-    for name in sorted(os.listdir(run)):
-        p = os.path.join(run, name)
-        if name.startswith(".") or not os.path.isfile(p):
-            continue
-        with open(p, "rb") as f:
-            b = f.read()
-        if name == "manifest.json":
-            m = json.loads(b)
-            for w in m["windows"]:
-                for k in ("prove_seconds", "verify_seconds", "adopted"):
-                    w.pop(k, None)
-            b = json.dumps(m, sort_keys=True).encode()
-        out[name] = b
-    return out
 
 
 def main(argv=None) -> int:
@@ -130,7 +99,9 @@ def main(argv=None) -> int:
                          s["roundtrip_s"] - s["job_s"] for s in r["stats"]), 3), traces="store")
         emit("speedup", round((res[2]["steps"] / res[2]["wall"]) / (res[1]["steps"] / res[1]["wall"]), 3), workers=2,
              config="digits")
-        same = files(os.path.join(base, "run1")) == files(os.path.join(base, "run2"))
+        from zkdl.runfiles import comparable_files
+
+        same = comparable_files(os.path.join(base, "run1")) == comparable_files(os.path.join(base, "run2"))
         emit("byte_identical", same, workers=2, config="digits")
         emit("fr_mul_ns", fr_mul_ns(), threads=1, when="end", loadavg_1m=round(os.getloadavg()[0], 2))
         return 0 if same else 1

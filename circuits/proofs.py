@@ -64,10 +64,11 @@ def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
     continue_chain (the chain rule, sequential and cheap)."""
     if isinstance(proof, (bytes, bytearray, memoryview)):
         proof = WindowProof.from_bytes(bytes(proof))
-    if isinstance(proof, WindowProof):
-        _check_start_kind(start)
-    st = verify_window_alone(proof, dataset, expected)
-    return continue_chain(st, start)
+    st = _precheck(proof, dataset, expected)
+    _check_start(st, start)         # cheap: a wrong start is refused before the proof is checked
+    _check_proof(proof, st, dataset)
+    st.chain_verified = True        # this statement may now serve as the next window's start
+    return st
 
 
 def verify_window_alone(proof: "WindowProof | bytes", dataset: DatasetCommitment,
@@ -77,6 +78,14 @@ def verify_window_alone(proof: "WindowProof | bytes", dataset: DatasetCommitment
     until continue_chain accepts it.  Windows of a run can be checked this way concurrently."""
     if isinstance(proof, (bytes, bytearray, memoryview)):
         proof = WindowProof.from_bytes(bytes(proof))
+    st = _precheck(proof, dataset, expected)
+    _check_proof(proof, st, dataset)
+    st.body_verified = True         # continue_chain may now place it in its chain
+    return st
+
+
+def _precheck(proof, dataset, expected) -> Statement:
+    """The statement's own checks (shapes, sizes, dataset, field bound), before any proof work."""
     if not isinstance(proof, WindowProof):
         raise VerificationError("verify_window: not a WindowProof")
     st = proof.statement
@@ -92,17 +101,19 @@ def verify_window_alone(proof: "WindowProof | bytes", dataset: DatasetCommitment
         raise VerificationError("the dataset's widths do not match the architecture")
     if st.n_examples < st.config.batch_size:
         raise VerificationError("the dataset is smaller than one batch")
-    lay = WindowLayout(st.config, st.T)
-    _check_size(lay)
+    _check_size(WindowLayout(st.config, st.T))
     st.check_field_bound()
+    return st
+
+
+def _check_proof(proof: WindowProof, st: Statement, dataset: DatasetCommitment) -> None:
+    """The dataset's range proof (cached per process) and the window's protocol."""
     verify_dataset(st.config, dataset)
-    key = training_key(lay.key_size())
-    ch = VerifierChannel(key, Transcript(b"zkdl-train"), proof.body)
+    lay = WindowLayout(st.config, st.T)
+    ch = VerifierChannel(training_key(lay.key_size()), Transcript(b"zkdl-train"), proof.body)
     with sigma.batched_checks():
         _protocol(ch, st, dataset, None)
         ch.done()
-    st.body_verified = True         # continue_chain may now place it in its chain
-    return st
 
 
 def continue_chain(st: Statement, start: "ModelCommitment | Statement") -> Statement:
@@ -113,18 +124,6 @@ def continue_chain(st: Statement, start: "ModelCommitment | Statement") -> State
     _check_start(st, start)
     st.chain_verified = True        # this statement may now serve as the next window's start
     return st
-
-
-def _check_start_kind(start) -> None:
-    if isinstance(start, MasterCommitment):
-        raise VerificationError("chain start: a chain starts from a model commitment (with its range proof), not "
-                                "from master weights; continue a chain with the previous window's Statement")
-    if not isinstance(start, (ModelCommitment, Statement)):
-        raise VerificationError("verify_window: start must be the ModelCommitment the chain starts from or the "
-                                "previous window's Statement")
-    if isinstance(start, Statement) and not getattr(start, "chain_verified", False):
-        raise VerificationError("chain: the previous window's Statement must be one returned by verify_window "
-                                "(a statement read from a file proves nothing until its window is verified)")
 
 
 def _check_start(st: Statement, start) -> None:

@@ -2,8 +2,9 @@
 
 Status: the kernels (prover_gpu/kernels/*.cu, listed in prover_gpu.kernels) are checked without a
 GPU -- compiled by nvcc for sm_80 / sm_90 with warnings as errors, and run on the host by the
-emulator (prover_gpu.emu) against the CPU implementation.  The CuPy backend that loads them is
-not written yet.  See docs/gpu.md.
+emulator (prover_gpu.emu) against the CPU implementation; prover_gpu.cupy_device loads them with
+CuPy (the same helpers run on the emulator in CI).  Nothing has run on a GPU yet, and the prover
+does not use this backend yet (zkdl daemon --backend gpu is an error).  See docs/gpu.md.
 
     import zkdl.prover_gpu as pg
     st = pg.available()     # never raises; falsy with st.reason when the GPU cannot be used

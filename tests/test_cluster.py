@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from runhelp import CFG, ROOT, data, env, one_line_error, popen_zkdl, record, weights, zkdl
 
 from zkdl import randomness
+from zkdl.runfiles import comparable_files
 from zkdl.errors import ZkdlError
 
 
@@ -121,24 +122,6 @@ def test_derived_blinds_never_repeat_across_witnesses(run_parts):
 STEPS, WINDOW = 8, 2
 
 
-def _files(run: str) -> dict:
-    out = {}
-    for name in sorted(os.listdir(run)):
-        p = os.path.join(run, name)
-        if not os.path.isfile(p) or name.startswith("."):
-            continue
-        with open(p, "rb") as f:
-            b = f.read()
-        if name == "manifest.json":
-            m = json.loads(b)
-            for w in m["windows"]:
-                for k in ("prove_seconds", "verify_seconds", "adopted"):
-                    w.pop(k, None)
-            b = json.dumps(m, sort_keys=True).encode()
-        out[name] = b
-    return out
-
-
 @pytest.fixture(scope="module")
 def spool_and_reference(tmp_path_factory):
     """A recorded spool (copied before use: proving consumes its traces) and the run directory one
@@ -180,17 +163,10 @@ def test_one_and_two_local_workers_give_byte_identical_runs(spool_and_reference,
     assert r.returncode == 0, r.stderr
     assert "2 workers on a local Ray instance" in r.stdout
     assert "in flight" in r.stdout                      # the progress line shows the windows in flight
-    a, b = _files(ref_run), _files(run)
+    a, b = comparable_files(ref_run), comparable_files(run)
     assert sorted(a) == sorted(b) and any(n.startswith("window-") for n in a)
     for name in a:
         assert a[name] == b[name], f"{name} differs between 1 and 2 workers"
-    # verification in parallel: the same verdict and summary as sequential
-    v1 = zkdl("verify", run, "--json")
-    v2 = zkdl("verify", run, "--json", "--workers", "2")
-    assert v1.returncode == v2.returncode == 0, v2.stderr
-    s1, s2 = json.loads(v1.stdout), json.loads(v2.stdout)
-    for k in ("valid", "losses", "final_model_sha256", "final_model_link", "steps"):
-        assert s1[k] == s2[k]
 
 
 def _ray_jobs() -> list[int]:
@@ -218,7 +194,7 @@ def _check_complete(run: str, ref_run: str) -> None:
     assert [w["t0"] for w in m["windows"]] == list(range(0, STEPS, WINDOW))      # none twice, none lost
     v = zkdl("verify", run)
     assert v.returncode == 0, v.stdout + v.stderr
-    assert _files(run) == _files(ref_run)
+    assert comparable_files(run) == comparable_files(ref_run)
 
 
 def test_worker_and_node_killed_mid_run(spool_and_reference, cluster, tmp_path):
@@ -250,6 +226,31 @@ def test_worker_and_node_killed_mid_run(spool_and_reference, cluster, tmp_path):
             c.wait_for_nodes()
     assert p.returncode == 0, err
     _check_complete(run, ref_run)
+    # verification in parallel on the cluster: the same verdict and summary as sequential
+    v1 = zkdl("verify", run, "--json")
+    v2 = zkdl("verify", run, "--json", "--ray", c.address, "--workers", "2")
+    assert v1.returncode == v2.returncode == 0, v2.stderr
+    s1, s2 = json.loads(v1.stdout), json.loads(v2.stdout)
+    for k in ("valid", "losses", "final_model_sha256", "final_model_link", "steps", "windows"):
+        if k == "windows":
+            s1[k] = [{a: b for a, b in w.items() if a != "verify_seconds"} for w in s1[k]]
+            s2[k] = [{a: b for a, b in w.items() if a != "verify_seconds"} for w in s2[k]]
+        assert s1[k] == s2[k], k
+    # a tampered window is rejected by the parallel verifier too, and named
+    data = bytearray(open(os.path.join(run, "window-000001.proof"), "rb").read())
+    data[-40] ^= 1
+    bad = str(tmp_path / "bad")
+    shutil.copytree(run, bad)
+    with open(os.path.join(bad, "window-000001.proof"), "wb") as f:
+        f.write(bytes(data))
+    m = _manifest(bad)
+    from zkdl.runfiles import sha256_bytes
+
+    m["windows"][1]["sha256"] = sha256_bytes(bytes(data))
+    with open(os.path.join(bad, "manifest.json"), "w") as f:
+        json.dump(m, f)
+    v = zkdl("verify", bad, "--ray", c.address)
+    assert v.returncode in (1, 2) and "window 1" in v.stderr, v.stderr         # invalid, or malformed
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))

@@ -350,3 +350,28 @@ def statement_summary(st: Statement) -> dict:
 def loss_value(loss_int: int, config: FixedPointConfig) -> float:
     """Per-example loss of a step: loss_int / (2^(2R) * B)."""
     return int(loss_int) / (4.0 ** config.R * config.batch_size)
+
+
+#: the manifest's per-window fields that depend on when and where a window was proven
+TIMING_FIELDS = ("prove_seconds", "verify_seconds", "adopted")
+
+
+def comparable_files(run_dir: str) -> dict[str, bytes]:
+    """A run directory's files (name -> bytes; hidden files such as the daemon's lock left out),
+    the manifest re-encoded without its timing fields: two proofs of one run, by any number of
+    workers, in any order, across restarts, give equal dictionaries (docs/protocol.md §12)."""
+    out = {}
+    for name in sorted(os.listdir(run_dir)):
+        path = os.path.join(run_dir, name)
+        if name.startswith(".") or not os.path.isfile(path):
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        if name == MANIFEST:
+            m = json.loads(data)
+            for w in m.get("windows", []):
+                for k in TIMING_FIELDS:
+                    w.pop(k, None)
+            data = json.dumps(m, sort_keys=True).encode()
+        out[name] = data
+    return out
