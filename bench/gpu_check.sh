@@ -5,7 +5,8 @@
 #   ZKDL_GPU_CHECK_NO_INSTALL=1 bash bench/gpu_check.sh   # skip the pip install (dry runs)
 #
 # Steps: the devices (nvidia-smi -L), pip install -e ".[gpu,test]" (CuPy for CUDA 12), the device
-# check (prover_gpu.available()), python -m pytest -q -m gpu tests/test_gpu_device.py, then
+# check (prover_gpu.available()), python -m pytest -q -n 0 -m gpu tests/test_gpu_device.py
+# tests/test_gpu_backend.py (kernels vs CPU; window proofs on the GPU byte-identical), then
 # python bench/gpu.py.  Every step runs even if an earlier one failed (so one run shows everything);
 # everything goes to stdout and, when $OUT is set, into $OUT/ (gpu_check.log, pytest_gpu.txt,
 # bench_gpu.jsonl).  Exit status: 0 all passed; 3 no usable GPU (the reason is printed);
@@ -96,12 +97,12 @@ else
     record device "NO DEVICE (rc $rc)"
 fi
 
-step "GPU tests: python -m pytest -q -m gpu tests/test_gpu_device.py"
+step "GPU tests: python -m pytest -q -n 0 -m gpu tests/test_gpu_device.py tests/test_gpu_backend.py"
 rc=0
 if [ -n "$OUTDIR" ]; then
-    "$PY" -m pytest -q -n 0 -m gpu tests/test_gpu_device.py --tb=short 2>&1 | tee "$OUTDIR/pytest_gpu.txt" || rc=$?
+    "$PY" -m pytest -q -n 0 -m gpu tests/test_gpu_device.py tests/test_gpu_backend.py --tb=short 2>&1 | tee "$OUTDIR/pytest_gpu.txt" || rc=$?
 else
-    "$PY" -m pytest -q -n 0 -m gpu tests/test_gpu_device.py --tb=short || rc=$?
+    "$PY" -m pytest -q -n 0 -m gpu tests/test_gpu_device.py tests/test_gpu_backend.py --tb=short || rc=$?
 fi
 record tests "$([ "$rc" = 0 ] && echo passed || echo "FAILED rc=$rc")"
 

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from . import _native
+from . import backend as _backend
 from .errors import EncodingError, ShapeError, ZkdlError
 from .field import R_MODULUS, FrVec, scalar_limbs
 
@@ -318,7 +319,7 @@ def msm(points: PointVec, scalars) -> G1:
         raise ShapeError("msm: points must be a PointVec")
     arr, kind = _scalar_args(scalars, len(points), "msm")
     out = np.empty((1, 12), dtype=np.uint64)
-    _native.msm(out, points.limbs, arr, kind)
+    _backend.active().msm(out, points.limbs, arr, kind)
     return G1(out)
 
 

@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import _native
+from . import backend as _backend
 from .errors import FieldRangeError, ShapeError, ZkdlError
 
 R_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
@@ -155,7 +156,7 @@ class FrVec:
         if k > 40:
             raise ShapeError(f"eq_table: {k} variables is too many")
         out = np.empty((1 << k, 4), dtype=np.uint64)
-        _native.fr_eq_table(out, uv.limbs)
+        _backend.active().fr_eq_table(out, uv.limbs)
         return cls(out)
 
     @classmethod
@@ -226,33 +227,35 @@ class FrVec:
     __hash__ = None
 
     # ------------------------------------------------------------------ arithmetic
-    def _binary(self, other, vec_fn, scalar_fn) -> "FrVec":
+    def _binary(self, other, vec_op: str, scalar_op: str | None) -> "FrVec":
+        """An elementwise operation on the active backend (zkdl.backend): vec_op with an FrVec,
+        scalar_op with an integer."""
         out = np.empty_like(self.limbs)
         if isinstance(other, FrVec):
             if len(other) != len(self):
                 raise ShapeError(f"length mismatch: {len(self)} vs {len(other)}")
-            vec_fn(out, self.limbs, other.limbs)
-        elif isinstance(other, (int, np.integer)):
-            scalar_fn(out, self.limbs, scalar_limbs(other))
+            getattr(_backend.active(), vec_op)(out, self.limbs, other.limbs)
+        elif isinstance(other, (int, np.integer)) and scalar_op is not None:
+            getattr(_backend.active(), scalar_op)(out, self.limbs, scalar_limbs(other))
         else:
             return NotImplemented
         return FrVec(out)
 
     def __add__(self, other):
-        return self._binary(other, _native.fr_add, _native.fr_add_scalar)
+        return self._binary(other, "fr_add", "fr_add_scalar")
 
     __radd__ = __add__
 
     def __sub__(self, other):
         if isinstance(other, (int, np.integer)):
-            return self._binary(-int(other), _native.fr_add, _native.fr_add_scalar)
-        return self._binary(other, _native.fr_sub, None)
+            return self._binary(-int(other), "fr_add", "fr_add_scalar")
+        return self._binary(other, "fr_sub", None)
 
     def __rsub__(self, other):
         return (-self) + other
 
     def __mul__(self, other):
-        return self._binary(other, _native.fr_mul, _native.fr_scale)
+        return self._binary(other, "fr_mul", "fr_scale")
 
     __rmul__ = __mul__
 
@@ -294,7 +297,7 @@ class FrVec:
         if n % 2:
             raise ShapeError(f"fold: length {n} is odd")
         out = np.empty((n // 2, 4), dtype=np.uint64)
-        _native.fr_fold(out, self.limbs, scalar_limbs(c))
+        _backend.active().fr_fold(out, self.limbs, scalar_limbs(c))
         return FrVec(out)
 
 
@@ -313,7 +316,7 @@ def product_evals(eq: "FrVec | None", factors: Sequence[FrVec], degree: int) -> 
     sum_i w_i * prod_j (f_j[i] + X * (f_j[m + i] - f_j[i])), with w = eq (length m) or 1 and
     m = len(f_j) / 2 (the round binds the most significant variable)."""
     out = np.empty((degree + 1, 4), dtype=np.uint64)
-    _native.sc_term_evals(out, None if eq is None else eq.limbs, tuple(f.limbs for f in factors), degree)
+    _backend.active().sc_term_evals(out, None if eq is None else eq.limbs, tuple(f.limbs for f in factors), degree)
     return FrVec(out).to_ints()
 
 
