@@ -115,3 +115,27 @@ class GpuBackend:
         pts = PointVec(np.ascontiguousarray(points).reshape(-1, 12))
         sc = FrVec(np.ascontiguousarray(scalars).reshape(-1, 4)) if kind == 1 else np.asarray(scalars)
         out[...] = msm(self.dev, pts, sc, blocks=self.msm_blocks).limbs.reshape(out.shape)
+
+
+#: small MSM block sizes for the emulator (its barrier kernels run one coroutine per thread)
+EMU_MSM_BLOCKS = {"msm_scan_exclusive": 32, "msm_window_reduce": 8}
+
+
+def from_env() -> GpuBackend:
+    """The gpu backend the daemon uses: on the CUDA device (CuPy), or with ZKDL_GPU_DEVICE=emu on
+    the host emulator of the same kernels (slow; for checking the whole GPU path without a GPU).
+    GpuUnavailableError (a ZkdlError) saying why when there is no usable device."""
+    import os
+
+    which = os.environ.get("ZKDL_GPU_DEVICE", "").strip().lower() or "cuda"
+    if which not in _BACKENDS:              # one per process: the device's kernels load once
+        if which == "emu":
+            from . import emu
+
+            _BACKENDS[which] = GpuBackend(emu.load(), msm_blocks=EMU_MSM_BLOCKS)
+        else:
+            _BACKENDS[which] = GpuBackend()
+    return _BACKENDS[which]
+
+
+_BACKENDS: dict = {}

@@ -91,3 +91,31 @@ def test_use_refuses_an_incomplete_backend_and_restores_the_cpu():
     assert backend.name() == "cpu" and backend.active() is backend._native
     with backend.use("cpu"):
         assert backend.name() == "cpu"
+
+
+def test_daemon_backend_gpu_on_the_emulator_gives_the_cpu_run(tmp_path):
+    """zkdl daemon --backend gpu (ZKDL_GPU_DEVICE=emu: the kernels on the host emulator) proves a
+    run byte-identical to --backend cpu: windows, published model, link, manifest minus timings."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from runhelp import ROOT, env, record, zkdl
+    from zkdl.runfiles import comparable_files
+
+    spool = str(tmp_path / "spool")
+    record(spool, 2, window=2)
+    shutil.copytree(spool, str(tmp_path / "spool-gpu"))
+    r = zkdl("daemon", "--spool", spool, "--out", tmp_path / "cpu", "--once", "--quiet")
+    assert r.returncode == 0, r.stderr
+    e = env()
+    e["ZKDL_GPU_DEVICE"] = "emu"
+    r = subprocess.run([sys.executable, "-m", "zkdl", "daemon", "--spool", str(tmp_path / "spool-gpu"), "--out",
+                        str(tmp_path / "gpu"), "--once", "--quiet", "--backend", "gpu"], capture_output=True, text=True,
+                       env=e, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    a, b = comparable_files(str(tmp_path / "cpu")), comparable_files(str(tmp_path / "gpu"))
+    assert sorted(a) == sorted(b) and "final-model.link" in a
+    assert a == b
+    assert os.path.exists(tmp_path / "gpu" / "window-000000.proof")

@@ -574,10 +574,6 @@ def main(argv=None) -> int:
     if a.cmd is None:
         parser.print_help()
         return EXIT_UNUSABLE
-    if a.cmd == "daemon" and a.backend == "gpu":
-        _err("daemon --backend gpu: the GPU prover backend is not wired into proving yet (its CUDA kernels are only "
-             "compiled and emulation-tested, docs/gpu.md); use --backend cpu")
-        return EXIT_UNUSABLE
     from zkdl.errors import EncodingError, VerificationError, ZkdlError
 
     from .runfiles import RunFormatError, RunInvalidError

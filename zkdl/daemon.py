@@ -170,9 +170,16 @@ class Daemon:
                  ray: str | None = None, traces: str | None = None, threads: int | None = None):
         from .cluster import default_threads
 
-        if backend != "cpu":
-            raise DaemonError(f"--backend {backend}: the GPU prover backend is not wired into proving yet (its "
-                              "CUDA kernels are only compiled and emulation-tested, docs/gpu.md); use --backend cpu")
+        if backend not in ("cpu", "gpu"):
+            raise DaemonError(f"--backend must be cpu or gpu, got {backend!r}")
+        if backend == "gpu":            # before anything is written: a usable device (or ZKDL_GPU_DEVICE=emu)
+            from zkdl.prover_gpu.backend import from_env
+
+            try:
+                from_env()
+            except ZkdlError as e:
+                raise DaemonError(f"--backend gpu: {e}") from None
+        self.backend = backend
         if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
             raise DaemonError(f"--window must be an integer >= 1, got {window!r}")
         self.spool = os.path.abspath(spool)
@@ -432,7 +439,7 @@ class Daemon:
         from .worker import WindowJob
 
         job = WindowJob(k, t0, T, self.config, self.dataset, self.prf_key, self.reveal, start=start,
-                        threads=self.threads)
+                        threads=self.threads, backend=self.backend)
         if self.transport == "shared":
             job.spool = self.spool          # the worker reads the steps and the dataset opening there
         else:
@@ -563,8 +570,11 @@ class Daemon:
         fpath, lpath = os.path.join(self.out, rf.FINAL_MODEL_FILE), os.path.join(self.out, rf.FINAL_LINK_FILE)
         opath = os.path.join(self.private, rf.FINAL_OPENING_FILE)
         try:
-            model, msec, link = prove_final_model(self.config, weights_from_secret(self.config, secret), after,
-                                                  secret, prf_key=self.prf_key)
+            from .worker import prover_backend
+
+            with prover_backend(self.backend):
+                model, msec, link = prove_final_model(self.config, weights_from_secret(self.config, secret), after,
+                                                      secret, prf_key=self.prf_key)
         except (TrainingRangeError, FieldRangeError):
             model = None
         if model is None:

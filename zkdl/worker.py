@@ -41,6 +41,7 @@ class WindowJob:
     dataset_secret: object = None   # object-store transport: the DatasetSecret
     start: tuple | None = None      # (commitment, opening) the window starts from, when known
     threads: int | None = None      # native threads for this job (None: leave as is)
+    backend: str = "cpu"            # where the hot operations run (zkdl.backend): cpu or gpu
 
 
 @dataclass
@@ -79,6 +80,18 @@ def _dataset_secret(job: WindowJob):
     return _DSEC_CACHE[key]
 
 
+def prover_backend(name: str):
+    """A context running the enclosed proving on backend ``name`` (zkdl.backend): cpu, or gpu
+    (prover_gpu.backend.from_env: the CUDA device, or ZKDL_GPU_DEVICE=emu for the emulator)."""
+    from . import backend
+
+    if name == "cpu":
+        return nullcontext()
+    from zkdl.prover_gpu.backend import from_env
+
+    return backend.use(from_env())
+
+
 def warm_up(pause: float | None = None) -> int:
     """Import what a window job needs (a worker's start-up), then hold the worker briefly so
     that concurrent warm-ups land on different workers.  Returns the process id."""
@@ -110,7 +123,7 @@ def run_window(job: WindowJob) -> WindowResult:
     except (SpoolError, OSError, ZkdlError) as e:
         raise WindowFailed(f"window {job.k}: cannot read its steps: {e}") from None
     before, before_sec = job.start if job.start is not None else (None, None)
-    with _threads(job.threads) if job.threads else nullcontext():
+    with _threads(job.threads) if job.threads else nullcontext(), prover_backend(job.backend):
         t = time.perf_counter()
         try:
             proof, after, after_sec = prove_window(traces, before, before_sec, job.dataset, dsec,
