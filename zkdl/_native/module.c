@@ -7,6 +7,10 @@
  *   Fr elements:      4 x uint64 (Montgomery form unless a name says "canonical")
  *   affine points:    12 x uint64 (x, y in Montgomery form; infinity = all zero)
  *   Jacobian points:  18 x uint64 (X, Y, Z; infinity has Z = 0)
+ *
+ * One argument layer (zcall) serves every operation: an operation is a kernel k_NAME(zargs *)
+ * and one OP(...) line giving its arguments, their length relations and what it returns; see
+ * "the argument layer" below.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -15,158 +19,259 @@
 static int zk_threads = 1;
 #define PAR_MIN 8192 /* below this many elements kernels run on one thread */
 
-/* ---------------------------------------------------------------- buffers */
+/* ---------------------------------------------------------------- the argument layer */
+
+/* Element sizes in bytes. */
+#define FR_SZ ((Py_ssize_t)sizeof(fr_t))    /* 32 */
+#define FP_SZ ((Py_ssize_t)sizeof(fp_t))    /* 48, canonical Fp limbs */
+#define AFF_SZ ((Py_ssize_t)sizeof(g1_aff)) /* 96 */
+#define JAC_SZ ((Py_ssize_t)sizeof(g1_jac)) /* 144 */
+#define I64_SZ ((Py_ssize_t)8)
+#define U8_SZ ((Py_ssize_t)1)
+#define ENC_SZ ((Py_ssize_t)48)             /* compressed G1 encoding */
+
+#define ZMAX 4 /* Python arguments of one operation */
+#define ZTUP 4 /* buffers in a tuple argument */
+
+enum { Z_END, Z_OUT, Z_IN, Z_IN_OR_NONE, Z_TUPLE, Z_INT, Z_BOOL }; /* argument kinds */
+enum { RET_NONE, RET_INDEX, RET_INDEX_CODE };                      /* None, idx, (idx, code) */
+enum { Z_OK, Z_NOMEM };                                            /* kernel results */
 
 typedef struct {
-    Py_buffer view;
-    int held;
-} zbuf;
+    int kind;
+    Py_ssize_t unit;       /* buffers: element size in bytes (< 0: see SCALARS) */
+    int omit;              /* may be left out (the optional tail of the argument list) */
+    int dflt;              /* Z_INT, Z_BOOL: the value when left out */
+    int lo, hi;            /* Z_INT value, Z_TUPLE size: allowed range, checked before any buffer */
+    const char *range_msg; /*   ValueError message outside it (NULL: no range) */
+} zarg;
 
-static int zget(PyObject *o, zbuf *b, int writable, Py_ssize_t unit, const char *name)
+/* What a kernel gets, by argument position k (a tuple argument's buffers in t, tn, nt). */
+typedef struct {
+    void *p[ZMAX];        /* buffers: data (NULL for None) */
+    size_t n[ZMAX];       /*   element counts (0 for None) */
+    int given[ZMAX];      /*   0 for None */
+    int i[ZMAX];          /* int and bool arguments */
+    const void *t[ZTUP];  /* the tuple argument: buffers */
+    size_t tn[ZTUP];      /*   element counts */
+    int nt;               /*   how many */
+    long long idx;        /* result of RET_INDEX and RET_INDEX_CODE (starts at -1) */
+    int code;             /* result of RET_INDEX_CODE */
+} zargs;
+
+typedef struct {
+    const char *name;
+    int ret;                             /* RET_* */
+    int (*lens)(const zargs *z);         /* 0: ValueError "NAME: mismatched buffer lengths" */
+    int (*kernel)(zargs *z);             /* runs without the GIL; Z_OK or Z_NOMEM (MemoryError) */
+    zarg arg[ZMAX];                      /* ends at the first Z_END */
+    const char *(*check)(const zargs *z); /* optional, after lens, with the GIL: NULL or a
+                                            ValueError message */
+} zop;
+
+/* Argument specs. */
+#define OUT_BUF(U) {Z_OUT, U}                       /* writable buffer */
+#define IN_BUF(U) {Z_IN, U}                         /* read-only buffer */
+#define IN_BUF_OR_NONE(U) {Z_IN_OR_NONE, U}         /* read-only buffer or None */
+#define OPT_BUF_OR_NONE(U) {Z_IN_OR_NONE, U, .omit = 1} /* ... that may be left out (= None) */
+#define SCALARS(K) {Z_IN, -(K) - 1}                 /* int64 scalars, Fr when int argument K != 0 */
+#define TUPLE_OF(U, LO, HI, MSG) {Z_TUPLE, U, .lo = LO, .hi = HI, .range_msg = MSG}
+#define INT_ARG {Z_INT}
+#define INT_IN(LO, HI, MSG) {Z_INT, .lo = LO, .hi = HI, .range_msg = MSG}
+#define BOOL_ARG {Z_BOOL}                           /* truth value ("p") */
+#define OPT_BOOL_ARG(D) {Z_BOOL, .omit = 1, .dflt = D}
+
+/* In length relations (z is the parsed zargs). */
+#define LEN(k) (z->n[k])
+#define GIVEN(k) (z->given[k])
+#define IARG(k) (z->i[k])
+#define SAME2 (LEN(1) == LEN(0))
+#define SAME3 (LEN(1) == LEN(0) && LEN(2) == LEN(0))
+
+/* OP(NAME, RET, LENS, {args...}[, check]): the spec op_NAME of kernel k_NAME, with LENS an
+ * expression in LEN/GIVEN/IARG, and py_NAME, the function for the method table. */
+#define OP(NAME, RET, LENS, ...)                                                              \
+    static int lens_##NAME(const zargs *z) { (void)z; return (LENS); }                       \
+    static const zop op_##NAME = {#NAME, RET, lens_##NAME, k_##NAME, __VA_ARGS__};            \
+    static PyObject *py_##NAME(PyObject *self, PyObject *args) { return zcall(&op_##NAME, args); }
+
+/* Every argument is parsed by PyArg_ParseTuple as "O&" into a slot; the int and bool
+ * converters are PyArg_Parse's "i" and "p", so values and errors are those of "i" and "p". */
+typedef struct {
+    PyObject *o;
+    int i, pos;
+} zslot;
+typedef int (*zconv)(PyObject *, void *);
+
+static int conv_obj(PyObject *o, void *s) { ((zslot *)s)->o = o; return 1; }
+static int conv_int(PyObject *o, void *s) { return PyArg_Parse(o, "i", &((zslot *)s)->i); }
+static int conv_bool(PyObject *o, void *s) { return PyArg_Parse(o, "p", &((zslot *)s)->i); }
+static int conv_tuple(PyObject *o, void *s)
 {
-    b->held = 0;
-    if (PyObject_GetBuffer(o, &b->view, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
+    if (PyTuple_Check(o)) { ((zslot *)s)->o = o; return 1; }
+    /* the words of PyArg_ParseTuple's "O!" */
+    PyErr_Format(PyExc_TypeError, "argument %d must be tuple, not %.50s", ((zslot *)s)->pos,
+                 o == Py_None ? "None" : Py_TYPE(o)->tp_name);
+    return 0;
+}
+static const zconv zconvs[] = {[Z_OUT] = conv_obj, [Z_IN] = conv_obj, [Z_IN_OR_NONE] = conv_obj,
+                               [Z_TUPLE] = conv_tuple, [Z_INT] = conv_int, [Z_BOOL] = conv_bool};
+
+static int zget(PyObject *o, Py_buffer *v, int writable, Py_ssize_t unit, const char *name)
+{
+    if (PyObject_GetBuffer(o, v, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
         return -1;
-    b->held = 1;
-    if (unit > 0 && b->view.len % unit) {
+    if (v->len % unit) {
         PyErr_Format(PyExc_ValueError, "%s: buffer length %zd is not a multiple of %zd bytes",
-                     name, b->view.len, unit);
+                     name, v->len, unit);
+        PyBuffer_Release(v);
         return -1;
     }
     return 0;
 }
 
-static void zrel(zbuf *b)
+/* Parse args by op's spec, check ranges (before any buffer), take the buffers in argument
+ * order, check lengths and op->check, run the kernel without the GIL, build the result. */
+static PyObject *zcall(const zop *op, PyObject *args)
 {
-    if (b->held) PyBuffer_Release(&b->view);
-    b->held = 0;
+    zslot s[ZMAX];
+    zconv cv[ZMAX];
+    char fmt[3 * ZMAX + 2], *f = fmt;
+    int na = 0, tail = 0;
+    for (; na < ZMAX && op->arg[na].kind != Z_END; na++) {
+        const zarg *d = &op->arg[na];
+        if (d->omit && !tail++) *f++ = '|';
+        *f++ = 'O';
+        *f++ = '&';
+        cv[na] = zconvs[d->kind];
+        s[na] = (zslot){Py_None, d->dflt, na + 1}; /* what a left-out argument is */
+    }
+    *f = '\0';
+    for (int k = na; k < ZMAX; k++) cv[k] = conv_obj; /* not read: fmt has na units */
+    _Static_assert(ZMAX == 4, "zcall passes four argument slots");
+    if (!PyArg_ParseTuple(args, fmt, cv[0], &s[0], cv[1], &s[1], cv[2], &s[2], cv[3], &s[3]))
+        return NULL;
+
+    zargs z;
+    memset(&z, 0, sizeof z);
+    z.idx = -1;
+    for (int k = 0; k < na; k++) {
+        const zarg *d = &op->arg[k];
+        Py_ssize_t v = d->kind == Z_TUPLE ? PyTuple_GET_SIZE(s[k].o) : s[k].i;
+        z.i[k] = s[k].i;
+        if (d->range_msg && (v < d->lo || v > d->hi)) {
+            PyErr_SetString(PyExc_ValueError, d->range_msg);
+            return NULL;
+        }
+    }
+
+    Py_buffer view[ZMAX + ZTUP];
+    int held = 0;
+    PyObject *ret = NULL;
+    const char *msg;
+    int rc;
+    for (int k = 0; k < na; k++) {
+        const zarg *d = &op->arg[k];
+        Py_ssize_t unit = d->unit >= 0 ? d->unit : z.i[-d->unit - 1] ? FR_SZ : I64_SZ;
+        if (d->kind == Z_TUPLE) {
+            z.nt = (int)PyTuple_GET_SIZE(s[k].o);
+            if (z.nt > ZTUP) { /* a spec without a range <= ZTUP */
+                PyErr_Format(PyExc_SystemError, "%s: more than %d buffers", op->name, ZTUP);
+                goto done;
+            }
+            for (int j = 0; j < z.nt; j++) {
+                if (zget(PyTuple_GET_ITEM(s[k].o, j), &view[held], 0, unit, op->name)) goto done;
+                z.t[j] = view[held].buf;
+                z.tn[j] = (size_t)(view[held++].len / unit);
+            }
+        } else if (d->kind == Z_OUT || d->kind == Z_IN ||
+                   (d->kind == Z_IN_OR_NONE && s[k].o != Py_None)) {
+            if (zget(s[k].o, &view[held], d->kind == Z_OUT, unit, op->name)) goto done;
+            z.p[k] = view[held].buf;
+            z.n[k] = (size_t)(view[held++].len / unit);
+            z.given[k] = 1;
+        }
+    }
+    if (!op->lens(&z)) {
+        PyErr_Format(PyExc_ValueError, "%s: mismatched buffer lengths", op->name);
+        goto done;
+    }
+    if (op->check && (msg = op->check(&z))) {
+        PyErr_SetString(PyExc_ValueError, msg);
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = op->kernel(&z);
+    Py_END_ALLOW_THREADS
+    if (rc != Z_OK) { PyErr_NoMemory(); goto done; }
+    if (op->ret == RET_INDEX) ret = PyLong_FromLongLong(z.idx);
+    else if (op->ret == RET_INDEX_CODE) ret = Py_BuildValue("(Li)", z.idx, z.code);
+    else { ret = Py_None; Py_INCREF(ret); }
+done:
+    while (held > 0) PyBuffer_Release(&view[--held]);
+    return ret;
 }
 
-#define NITEMS(b, unit) ((size_t)((b).view.len / (unit)))
-#define FR_SZ ((Py_ssize_t)sizeof(fr_t))
-#define AFF_SZ ((Py_ssize_t)sizeof(g1_aff))
-#define JAC_SZ ((Py_ssize_t)sizeof(g1_jac))
-
-static PyObject *len_error(const char *fn)
-{
-    PyErr_Format(PyExc_ValueError, "%s: mismatched buffer lengths", fn);
-    return NULL;
+/* An elementwise kernel: for i < n = len(out), run the statements with O (out), A and B (the
+ * next two buffers; B NULL when absent) of types TO, TA, TB; parallel from PAR elements on. */
+#define MAP(NAME, TO, TA, TB, PAR, ...)                                                       \
+static int k_##NAME(zargs *z)                                                                 \
+{                                                                                             \
+    TO *O = z->p[0];                                                                          \
+    const TA *A = z->p[1];                                                                    \
+    const TB *B = z->p[2];                                                                    \
+    size_t n = z->n[0], par_min = PAR;                                                        \
+    (void)B, (void)par_min; /* B: unary maps; par_min: builds without OpenMP */               \
+    _Pragma("omp parallel for num_threads(zk_threads) if(n >= par_min) schedule(static)")     \
+    for (size_t i = 0; i < n; i++) { __VA_ARGS__; }                                           \
+    return Z_OK;                                                                              \
 }
+
+#define FR2 {OUT_BUF(FR_SZ), IN_BUF(FR_SZ)}
+#define FR3 {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), IN_BUF(FR_SZ)}
 
 /* ---------------------------------------------------------------- Fr, elementwise */
 
-#define BINOP(NAME, BN, EXPR)                                                                \
-static PyObject *py_##NAME(PyObject *self, PyObject *args)                                  \
-{                                                                                           \
-    PyObject *o, *a, *b;                                                                    \
-    zbuf bo, ba, bb;                                                                        \
-    bo.held = ba.held = bb.held = 0;                                                        \
-    PyObject *ret = NULL;                                                                   \
-    if (!PyArg_ParseTuple(args, "OOO", &o, &a, &b)) return NULL;                            \
-    if (zget(o, &bo, 1, FR_SZ, #NAME) || zget(a, &ba, 0, FR_SZ, #NAME) ||                   \
-        zget(b, &bb, 0, FR_SZ, #NAME)) goto done;                                           \
-    size_t n = NITEMS(bo, FR_SZ);                                                           \
-    if (NITEMS(ba, FR_SZ) != n || NITEMS(bb, FR_SZ) != (BN)) { len_error(#NAME); goto done; }\
-    fr_t *O = (fr_t *)bo.view.buf;                                                          \
-    const fr_t *A = (const fr_t *)ba.view.buf, *B = (const fr_t *)bb.view.buf;              \
-    Py_BEGIN_ALLOW_THREADS                                                                  \
-    _Pragma("omp parallel for num_threads(zk_threads) if(n >= PAR_MIN) schedule(static)")   \
-    for (size_t i = 0; i < n; i++) { EXPR; }                                                \
-    Py_END_ALLOW_THREADS                                                                    \
-    ret = Py_None; Py_INCREF(ret);                                                          \
-done:                                                                                       \
-    zrel(&bo); zrel(&ba); zrel(&bb);                                                        \
-    return ret;                                                                             \
-}
-
-BINOP(fr_add, n, fr_add(&O[i], &A[i], &B[i]))
-BINOP(fr_sub, n, fr_sub(&O[i], &A[i], &B[i]))
-BINOP(fr_mul, n, fr_mul(&O[i], &A[i], &B[i]))
+MAP(fr_add, fr_t, fr_t, fr_t, PAR_MIN, fr_add(&O[i], &A[i], &B[i]))
+OP(fr_add, RET_NONE, SAME3, FR3)
+MAP(fr_sub, fr_t, fr_t, fr_t, PAR_MIN, fr_sub(&O[i], &A[i], &B[i]))
+OP(fr_sub, RET_NONE, SAME3, FR3)
+MAP(fr_mul, fr_t, fr_t, fr_t, PAR_MIN, fr_mul(&O[i], &A[i], &B[i]))
+OP(fr_mul, RET_NONE, SAME3, FR3)
 /* b holds one element: O = A * b */
-BINOP(fr_scale, 1, fr_mul(&O[i], &A[i], &B[0]))
-BINOP(fr_add_scalar, 1, fr_add(&O[i], &A[i], &B[0]))
+MAP(fr_scale, fr_t, fr_t, fr_t, PAR_MIN, fr_mul(&O[i], &A[i], &B[0]))
+OP(fr_scale, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, FR3)
+MAP(fr_add_scalar, fr_t, fr_t, fr_t, PAR_MIN, fr_add(&O[i], &A[i], &B[0]))
+OP(fr_add_scalar, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, FR3)
 
-#define UNOP(NAME, EXPR)                                                                   \
-static PyObject *py_##NAME(PyObject *self, PyObject *args)                                  \
-{                                                                                           \
-    PyObject *o, *a;                                                                        \
-    zbuf bo, ba;                                                                            \
-    bo.held = ba.held = 0;                                                                  \
-    PyObject *ret = NULL;                                                                   \
-    if (!PyArg_ParseTuple(args, "OO", &o, &a)) return NULL;                                 \
-    if (zget(o, &bo, 1, FR_SZ, #NAME) || zget(a, &ba, 0, FR_SZ, #NAME)) goto done;         \
-    size_t n = NITEMS(bo, FR_SZ);                                                           \
-    if (NITEMS(ba, FR_SZ) != n) { len_error(#NAME); goto done; }                            \
-    fr_t *O = (fr_t *)bo.view.buf;                                                          \
-    const fr_t *A = (const fr_t *)ba.view.buf;                                              \
-    Py_BEGIN_ALLOW_THREADS                                                                  \
-    _Pragma("omp parallel for num_threads(zk_threads) if(n >= PAR_MIN) schedule(static)")   \
-    for (size_t i = 0; i < n; i++) { EXPR; }                                                \
-    Py_END_ALLOW_THREADS                                                                    \
-    ret = Py_None; Py_INCREF(ret);                                                          \
-done:                                                                                       \
-    zrel(&bo); zrel(&ba);                                                                   \
-    return ret;                                                                             \
-}
-
-UNOP(fr_neg, fr_neg(&O[i], &A[i]))
-UNOP(fr_to_canonical, fr_from_mont(&O[i], &A[i]))
-UNOP(fr_sqr, fr_sqr(&O[i], &A[i]))
+MAP(fr_neg, fr_t, fr_t, fr_t, PAR_MIN, fr_neg(&O[i], &A[i]))
+OP(fr_neg, RET_NONE, SAME2, FR2)
+MAP(fr_to_canonical, fr_t, fr_t, fr_t, PAR_MIN, fr_from_mont(&O[i], &A[i]))
+OP(fr_to_canonical, RET_NONE, SAME2, FR2)
+MAP(fr_sqr, fr_t, fr_t, fr_t, PAR_MIN, fr_sqr(&O[i], &A[i]))
+OP(fr_sqr, RET_NONE, SAME2, FR2)
 
 /* canonical limbs -> Montgomery; returns index of the first value >= r, or -1. */
-static PyObject *py_fr_from_canonical(PyObject *self, PyObject *args)
+static int k_fr_from_canonical(zargs *z)
 {
-    PyObject *o, *a;
-    zbuf bo, ba;
-    bo.held = ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO", &o, &a)) return NULL;
-    if (zget(o, &bo, 1, FR_SZ, "fr_from_canonical") || zget(a, &ba, 0, FR_SZ, "fr_from_canonical"))
-        goto done;
-    size_t n = NITEMS(bo, FR_SZ);
-    if (NITEMS(ba, FR_SZ) != n) { len_error("fr_from_canonical"); goto done; }
-    fr_t *O = (fr_t *)bo.view.buf;
-    const fr_t *A = (const fr_t *)ba.view.buf;
-    long long bad = -1;
-    Py_BEGIN_ALLOW_THREADS
+    fr_t *O = z->p[0];
+    const fr_t *A = z->p[1];
+    size_t n = z->n[0];
     for (size_t i = 0; i < n; i++) {
-        if (fr_geq_mod(&A[i])) { bad = (long long)i; break; }
+        if (fr_geq_mod(&A[i])) { z->idx = (long long)i; break; }
         fr_to_mont(&O[i], &A[i]);
     }
-    Py_END_ALLOW_THREADS
-    ret = PyLong_FromLongLong(bad);
-done:
-    zrel(&bo); zrel(&ba);
-    return ret;
+    return Z_OK;
 }
+OP(fr_from_canonical, RET_INDEX, SAME2, FR2)
 
 /* int64 -> Montgomery (negative x maps to r - |x|). */
-static PyObject *py_fr_from_i64(PyObject *self, PyObject *args)
-{
-    PyObject *o, *a;
-    zbuf bo, ba;
-    bo.held = ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO", &o, &a)) return NULL;
-    if (zget(o, &bo, 1, FR_SZ, "fr_from_i64") || zget(a, &ba, 0, 8, "fr_from_i64")) goto done;
-    size_t n = NITEMS(bo, FR_SZ);
-    if (NITEMS(ba, 8) != n) { len_error("fr_from_i64"); goto done; }
-    fr_t *O = (fr_t *)bo.view.buf;
-    const int64_t *A = (const int64_t *)ba.view.buf;
-    Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for num_threads(zk_threads) if (n >= PAR_MIN) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        int64_t x = A[i];
-        fr_t t = {{x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, 0, 0, 0}};
-        fr_to_mont(&O[i], &t);
-        if (x < 0) fr_neg(&O[i], &O[i]);
-    }
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&ba);
-    return ret;
-}
+MAP(fr_from_i64, fr_t, int64_t, fr_t, PAR_MIN,
+    int64_t x = A[i];
+    fr_t t = {{x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, 0, 0, 0}};
+    fr_to_mont(&O[i], &t);
+    if (x < 0) fr_neg(&O[i], &O[i]))
+OP(fr_from_i64, RET_NONE, SAME2, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ)})
 
 /* centred lift of a canonical value: magnitude and sign (v or r - v, whichever is smaller). */
 ZK_FN int fr_centred(fr_t *mag, const fr_t *canon)
@@ -187,40 +292,27 @@ ZK_FN int fr_centred(fr_t *mag, const fr_t *canon)
 
 /* Montgomery -> int64 by the centred lift; returns the index of the first value outside
  * [-2^bound_bits, 2^bound_bits) (bound_bits <= 63), or -1. */
-static PyObject *py_fr_to_i64(PyObject *self, PyObject *args)
+static int k_fr_to_i64(zargs *z)
 {
-    PyObject *o, *a;
-    int bound_bits;
-    zbuf bo, ba;
-    bo.held = ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OOi", &o, &a, &bound_bits)) return NULL;
-    if (bound_bits < 0 || bound_bits > 63) {
-        PyErr_SetString(PyExc_ValueError, "fr_to_i64: bound_bits must be in [0, 63]");
-        return NULL;
-    }
-    if (zget(o, &bo, 1, 8, "fr_to_i64") || zget(a, &ba, 0, FR_SZ, "fr_to_i64")) goto done;
-    size_t n = NITEMS(bo, 8);
-    if (NITEMS(ba, FR_SZ) != n) { len_error("fr_to_i64"); goto done; }
-    int64_t *O = (int64_t *)bo.view.buf;
-    const fr_t *A = (const fr_t *)ba.view.buf;
-    long long bad = -1;
-    uint64_t lim = 1ULL << bound_bits;
-    Py_BEGIN_ALLOW_THREADS
+    int64_t *O = z->p[0];
+    const fr_t *A = z->p[1];
+    size_t n = z->n[0];
+    uint64_t lim = 1ULL << z->i[2];
     for (size_t i = 0; i < n; i++) {
         fr_t c, m;
         fr_from_mont(&c, &A[i]);
         int neg = fr_centred(&m, &c);
         /* the range of a signed (bound_bits + 1)-bit integer: [-2^bound_bits, 2^bound_bits) */
-        if (m.v[1] | m.v[2] | m.v[3] || m.v[0] > lim || (m.v[0] == lim && !neg)) { bad = (long long)i; break; }
+        if (m.v[1] | m.v[2] | m.v[3] || m.v[0] > lim || (m.v[0] == lim && !neg)) {
+            z->idx = (long long)i;
+            break;
+        }
         O[i] = neg ? (int64_t)((uint64_t)0 - m.v[0]) : (int64_t)m.v[0];
     }
-    Py_END_ALLOW_THREADS
-    ret = PyLong_FromLongLong(bad);
-done:
-    zrel(&bo); zrel(&ba);
-    return ret;
+    return Z_OK;
 }
+OP(fr_to_i64, RET_INDEX, SAME2,
+   {OUT_BUF(I64_SZ), IN_BUF(FR_SZ), INT_IN(0, 63, "fr_to_i64: bound_bits must be in [0, 63]")})
 
 /* ---------------------------------------------------------------- Fr, reductions */
 
@@ -246,56 +338,27 @@ static void fr_dot_kernel(fr_t *out, const fr_t *A, const fr_t *B, size_t n)
     for (int t = 0; t < T; t++) fr_add(out, out, &parts[t]);
 }
 
-static PyObject *py_fr_inner(PyObject *self, PyObject *args)
+static int k_fr_inner(zargs *z)
 {
-    PyObject *o, *a, *b = Py_None;
-    zbuf bo, ba, bb;
-    bo.held = ba.held = bb.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO|O", &o, &a, &b)) return NULL;
-    if (zget(o, &bo, 1, FR_SZ, "fr_inner") || zget(a, &ba, 0, FR_SZ, "fr_inner")) goto done;
-    if (b != Py_None && zget(b, &bb, 0, FR_SZ, "fr_inner")) goto done;
-    size_t n = NITEMS(ba, FR_SZ);
-    if (NITEMS(bo, FR_SZ) != 1 || (b != Py_None && NITEMS(bb, FR_SZ) != n)) {
-        len_error("fr_inner");
-        goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    fr_dot_kernel((fr_t *)bo.view.buf, (const fr_t *)ba.view.buf,
-                  b != Py_None ? (const fr_t *)bb.view.buf : NULL, n);
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&ba); zrel(&bb);
-    return ret;
+    fr_dot_kernel(z->p[0], z->p[1], z->p[2], z->n[1]);
+    return Z_OK;
 }
+OP(fr_inner, RET_NONE, LEN(0) == 1 && (!GIVEN(2) || LEN(2) == LEN(1)),
+   {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), OPT_BUF_OR_NONE(FR_SZ)})
 
 /* Montgomery's trick; returns the index of the first zero, or -1. */
-static PyObject *py_fr_batch_inv(PyObject *self, PyObject *args)
+static int k_fr_batch_inv(zargs *z)
 {
-    PyObject *o, *a;
-    zbuf bo, ba;
-    bo.held = ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO", &o, &a)) return NULL;
-    if (zget(o, &bo, 1, FR_SZ, "fr_batch_inv") || zget(a, &ba, 0, FR_SZ, "fr_batch_inv")) goto done;
-    size_t n = NITEMS(bo, FR_SZ);
-    if (NITEMS(ba, FR_SZ) != n) { len_error("fr_batch_inv"); goto done; }
-    if (bo.view.buf == ba.view.buf && n) {
-        PyErr_SetString(PyExc_ValueError, "fr_batch_inv: output must not alias input");
-        goto done;
-    }
-    fr_t *O = (fr_t *)bo.view.buf;
-    const fr_t *A = (const fr_t *)ba.view.buf;
-    long long bad = -1;
-    Py_BEGIN_ALLOW_THREADS
+    fr_t *O = z->p[0];
+    const fr_t *A = z->p[1];
+    size_t n = z->n[0];
     fr_t acc = fr_ONE;
     for (size_t i = 0; i < n; i++) {
-        if (fr_is_zero(&A[i])) { bad = (long long)i; break; }
+        if (fr_is_zero(&A[i])) { z->idx = (long long)i; break; }
         O[i] = acc; /* prefix product of A[0..i) */
         fr_mul(&acc, &acc, &A[i]);
     }
-    if (bad < 0 && n) {
+    if (z->idx < 0 && n) {
         fr_t inv;
         fr_inv(&inv, &acc); /* 1 / (A0 ... A(n-1)) */
         for (size_t i = n; i-- > 0;) {
@@ -305,79 +368,41 @@ static PyObject *py_fr_batch_inv(PyObject *self, PyObject *args)
             O[i] = t;
         }
     }
-    Py_END_ALLOW_THREADS
-    ret = PyLong_FromLongLong(bad);
-done:
-    zrel(&bo); zrel(&ba);
-    return ret;
+    return Z_OK;
 }
+static const char *no_alias(const zargs *z)
+{
+    return z->p[0] == z->p[1] && z->n[0] ? "fr_batch_inv: output must not alias input" : NULL;
+}
+OP(fr_batch_inv, RET_INDEX, SAME2, FR2, no_alias)
 
 /* out[i] = x^i */
-static PyObject *py_fr_powers(PyObject *self, PyObject *args)
+static int k_fr_powers(zargs *z)
 {
-    PyObject *o, *x;
-    zbuf bo, bx;
-    bo.held = bx.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO", &o, &x)) return NULL;
-    if (zget(o, &bo, 1, FR_SZ, "fr_powers") || zget(x, &bx, 0, FR_SZ, "fr_powers")) goto done;
-    if (NITEMS(bx, FR_SZ) != 1) { len_error("fr_powers"); goto done; }
-    size_t n = NITEMS(bo, FR_SZ);
-    fr_t *O = (fr_t *)bo.view.buf;
-    const fr_t *X = (const fr_t *)bx.view.buf;
-    Py_BEGIN_ALLOW_THREADS
+    fr_t *O = z->p[0];
+    const fr_t *X = z->p[1];
+    size_t n = z->n[0];
     fr_t acc = fr_ONE;
     for (size_t i = 0; i < n; i++) { O[i] = acc; fr_mul(&acc, &acc, X); }
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&bx);
-    return ret;
+    return Z_OK;
 }
+OP(fr_powers, RET_NONE, LEN(1) == 1, FR2)
 
-/* out[i] = a[i] + c * (a[h + i] - a[i]), h = len(a) / 2 = len(out); out may alias a. */
-static PyObject *py_fr_fold(PyObject *self, PyObject *args)
-{
-    PyObject *o, *a, *c;
-    zbuf bo, ba, bc;
-    bo.held = ba.held = bc.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OOO", &o, &a, &c)) return NULL;
-    if (zget(o, &bo, 1, FR_SZ, "fr_fold") || zget(a, &ba, 0, FR_SZ, "fr_fold") ||
-        zget(c, &bc, 0, FR_SZ, "fr_fold")) goto done;
-    size_t h = NITEMS(bo, FR_SZ);
-    if (NITEMS(ba, FR_SZ) != 2 * h || NITEMS(bc, FR_SZ) != 1) { len_error("fr_fold"); goto done; }
-    fr_t *O = (fr_t *)bo.view.buf;
-    const fr_t *A = (const fr_t *)ba.view.buf, *C = (const fr_t *)bc.view.buf;
-    Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for num_threads(zk_threads) if (h >= PAR_MIN) schedule(static)
-    for (size_t i = 0; i < h; i++) {
-        fr_t t;
-        fr_sub(&t, &A[h + i], &A[i]);
-        fr_mul(&t, &t, C);
-        fr_add(&O[i], &A[i], &t);
-    }
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&ba); zrel(&bc);
-    return ret;
-}
+/* out[i] = a[i] + c * (a[h + i] - a[i]), h = len(a) / 2 = len(out) = n, c = B[0]; out may
+ * alias a. */
+MAP(fr_fold, fr_t, fr_t, fr_t, PAR_MIN,
+    fr_t t;
+    fr_sub(&t, &A[n + i], &A[i]);
+    fr_mul(&t, &t, B);
+    fr_add(&O[i], &A[i], &t))
+OP(fr_fold, RET_NONE, LEN(1) == 2 * LEN(0) && LEN(2) == 1, FR3)
 
 /* out[x] = eq(u, x) for x in {0,1}^k, u_1 the most significant bit of the index. */
-static PyObject *py_fr_eq_table(PyObject *self, PyObject *args)
+static int k_fr_eq_table(zargs *z)
 {
-    PyObject *o, *u;
-    zbuf bo, bu;
-    bo.held = bu.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO", &o, &u)) return NULL;
-    if (zget(o, &bo, 1, FR_SZ, "fr_eq_table") || zget(u, &bu, 0, FR_SZ, "fr_eq_table")) goto done;
-    size_t k = NITEMS(bu, FR_SZ);
-    if (k > 40 || NITEMS(bo, FR_SZ) != ((size_t)1 << k)) { len_error("fr_eq_table"); goto done; }
-    fr_t *O = (fr_t *)bo.view.buf;
-    const fr_t *U = (const fr_t *)bu.view.buf;
-    Py_BEGIN_ALLOW_THREADS
+    fr_t *O = z->p[0];
+    const fr_t *U = z->p[1];
+    size_t k = z->n[1];
     O[0] = fr_ONE;
     /* bind u_k first: each pass doubles the table, the new variable taking the top index bit,
      * so after all passes u_1 is the most significant bit.  Each i touches O[i], O[i + len]. */
@@ -389,12 +414,9 @@ static PyObject *py_fr_eq_table(PyObject *self, PyObject *args)
             fr_sub(&O[i], &O[i], &O[i + len]);
         }
     }
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&bu);
-    return ret;
+    return Z_OK;
 }
+OP(fr_eq_table, RET_NONE, LEN(1) <= 40 && LEN(0) == (size_t)1 << LEN(1), FR2)
 
 /* ---------------------------------------------------------------- G1 */
 
@@ -425,121 +447,39 @@ static void g1_batch_normalize(g1_aff *out, const g1_jac *in, size_t n)
     free(pre);
 }
 
-#define G1_UNOP(NAME, ISZ, OSZ, TI, TO, EXPR, PAR)                                        \
-static PyObject *py_##NAME(PyObject *self, PyObject *args)                                  \
-{                                                                                           \
-    PyObject *o, *a;                                                                        \
-    zbuf bo, ba;                                                                            \
-    bo.held = ba.held = 0;                                                                  \
-    PyObject *ret = NULL;                                                                   \
-    if (!PyArg_ParseTuple(args, "OO", &o, &a)) return NULL;                                 \
-    if (zget(o, &bo, 1, OSZ, #NAME) || zget(a, &ba, 0, ISZ, #NAME)) goto done;             \
-    size_t n = NITEMS(bo, OSZ);                                                             \
-    if (NITEMS(ba, ISZ) != n) { len_error(#NAME); goto done; }                              \
-    TO *O = (TO *)bo.view.buf;                                                              \
-    const TI *A = (const TI *)ba.view.buf;                                                  \
-    size_t par_min = PAR;                                                                   \
-    Py_BEGIN_ALLOW_THREADS                                                                  \
-    _Pragma("omp parallel for num_threads(zk_threads) if(n >= par_min) schedule(static)")   \
-    for (size_t i = 0; i < n; i++) { EXPR; }                                                \
-    Py_END_ALLOW_THREADS                                                                    \
-    ret = Py_None; Py_INCREF(ret);                                                          \
-done:                                                                                       \
-    zrel(&bo); zrel(&ba);                                                                   \
-    return ret;                                                                             \
-}
+#define JAC2 {OUT_BUF(JAC_SZ), IN_BUF(JAC_SZ)}
 
-G1_UNOP(g1_aff_to_jac, AFF_SZ, JAC_SZ, g1_aff, g1_jac, g1_aff_to_jac(&O[i], &A[i]), 1 << 30)
-G1_UNOP(g1_jac_dbl, JAC_SZ, JAC_SZ, g1_jac, g1_jac, g1_jac_dbl(&O[i], &A[i]), 256)
-G1_UNOP(g1_jac_neg, JAC_SZ, JAC_SZ, g1_jac, g1_jac, g1_jac_neg(&O[i], &A[i]), 1 << 30)
+MAP(g1_aff_to_jac, g1_jac, g1_aff, g1_aff, 1 << 30, g1_aff_to_jac(&O[i], &A[i]))
+OP(g1_aff_to_jac, RET_NONE, SAME2, {OUT_BUF(JAC_SZ), IN_BUF(AFF_SZ)})
+MAP(g1_jac_dbl, g1_jac, g1_jac, g1_jac, 256, g1_jac_dbl(&O[i], &A[i]))
+OP(g1_jac_dbl, RET_NONE, SAME2, JAC2)
+MAP(g1_jac_neg, g1_jac, g1_jac, g1_jac, 1 << 30, g1_jac_neg(&O[i], &A[i]))
+OP(g1_jac_neg, RET_NONE, SAME2, JAC2)
+MAP(g1_jac_add, g1_jac, g1_jac, g1_jac, 256, g1_jac_add(&O[i], &A[i], &B[i]))
+OP(g1_jac_add, RET_NONE, SAME3, {OUT_BUF(JAC_SZ), IN_BUF(JAC_SZ), IN_BUF(JAC_SZ)})
 
-static PyObject *py_g1_normalize(PyObject *self, PyObject *args)
+static int k_g1_normalize(zargs *z)
 {
-    PyObject *o, *a;
-    zbuf bo, ba;
-    bo.held = ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO", &o, &a)) return NULL;
-    if (zget(o, &bo, 1, AFF_SZ, "g1_normalize") || zget(a, &ba, 0, JAC_SZ, "g1_normalize")) goto done;
-    size_t n = NITEMS(bo, AFF_SZ);
-    if (NITEMS(ba, JAC_SZ) != n) { len_error("g1_normalize"); goto done; }
-    Py_BEGIN_ALLOW_THREADS
-    g1_batch_normalize((g1_aff *)bo.view.buf, (const g1_jac *)ba.view.buf, n);
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&ba);
-    return ret;
+    g1_batch_normalize(z->p[0], z->p[1], z->n[0]);
+    return Z_OK;
 }
+OP(g1_normalize, RET_NONE, SAME2, {OUT_BUF(AFF_SZ), IN_BUF(JAC_SZ)})
 
-static PyObject *py_g1_jac_add(PyObject *self, PyObject *args)
-{
-    PyObject *o, *a, *b;
-    zbuf bo, ba, bb;
-    bo.held = ba.held = bb.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OOO", &o, &a, &b)) return NULL;
-    if (zget(o, &bo, 1, JAC_SZ, "g1_jac_add") || zget(a, &ba, 0, JAC_SZ, "g1_jac_add") ||
-        zget(b, &bb, 0, JAC_SZ, "g1_jac_add")) goto done;
-    size_t n = NITEMS(bo, JAC_SZ);
-    if (NITEMS(ba, JAC_SZ) != n || NITEMS(bb, JAC_SZ) != n) { len_error("g1_jac_add"); goto done; }
-    g1_jac *O = (g1_jac *)bo.view.buf;
-    const g1_jac *A = (const g1_jac *)ba.view.buf, *B = (const g1_jac *)bb.view.buf;
-    Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for num_threads(zk_threads) if (n >= 256) schedule(static)
-    for (size_t i = 0; i < n; i++) g1_jac_add(&O[i], &A[i], &B[i]);
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&ba); zrel(&bb);
-    return ret;
-}
-
-/* out[i] = [k_i] p_i, k in Montgomery Fr form (elementwise scalar multiplication). */
-static PyObject *py_g1_jac_mul(PyObject *self, PyObject *args)
-{
-    PyObject *o, *a, *k;
-    zbuf bo, ba, bk;
-    bo.held = ba.held = bk.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OOO", &o, &a, &k)) return NULL;
-    if (zget(o, &bo, 1, JAC_SZ, "g1_jac_mul") || zget(a, &ba, 0, JAC_SZ, "g1_jac_mul") ||
-        zget(k, &bk, 0, FR_SZ, "g1_jac_mul")) goto done;
-    size_t n = NITEMS(bo, JAC_SZ);
-    if (NITEMS(ba, JAC_SZ) != n || NITEMS(bk, FR_SZ) != n) { len_error("g1_jac_mul"); goto done; }
-    g1_jac *O = (g1_jac *)bo.view.buf;
-    const g1_jac *A = (const g1_jac *)ba.view.buf;
-    const fr_t *K = (const fr_t *)bk.view.buf;
-    Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for num_threads(zk_threads) if (n >= 4) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        fr_t c;
-        fr_from_mont(&c, &K[i]);
-        g1_jac_mul_limbs(&O[i], &A[i], c.v, 4);
-    }
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&ba); zrel(&bk);
-    return ret;
-}
+/* out[i] = [k_i] p_i, k (B) in Montgomery Fr form (elementwise scalar multiplication). */
+MAP(g1_jac_mul, g1_jac, g1_jac, fr_t, 4,
+    fr_t c;
+    fr_from_mont(&c, &B[i]);
+    g1_jac_mul_limbs(&O[i], &A[i], c.v, 4))
+OP(g1_jac_mul, RET_NONE, SAME3, {OUT_BUF(JAC_SZ), IN_BUF(JAC_SZ), IN_BUF(FR_SZ)})
 
 /* Validity of affine points: returns (index, code) of the first bad point or (-1, 0);
  * code 1: not on the curve, 2: not in the prime-order subgroup (checked when `subgroup`). */
-static PyObject *py_g1_check(PyObject *self, PyObject *args)
+static int k_g1_check(zargs *z)
 {
-    PyObject *a;
-    int subgroup;
-    zbuf ba;
-    ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "Op", &a, &subgroup)) return NULL;
-    if (zget(a, &ba, 0, AFF_SZ, "g1_check")) goto done;
-    size_t n = NITEMS(ba, AFF_SZ);
-    const g1_aff *A = (const g1_aff *)ba.view.buf;
+    const g1_aff *A = z->p[0];
+    size_t n = z->n[0];
+    int subgroup = z->i[1];
     long long bad = (long long)n;
-    int code = 0;
-    Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel for num_threads(zk_threads) if (n >= 8) schedule(dynamic, 16) reduction(min : bad)
     for (size_t i = 0; i < n; i++) {
         int ok = !fp_geq_mod(&A[i].x) && !fp_geq_mod(&A[i].y) && g1_aff_on_curve(&A[i]);
@@ -551,62 +491,39 @@ static PyObject *py_g1_check(PyObject *self, PyObject *args)
         if (ok != 1 && (long long)i < bad) bad = (long long)i;
     }
     if (bad < (long long)n) {
-        code = g1_aff_on_curve(&A[bad]) && !fp_geq_mod(&A[bad].x) && !fp_geq_mod(&A[bad].y) ? 2 : 1;
-    } else {
-        bad = -1;
+        z->code = g1_aff_on_curve(&A[bad]) && !fp_geq_mod(&A[bad].x) && !fp_geq_mod(&A[bad].y) ? 2 : 1;
+        z->idx = bad;
     }
-    Py_END_ALLOW_THREADS
-    ret = Py_BuildValue("(Li)", bad, code);
-done:
-    zrel(&ba);
-    return ret;
+    return Z_OK;
 }
+OP(g1_check, RET_INDEX_CODE, 1, {IN_BUF(AFF_SZ), BOOL_ARG})
 
 /* g1_subgroup_flags(out_u8[n], a_aff[n], method): out[i] = 1 iff point i (assumed on the curve)
  * is in the prime-order subgroup; method 0: the endomorphism test used by g1_check and
  * g1_decompress, 1: the reference [r] P == O (slow; for tests). */
-static PyObject *py_g1_subgroup_flags(PyObject *self, PyObject *args)
+static int k_g1_subgroup_flags(zargs *z)
 {
-    PyObject *o, *a;
-    int method;
-    zbuf bo, ba;
-    bo.held = ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OOi", &o, &a, &method)) return NULL;
-    if (zget(o, &bo, 1, 1, "g1_subgroup_flags") || zget(a, &ba, 0, AFF_SZ, "g1_subgroup_flags")) goto done;
-    size_t n = NITEMS(bo, 1);
-    if (NITEMS(ba, AFF_SZ) != n) { len_error("g1_subgroup_flags"); goto done; }
-    uint8_t *O = (uint8_t *)bo.view.buf;
-    const g1_aff *A = (const g1_aff *)ba.view.buf;
-    Py_BEGIN_ALLOW_THREADS
+    uint8_t *O = z->p[0];
+    const g1_aff *A = z->p[1];
+    size_t n = z->n[0];
+    int method = z->i[2];
 #pragma omp parallel for num_threads(zk_threads) if (n >= 8) schedule(dynamic, 4)
     for (size_t i = 0; i < n; i++) {
         g1_jac j;
         g1_aff_to_jac(&j, &A[i]);
         O[i] = (uint8_t)(method ? g1_jac_in_subgroup_ref(&j) : g1_jac_in_subgroup(&j));
     }
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&ba);
-    return ret;
+    return Z_OK;
 }
+OP(g1_subgroup_flags, RET_NONE, SAME2, {OUT_BUF(U8_SZ), IN_BUF(AFF_SZ), INT_ARG})
 
 /* ZCash compressed encoding: 48 bytes, big-endian x, flags in the top 3 bits of byte 0:
  * 0x80 compressed, 0x40 infinity, 0x20 y is the larger root. */
-static PyObject *py_g1_compress(PyObject *self, PyObject *args)
+static int k_g1_compress(zargs *z)
 {
-    PyObject *o, *a;
-    zbuf bo, ba;
-    bo.held = ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO", &o, &a)) return NULL;
-    if (zget(o, &bo, 1, 48, "g1_compress") || zget(a, &ba, 0, AFF_SZ, "g1_compress")) goto done;
-    size_t n = NITEMS(bo, 48);
-    if (NITEMS(ba, AFF_SZ) != n) { len_error("g1_compress"); goto done; }
-    uint8_t *O = (uint8_t *)bo.view.buf;
-    const g1_aff *A = (const g1_aff *)ba.view.buf;
-    Py_BEGIN_ALLOW_THREADS
+    uint8_t *O = z->p[0];
+    const g1_aff *A = z->p[1];
+    size_t n = z->n[0];
     for (size_t i = 0; i < n; i++) {
         uint8_t *out = O + 48 * i;
         memset(out, 0, 48);
@@ -616,33 +533,22 @@ static PyObject *py_g1_compress(PyObject *self, PyObject *args)
         for (int b = 0; b < 48; b++) out[47 - b] = (uint8_t)(x.v[b / 8] >> (8 * (b % 8)));
         out[0] |= 0x80 | (fp_is_large(&A[i].y) ? 0x20 : 0);
     }
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&ba);
-    return ret;
+    return Z_OK;
 }
+OP(g1_compress, RET_NONE, SAME2, {OUT_BUF(ENC_SZ), IN_BUF(AFF_SZ)})
 
 /* Strict decoding.  Returns (index, code) of the first bad encoding or (-1, 0).
  * codes: 1 compression flag clear, 2 malformed infinity, 3 x not canonical (>= p),
  *        4 not on the curve, 5 not in the prime-order subgroup. */
-static PyObject *py_g1_decompress(PyObject *self, PyObject *args)
+static int k_g1_decompress(zargs *z)
 {
-    PyObject *o, *a;
-    int subgroup = 1;
-    zbuf bo, ba;
-    bo.held = ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO|p", &o, &a, &subgroup)) return NULL;
-    if (zget(o, &bo, 1, AFF_SZ, "g1_decompress") || zget(a, &ba, 0, 48, "g1_decompress")) goto done;
-    size_t n = NITEMS(bo, AFF_SZ);
-    if (NITEMS(ba, 48) != n) { len_error("g1_decompress"); goto done; }
-    g1_aff *O = (g1_aff *)bo.view.buf;
-    const uint8_t *A = (const uint8_t *)ba.view.buf;
+    g1_aff *O = z->p[0];
+    const uint8_t *A = z->p[1];
+    size_t n = z->n[0];
+    int subgroup = z->i[2];
     long long bad = (long long)n;
     int *codes = (int *)calloc(n ? n : 1, sizeof(int));
-    if (!codes) { PyErr_NoMemory(); goto done; }
-    Py_BEGIN_ALLOW_THREADS
+    if (!codes) return Z_NOMEM;
 #pragma omp parallel for num_threads(zk_threads) if (n >= 8) schedule(dynamic, 16) reduction(min : bad)
     for (size_t i = 0; i < n; i++) {
         const uint8_t *in = A + 48 * i;
@@ -684,41 +590,24 @@ static PyObject *py_g1_decompress(PyObject *self, PyObject *args)
         codes[i] = code;
         if (code && (long long)i < bad) bad = (long long)i;
     }
-    Py_END_ALLOW_THREADS
-    if (bad < (long long)n) ret = Py_BuildValue("(Li)", bad, codes[bad]);
-    else ret = Py_BuildValue("(Li)", -1LL, 0);
+    if (bad < (long long)n) { z->idx = bad; z->code = codes[bad]; }
     free(codes);
-done:
-    zrel(&bo); zrel(&ba);
-    return ret;
+    return Z_OK;
 }
+OP(g1_decompress, RET_INDEX_CODE, SAME2, {OUT_BUF(AFF_SZ), IN_BUF(ENC_SZ), OPT_BOOL_ARG(1)})
 
 /* Hash to curve by try-and-increment: x0 = canonical field element from the hash (Python side);
  * x = x0, x0 + 1, ... until x^3 + 4 is a square; y = the root whose "larger" flag equals the
  * sign bit; then clear the cofactor with h_eff = 0xd201000000010001 (the effective G1
  * cofactor of the hash-to-curve standard).  Nobody knows a discrete log of the result. */
-static PyObject *py_g1_hash_to_curve(PyObject *self, PyObject *args)
+static int k_g1_hash_to_curve(zargs *z)
 {
-    PyObject *o, *xs, *signs;
-    zbuf bo, bx, bs;
-    bo.held = bx.held = bs.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OOO", &o, &xs, &signs)) return NULL;
-    if (zget(o, &bo, 1, AFF_SZ, "g1_hash_to_curve") || zget(xs, &bx, 0, 48, "g1_hash_to_curve") ||
-        zget(signs, &bs, 0, 1, "g1_hash_to_curve")) goto done;
-    size_t n = NITEMS(bo, AFF_SZ);
-    if (NITEMS(bx, 48) != n || NITEMS(bs, 1) != n) { len_error("g1_hash_to_curve"); goto done; }
-    g1_aff *O = (g1_aff *)bo.view.buf;
-    const fp_t *X = (const fp_t *)bx.view.buf;
-    const uint8_t *S = (const uint8_t *)bs.view.buf;
-    for (size_t i = 0; i < n; i++)
-        if (fp_geq_mod(&X[i])) {
-            PyErr_SetString(PyExc_ValueError, "g1_hash_to_curve: x not canonical");
-            goto done;
-        }
+    g1_aff *O = z->p[0];
+    const fp_t *X = z->p[1];
+    const uint8_t *S = z->p[2];
+    size_t n = z->n[0];
     g1_jac *J = (g1_jac *)malloc((n ? n : 1) * sizeof(g1_jac));
-    if (!J) { PyErr_NoMemory(); goto done; }
-    Py_BEGIN_ALLOW_THREADS
+    if (!J) return Z_NOMEM;
 #pragma omp parallel for num_threads(zk_threads) if (n >= 4) schedule(dynamic, 8)
     for (size_t i = 0; i < n; i++) {
         static const uint64_t heff[1] = {0xd201000000010001ULL};
@@ -740,42 +629,35 @@ static PyObject *py_g1_hash_to_curve(PyObject *self, PyObject *args)
         }
     }
     g1_batch_normalize(O, J, n);
-    Py_END_ALLOW_THREADS
     free(J);
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&bx); zrel(&bs);
-    return ret;
+    return Z_OK;
 }
-
+static const char *x_canonical(const zargs *z)
+{
+    const fp_t *X = z->p[1];
+    for (size_t i = 0; i < z->n[1]; i++)
+        if (fp_geq_mod(&X[i])) return "g1_hash_to_curve: x not canonical";
+    return NULL;
+}
+OP(g1_hash_to_curve, RET_NONE, SAME3, {OUT_BUF(AFF_SZ), IN_BUF(FP_SZ), IN_BUF(U8_SZ)}, x_canonical)
 
 /* g1_fixed_base_mul(out_aff[n], base_aff[1], k_fr[n]): out[i] = [k_i] B for one base point B.
  * Fixed-base comb with 8-bit windows: a table of j * 2^(8w) B (w < 32, 1 <= j < 256, 8160
  * affine points, built once per call), then at most 32 mixed additions per scalar.  Used for
  * the blinding terms rho_i * h of row commitments. */
-static PyObject *py_g1_fixed_base_mul(PyObject *self, PyObject *args)
+static int k_g1_fixed_base_mul(zargs *z)
 {
-    PyObject *o, *b, *k;
-    zbuf bo, bb, bk;
-    bo.held = bb.held = bk.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OOO", &o, &b, &k)) return NULL;
-    if (zget(o, &bo, 1, AFF_SZ, "g1_fixed_base_mul") || zget(b, &bb, 0, AFF_SZ, "g1_fixed_base_mul") ||
-        zget(k, &bk, 0, FR_SZ, "g1_fixed_base_mul")) goto done;
-    size_t n = NITEMS(bo, AFF_SZ);
-    if (NITEMS(bb, AFF_SZ) != 1 || NITEMS(bk, FR_SZ) != n) { len_error("g1_fixed_base_mul"); goto done; }
+    size_t n = z->n[0];
     const size_t W = 32, J = 255;
     g1_jac *tj = (g1_jac *)malloc(W * J * sizeof(g1_jac));
     g1_aff *tab = (g1_aff *)malloc(W * J * sizeof(g1_aff));
     g1_jac *res = (g1_jac *)malloc((n ? n : 1) * sizeof(g1_jac));
     if (!tj || !tab || !res) {
         free(tj); free(tab); free(res);
-        PyErr_NoMemory();
-        goto done;
+        return Z_NOMEM;
     }
-    const g1_aff *B = (const g1_aff *)bb.view.buf;
-    const fr_t *K = (const fr_t *)bk.view.buf;
-    Py_BEGIN_ALLOW_THREADS
+    const g1_aff *B = z->p[1];
+    const fr_t *K = z->p[2];
     g1_jac base;
     g1_aff_to_jac(&base, B);
     for (size_t w = 0; w < W; w++) {
@@ -796,14 +678,12 @@ static PyObject *py_g1_fixed_base_mul(PyObject *self, PyObject *args)
         }
         res[i] = acc;
     }
-    g1_batch_normalize((g1_aff *)bo.view.buf, res, n);
-    Py_END_ALLOW_THREADS
+    g1_batch_normalize(z->p[0], res, n);
     free(tj); free(tab); free(res);
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&bb); zrel(&bk);
-    return ret;
+    return Z_OK;
 }
+OP(g1_fixed_base_mul, RET_NONE, LEN(1) == 1 && LEN(2) == LEN(0),
+   {OUT_BUF(AFF_SZ), IN_BUF(AFF_SZ), IN_BUF(FR_SZ)})
 
 /* ---------------------------------------------------------------- MSM */
 
@@ -820,71 +700,48 @@ static void fr_to_signed_mags(uint64_t *mag, uint8_t *neg, const fr_t *K, size_t
 }
 
 /* msm(out_aff, points_aff, scalars, kind): kind 0 = int64 scalars, 1 = Montgomery Fr. */
-static PyObject *py_msm(PyObject *self, PyObject *args)
+static int k_msm(zargs *z)
 {
-    PyObject *o, *p, *k;
-    int kind;
-    zbuf bo, bp, bk;
-    bo.held = bp.held = bk.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OOOi", &o, &p, &k, &kind)) return NULL;
-    Py_ssize_t ksz = kind ? FR_SZ : 8;
-    if (zget(o, &bo, 1, AFF_SZ, "msm") || zget(p, &bp, 0, AFF_SZ, "msm") || zget(k, &bk, 0, ksz, "msm"))
-        goto done;
-    size_t n = NITEMS(bp, AFF_SZ);
-    if (NITEMS(bo, AFF_SZ) != 1 || NITEMS(bk, ksz) != n) { len_error("msm"); goto done; }
+    size_t n = z->n[1];
+    int kind = z->i[3];
     int rc = 0;
     uint64_t *mag = NULL;
     uint8_t *neg = NULL;
-    Py_BEGIN_ALLOW_THREADS
     zk_scalars s = {NULL, NULL, NULL};
-    if (kind == 0) s.i64 = (const int64_t *)bk.view.buf;
+    if (kind == 0) s.i64 = (const int64_t *)z->p[2];
     else {
         mag = (uint64_t *)malloc((n ? n : 1) * 32);
         neg = (uint8_t *)malloc(n ? n : 1);
-        if (mag && neg) fr_to_signed_mags(mag, neg, (const fr_t *)bk.view.buf, n);
+        if (mag && neg) fr_to_signed_mags(mag, neg, (const fr_t *)z->p[2], n);
         s.mag = mag;
         s.neg = neg;
     }
     g1_jac r;
     if (kind && (!mag || !neg)) rc = -1;
-    else rc = zk_msm(&r, (const g1_aff *)bp.view.buf, &s, n, zk_threads);
-    if (!rc) g1_jac_to_aff((g1_aff *)bo.view.buf, &r);
-    Py_END_ALLOW_THREADS
+    else rc = zk_msm(&r, (const g1_aff *)z->p[1], &s, n, zk_threads);
+    if (!rc) g1_jac_to_aff((g1_aff *)z->p[0], &r);
     free(mag);
     free(neg);
-    if (rc) { PyErr_NoMemory(); goto done; }
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&bp); zrel(&bk);
-    return ret;
+    return rc ? Z_NOMEM : Z_OK;
 }
+#define MSM_ARGS {OUT_BUF(AFF_SZ), IN_BUF(AFF_SZ), SCALARS(3), INT_ARG}
+OP(msm, RET_NONE, LEN(0) == 1 && LEN(2) == LEN(1), MSM_ARGS)
 
 /* msm_rows(out_aff[rows], points_aff[m], scalars[rows * m], kind): one MSM per row over the
  * same points (Hyrax commits a matrix row by row).  With at least as many rows as threads,
  * groups of rows share batch-affine buckets (zk_msm_rows); otherwise each row uses all threads. */
-static PyObject *py_msm_rows(PyObject *self, PyObject *args)
+static int k_msm_rows(zargs *z)
 {
-    PyObject *o, *p, *k;
-    int kind;
-    zbuf bo, bp, bk;
-    bo.held = bp.held = bk.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OOOi", &o, &p, &k, &kind)) return NULL;
-    Py_ssize_t ksz = kind ? FR_SZ : 8;
-    if (zget(o, &bo, 1, AFF_SZ, "msm_rows") || zget(p, &bp, 0, AFF_SZ, "msm_rows") ||
-        zget(k, &bk, 0, ksz, "msm_rows")) goto done;
-    size_t m = NITEMS(bp, AFF_SZ), rows = NITEMS(bo, AFF_SZ);
-    if (NITEMS(bk, ksz) != rows * m) { len_error("msm_rows"); goto done; }
+    size_t m = z->n[1], rows = z->n[0];
+    int kind = z->i[3];
     int fail = 0;
     uint64_t *mag = NULL;
     uint8_t *neg = NULL;
     g1_jac *res = (g1_jac *)malloc((rows ? rows : 1) * sizeof(g1_jac));
-    Py_BEGIN_ALLOW_THREADS
     if (kind) {
         mag = (uint64_t *)malloc((rows * m > 0 ? rows * m : 1) * 32);
         neg = (uint8_t *)malloc(rows * m > 0 ? rows * m : 1);
-        if (mag && neg) fr_to_signed_mags(mag, neg, (const fr_t *)bk.view.buf, rows * m);
+        if (mag && neg) fr_to_signed_mags(mag, neg, (const fr_t *)z->p[2], rows * m);
     }
     if (!res || (kind && (!mag || !neg))) fail = 1;
     else {
@@ -892,28 +749,24 @@ static PyObject *py_msm_rows(PyObject *self, PyObject *args)
         if (rows >= (size_t)T) {
             zk_scalars s = {NULL, NULL, NULL};
             if (kind) { s.mag = mag; s.neg = neg; }
-            else s.i64 = (const int64_t *)bk.view.buf;
-            if (zk_msm_rows(res, (const g1_aff *)bp.view.buf, &s, m, rows, T)) fail = 1;
+            else s.i64 = (const int64_t *)z->p[2];
+            if (zk_msm_rows(res, (const g1_aff *)z->p[1], &s, m, rows, T)) fail = 1;
         } else {
             for (size_t r = 0; r < rows && !fail; r++) {
                 zk_scalars s = {NULL, NULL, NULL};
                 if (kind) { s.mag = mag + 4 * r * m; s.neg = neg + r * m; }
-                else s.i64 = (const int64_t *)bk.view.buf + r * m;
-                if (zk_msm(&res[r], (const g1_aff *)bp.view.buf, &s, m, T)) fail = 1;
+                else s.i64 = (const int64_t *)z->p[2] + r * m;
+                if (zk_msm(&res[r], (const g1_aff *)z->p[1], &s, m, T)) fail = 1;
             }
         }
-        if (!fail) g1_batch_normalize((g1_aff *)bo.view.buf, res, rows);
+        if (!fail) g1_batch_normalize((g1_aff *)z->p[0], res, rows);
     }
-    Py_END_ALLOW_THREADS
     free(mag);
     free(neg);
     free(res);
-    if (fail) { PyErr_NoMemory(); goto done; }
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&bp); zrel(&bk);
-    return ret;
+    return fail ? Z_NOMEM : Z_OK;
 }
+OP(msm_rows, RET_NONE, LEN(2) == LEN(0) * LEN(1), MSM_ARGS)
 
 
 /* ---------------------------------------------------------------- sumcheck rounds */
@@ -925,34 +778,15 @@ done:
  * multiplications are the products themselves. */
 #define SC_MAX_F 4
 #define SC_MAX_D 8
-static PyObject *py_sc_term_evals(PyObject *self, PyObject *args)
+#define SC_RANGE "sc_term_evals: 1..4 factors and degree 1..8"
+static int k_sc_term_evals(zargs *z)
 {
-    PyObject *o, *eq, *fl;
-    int D;
-    if (!PyArg_ParseTuple(args, "OOO!i", &o, &eq, &PyTuple_Type, &fl, &D)) return NULL;
-    Py_ssize_t nf = PyTuple_GET_SIZE(fl);
-    if (nf < 1 || nf > SC_MAX_F || D < 1 || D > SC_MAX_D) {
-        PyErr_SetString(PyExc_ValueError, "sc_term_evals: 1..4 factors and degree 1..8");
-        return NULL;
-    }
-    zbuf bo, be, bf[SC_MAX_F];
-    bo.held = be.held = 0;
-    for (int j = 0; j < SC_MAX_F; j++) bf[j].held = 0;
-    PyObject *ret = NULL;
-    int has_eq = eq != Py_None;
-    if (zget(o, &bo, 1, FR_SZ, "sc_term_evals")) goto done;
-    if (has_eq && zget(eq, &be, 0, FR_SZ, "sc_term_evals")) goto done;
-    for (Py_ssize_t j = 0; j < nf; j++)
-        if (zget(PyTuple_GET_ITEM(fl, j), &bf[j], 0, FR_SZ, "sc_term_evals")) goto done;
-    size_t len = NITEMS(bf[0], FR_SZ), m = len / 2;
-    int bad = NITEMS(bo, FR_SZ) != (size_t)D + 1 || len % 2 || (has_eq && NITEMS(be, FR_SZ) != m);
-    for (Py_ssize_t j = 1; j < nf; j++) bad |= NITEMS(bf[j], FR_SZ) != len;
-    if (bad) { len_error("sc_term_evals"); goto done; }
+    int nf = z->nt, D = z->i[3];
+    size_t m = z->tn[0] / 2;
     const fr_t *F[SC_MAX_F];
-    for (Py_ssize_t j = 0; j < nf; j++) F[j] = (const fr_t *)bf[j].view.buf;
-    const fr_t *W = has_eq ? (const fr_t *)be.view.buf : NULL;
-    fr_t *O = (fr_t *)bo.view.buf;
-    Py_BEGIN_ALLOW_THREADS
+    for (int j = 0; j < nf; j++) F[j] = z->t[j];
+    const fr_t *W = z->p[1];
+    fr_t *O = z->p[0];
     int T = m >= PAR_MIN ? zk_threads : 1;
     if (T > 64) T = 64;
     fr_t parts[64][SC_MAX_D + 1];
@@ -984,36 +818,23 @@ static PyObject *py_sc_term_evals(PyObject *self, PyObject *args)
         for (int t = 0; t < T; t++) fr_add(&s, &s, &parts[t][X]);
         O[X] = s;
     }
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&be);
-    for (int j = 0; j < SC_MAX_F; j++) zrel(&bf[j]);
-    return ret;
+    return Z_OK;
 }
-
-/* out[i] = a[i] + a[h + i] (the eq table of the remaining variables after one round) */
-static PyObject *py_fr_half_sum(PyObject *self, PyObject *args)
+/* out has D + 1 elements; the factors one even length 2m; eq (if given) m */
+static int sc_lens(const zargs *z)
 {
-    PyObject *o, *a;
-    zbuf bo, ba;
-    bo.held = ba.held = 0;
-    PyObject *ret = NULL;
-    if (!PyArg_ParseTuple(args, "OO", &o, &a)) return NULL;
-    if (zget(o, &bo, 1, FR_SZ, "fr_half_sum") || zget(a, &ba, 0, FR_SZ, "fr_half_sum")) goto done;
-    size_t h = NITEMS(bo, FR_SZ);
-    if (NITEMS(ba, FR_SZ) != 2 * h) { len_error("fr_half_sum"); goto done; }
-    fr_t *O = (fr_t *)bo.view.buf;
-    const fr_t *A = (const fr_t *)ba.view.buf;
-    Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for num_threads(zk_threads) if (h >= PAR_MIN) schedule(static)
-    for (size_t i = 0; i < h; i++) fr_add(&O[i], &A[i], &A[h + i]);
-    Py_END_ALLOW_THREADS
-    ret = Py_None; Py_INCREF(ret);
-done:
-    zrel(&bo); zrel(&ba);
-    return ret;
+    size_t len = z->tn[0];
+    int ok = LEN(0) == (size_t)IARG(3) + 1 && len % 2 == 0 && (!GIVEN(1) || LEN(1) == len / 2);
+    for (int j = 1; j < z->nt; j++) ok &= z->tn[j] == len;
+    return ok;
 }
+OP(sc_term_evals, RET_NONE, sc_lens(z),
+   {OUT_BUF(FR_SZ), IN_BUF_OR_NONE(FR_SZ), TUPLE_OF(FR_SZ, 1, SC_MAX_F, SC_RANGE),
+    INT_IN(1, SC_MAX_D, SC_RANGE)})
+
+/* out[i] = a[i] + a[h + i], h = n (the eq table of the remaining variables after one round) */
+MAP(fr_half_sum, fr_t, fr_t, fr_t, PAR_MIN, fr_add(&O[i], &A[i], &A[n + i]))
+OP(fr_half_sum, RET_NONE, LEN(1) == 2 * LEN(0), FR2)
 
 /* ---------------------------------------------------------------- threads, module */
 
