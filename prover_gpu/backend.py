@@ -6,7 +6,8 @@ GPU, that a proof made on the GPU path is byte-identical to the CPU's.
 Each operation has the C extension's buffer-in / buffer-out signature (zkdl.backend.OPERATIONS):
 its inputs are copied to the device, the kernels run, the result is copied back into ``out``.
 (Tables do not yet stay on the device between operations: that is the next step for speed, and
-needs a device-resident FrVec; this layer fixes the interface and the bit-exact results.)
+needs a device-resident FrVec; this layer fixes the interface and the bit-exact results.  Row
+commitments run as one MSM per row for now.)
 Shapes the kernels do not take (a sumcheck round with more than 4 factors or degree above 8)
 run on the C extension and are counted in ``fallbacks``.
 
@@ -104,6 +105,25 @@ class GpuBackend:
         self.calls["sc_term_evals"] += 1
         deq = None if eq is None else self._up(eq)
         self._down(out, pl.sumcheck_round(self.dev, deq, [self._up(f) for f in factors], int(degree)))
+
+    def fr_logup_layer(self, po, qo, p, q):
+        h = int(po.shape[0])
+        self.calls["fr_logup_layer"] += 1
+        if h == 0:
+            return
+        dpo, dqo = self.dev.zeros((h, 4), np.uint64), self.dev.zeros((h, 4), np.uint64)
+        pl._launch_n(self.dev, "logup_layer", h, dpo, dqo, None if p is None else self._up(p), self._up(q), U64(h))
+        self._down(po, dpo)
+        self._down(qo, dqo)
+
+    def msm_rows(self, out, points, scalars, kind):
+        """One MSM per row (row r: scalars[r m, (r + 1) m)); the rows run one after another."""
+        m = int(np.asarray(points).reshape(-1, 12).shape[0])
+        per = np.asarray(scalars).reshape(-1, 4 if kind == 1 else 1)
+        for r in range(int(out.shape[0])):
+            row = per[r * m:(r + 1) * m]
+            self.msm(out[r:r + 1], points, row if kind == 1 else row.reshape(-1), kind)
+        self.calls["msm_rows"] += 1
 
     def msm(self, out, points, scalars, kind):
         from zkdl.curve import PointVec

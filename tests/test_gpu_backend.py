@@ -41,7 +41,8 @@ def _check_gpu_path(window, gpu) -> None:
         assert backend.name() == "gpu"
         on_gpu = _prove(window)
     assert backend.name() == "cpu"
-    for op in ("fr_vec_mul", "fr_vec_add", "fr_fold", "fr_eq_table", "sc_term_evals", "msm"):
+    for op in ("fr_vec_mul", "fr_vec_add", "fr_fold", "fr_eq_table", "sc_term_evals", "fr_logup_layer", "msm",
+               "msm_rows"):
         assert gpu.calls[op] > 0, op                    # the kernels really computed the proof
     assert on_gpu == cpu
     verify_window(on_gpu, window[3], window[1])

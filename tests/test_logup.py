@@ -316,3 +316,24 @@ def test_small_tables(tb):
     proof, *_ = logup.prove(KEY, Transcript("tb"), FrVec.from_int64(v), FrVec.from_int64(m))
     with pytest.raises((VerificationError, ShapeError)):
         logup.verify(KEY, Transcript("tb"), k, proof, table_bits=tb + 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 9), unit=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_tree_layer_matches_the_fraction_formula(k, unit, seed):
+    """logup._layer (the backend's fr_logup_layer) against p' = pL qR + pR qL, q' = qL qR with
+    L = 2y, R = 2y + 1 (unit numerators: p' = qL + qR), in plain integers mod r."""
+    import random
+
+    from zkdl.field import R_MODULUS as r
+    from zkdl.logup import _layer
+
+    rng = random.Random(seed)
+    q = [rng.randrange(r) for _ in range(1 << k)]
+    p = None if unit else [rng.randrange(r) for _ in range(1 << k)]
+    po, qo = _layer(None if p is None else FrVec.from_ints(p), FrVec.from_ints(q))
+    h = len(q) // 2
+    want_q = [q[2 * y] * q[2 * y + 1] % r for y in range(h)]
+    want_p = [(q[2 * y] + q[2 * y + 1]) % r if p is None else (p[2 * y] * q[2 * y + 1] + p[2 * y + 1] * q[2 * y]) % r
+              for y in range(h)]
+    assert qo.to_ints() == want_q and po.to_ints() == want_p

@@ -10,13 +10,14 @@ Montgomery limbs, points (n, 12) affine limbs):
     fr_fold(out, a, c)           out[i] = a[i] + c (a[h + i] - a[i]),  h = len(a) / 2
     fr_eq_table(out, u)          eq(u, x) for x in {0,1}^k, u_1 the most significant bit
     sc_term_evals(out, eq, factors, degree)     the sumcheck round kernel (field.product_evals)
+    fr_logup_layer(p_out, q_out, p, q)          a logUp fraction-tree level (logup._layer; p may be None)
     msm(out, points, scalars, kind)             sum_i [k_i] P_i (curve.msm; out: affine)
+    msm_rows(out, points, scalars, kind)        one MSM per row: row commitments (curve.msm_rows)
 
 Backends: ``cpu`` — the C extension ``zkdl._native`` itself (the default); ``gpu`` —
 :class:`zkdl.prover_gpu.backend.GpuBackend` on a CUDA device through CuPy, or on the host emulator
 of the same kernels (how CI checks that a proof made on the GPU path is byte-identical to the
-CPU's).  Everything else (conversions, inverses, curve arithmetic, row commitments) stays on the C
-extension.  The verifier never changes backend.
+CPU's).  Everything else (conversions, inverses, curve arithmetic) stays on the C extension.  The verifier never changes backend.
 
     with zkdl.backend.use(GpuBackend(device)):
         proof, after, sec = prove_window(...)
@@ -30,7 +31,7 @@ from .errors import ZkdlError
 
 #: the operations a backend provides (the rest of the C extension is shared by all backends)
 OPERATIONS = ("fr_add", "fr_sub", "fr_mul", "fr_add_scalar", "fr_scale", "fr_fold", "fr_eq_table",
-              "sc_term_evals", "msm")
+              "sc_term_evals", "fr_logup_layer", "msm", "msm_rows")
 
 _active = _native        # the C extension has exactly these functions: it is the cpu backend
 

@@ -340,7 +340,7 @@ def msm_rows(points: PointVec, scalars) -> PointVec:
         raise ShapeError(f"msm_rows: {total} scalars do not form rows of {m}")
     arr, kind = _scalar_args(scalars, total, "msm_rows")
     out = _affine_array(total // m)
-    _native.msm_rows(out, points.limbs, arr, kind)
+    _backend.active().msm_rows(out, points.limbs, arr, kind)
     return PointVec(out)
 
 

@@ -63,6 +63,7 @@ from .curve import G1, PointVec, msm
 from .errors import FieldRangeError, ShapeError, VerificationError
 from .field import R_MODULUS, FrVec
 from .mle import log2_exact
+from . import backend as _backend
 from .pedersen import random_scalar
 from .sigma import (
     EqualityProof, ProductProof, labelled, prove_equality, prove_product, verify_equality, verify_product,
@@ -205,6 +206,15 @@ def _split(vec: FrVec) -> tuple[FrVec, FrVec]:
     return FrVec(vec.limbs[0::2]), FrVec(vec.limbs[1::2])
 
 
+def _layer(p: FrVec | None, q: FrVec) -> tuple[FrVec, FrVec]:
+    """One level up the fraction tree, on the active backend (zkdl.backend): p' = pL qR + pR qL
+    (qL + qR when p is None: unit numerators), q' = qL qR."""
+    h = len(q) // 2
+    po, qo = np.empty((h, 4), dtype=np.uint64), np.empty((h, 4), dtype=np.uint64)
+    _backend.active().fr_logup_layer(po, qo, None if p is None else p.limbs, q.limbs)
+    return FrVec(po), FrVec(qo)
+
+
 def _tree(p: FrVec | None, q: FrVec) -> tuple[list, int, int]:
     """quads[j] = (pL, pR, qL, qR) of level j+1, and the root (p_0, q_0).  p = None: all leaf
     numerators are 1 (the witness tree): the last layer keeps (qL, qR) only."""
@@ -212,14 +222,8 @@ def _tree(p: FrVec | None, q: FrVec) -> tuple[list, int, int]:
     quads = [None] * n
     for j in range(n - 1, -1, -1):
         qL, qR = _split(q)
-        if p is None:
-            quads[j] = (qL, qR)
-            p = qL + qR
-        else:
-            pL, pR = _split(p)
-            quads[j] = (pL, pR, qL, qR)
-            p = pL * qR + pR * qL
-        q = qL * qR
+        quads[j] = (qL, qR) if p is None else (*_split(p), qL, qR)
+        p, q = _layer(p, q)
     if p is None:  # a single leaf
         return quads, 1, q[0]
     return quads, p[0], q[0]

@@ -833,6 +833,31 @@ OP(sc_term_evals, RET_NONE, sc_lens(z),
     INT_IN(1, SC_MAX_D, SC_RANGE)})
 
 /* out[i] = a[i] + a[h + i], h = n (the eq table of the remaining variables after one round) */
+/* One level of the logUp fraction tree (zkdl.logup), children 2y and 2y + 1:
+ * p'[y] = p[2y] q[2y+1] + p[2y+1] q[2y], q'[y] = q[2y] q[2y+1]; p None: numerators 1, p'[y] = q[2y] + q[2y+1]. */
+static int k_fr_logup_layer(zargs *z)
+{
+    fr_t *Po = z->p[0], *Qo = z->p[1];
+    const fr_t *P = GIVEN(2) ? z->p[2] : NULL, *Q = z->p[3];
+    size_t n = z->n[0];
+#pragma omp parallel for num_threads(zk_threads) if (n >= PAR_MIN) schedule(static)
+    for (size_t y = 0; y < n; y++) {
+        const fr_t *qL = &Q[2 * y], *qR = &Q[2 * y + 1];
+        if (P) {
+            fr_t a, b;
+            fr_mul(&a, &P[2 * y], qR);
+            fr_mul(&b, &P[2 * y + 1], qL);
+            fr_add(&Po[y], &a, &b);
+        } else {
+            fr_add(&Po[y], qL, qR);
+        }
+        fr_mul(&Qo[y], qL, qR);
+    }
+    return Z_OK;
+}
+OP(fr_logup_layer, RET_NONE, LEN(1) == LEN(0) && LEN(3) == 2 * LEN(0) && (!GIVEN(2) || LEN(2) == LEN(3)),
+   {OUT_BUF(FR_SZ), OUT_BUF(FR_SZ), IN_BUF_OR_NONE(FR_SZ), IN_BUF(FR_SZ)})
+
 MAP(fr_half_sum, fr_t, fr_t, fr_t, PAR_MIN, fr_add(&O[i], &A[i], &A[n + i]))
 OP(fr_half_sum, RET_NONE, LEN(1) == 2 * LEN(0), FR2)
 
@@ -898,6 +923,7 @@ static PyMethodDef methods[] = {
     M(msm_rows, "msm_rows(out_aff, points_aff, scalars, kind)"),
     M(sc_term_evals, "sc_term_evals(out, eq_or_None, factors_tuple, D)"),
     M(fr_half_sum, "fr_half_sum(out, a): out[i] = a[i] + a[h+i]"),
+    M(fr_logup_layer, "fr_logup_layer(p_out, q_out, p_or_None, q): one logUp tree level, children 2y, 2y+1"),
     M(set_num_threads, "set_num_threads(t)"),
     M(get_num_threads, "get_num_threads()"),
     M(max_threads, "max_threads()"),
