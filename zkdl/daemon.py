@@ -455,6 +455,8 @@ class Daemon:
         that a restart adopts it instead of proving it again; the manifest is not touched."""
         from .record import save_state
 
+        if rf.sha256_bytes(res.proof) != res.sha256:
+            raise WindowError(f"window {res.k}: the proof that came back is not the one its worker verified")
         rf.atomic_write(os.path.join(self.out, rf.window_file(res.k)), res.proof)
         save_state(os.path.join(self.private, rf.state_file(res.k + 1)), res.k + 1, res.t0 + res.T, res.after,
                    res.after_secret, res.sha256)
