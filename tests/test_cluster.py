@@ -318,3 +318,33 @@ def test_missing_ray_and_unreachable_cluster_are_one_line_errors(tmp_path):
     assert r.returncode == 2 and one_line_error(r.stderr) and "cannot reach the Ray cluster" in r.stderr, r.stderr
     r = zkdl("daemon", "--spool", spool, "--out", str(tmp_path / "run2"), "--once", "--ray", "nonsense")
     assert r.returncode == 2 and one_line_error(r.stderr) and "HOST:PORT" in r.stderr, r.stderr
+
+
+def test_continue_chain_is_the_only_way_into_a_chain(run_parts):
+    """The split verifier (verify_window_alone on workers, continue_chain in order) accepts exactly
+    what verify_window accepts: a statement must have been verified alone, must start where the
+    previous verified window ended (or from the range-proven initial model), and the previous
+    statement must itself be in the chain."""
+    from zkdl.circuits.prover import prove_window
+    from zkdl.circuits.training import WindowProof, continue_chain, verify_window_alone
+    from zkdl.errors import VerificationError
+
+    model, msec, ds, dsec, traces = run_parts
+    key = randomness.new_key()
+    p0, _, _ = prove_window(traces[:2], model, msec, ds, dsec, prf_key=key)
+    p1, _, _ = prove_window(traces[2:], None, None, ds, dsec, prf_key=key)     # proven out of order
+    st1 = verify_window_alone(p1.to_bytes(), ds)
+    unread = WindowProof.from_bytes(p0.to_bytes()).statement                   # parsed, never verified
+    with pytest.raises(VerificationError, match="verified first"):
+        continue_chain(unread, model)
+    with pytest.raises(VerificationError, match="does not start from the given model"):
+        continue_chain(st1, model)                     # window 1 is not a chain start
+    st0 = verify_window_alone(p0.to_bytes(), ds)
+    with pytest.raises(VerificationError, match="returned by verify_window"):
+        continue_chain(st1, st0)                       # window 0 is not in the chain yet
+    continue_chain(st0, model)
+    assert continue_chain(st1, st0).chain_verified
+    # a window from another run (another key: other commitments) never continues this chain
+    q1, _, _ = prove_window(traces[2:], None, None, ds, dsec, prf_key=randomness.new_key())
+    with pytest.raises(VerificationError, match="not the previous window's after"):
+        continue_chain(verify_window_alone(q1.to_bytes(), ds), st0)
