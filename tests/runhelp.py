@@ -57,3 +57,16 @@ def popen_zkdl(*args, **kw) -> subprocess.Popen:
 def one_line_error(stderr: str) -> bool:
     """Exactly one line on stderr, and no traceback."""
     return "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def snapshot(*dirs) -> dict:
+    """{relative path: bytes} of every file under the given directories (lock files aside: they
+    hold a pid): what "nothing was deleted or written" compares."""
+    from pathlib import Path
+
+    out = {}
+    for d in map(Path, dirs):
+        for p in sorted(d.rglob("*")):
+            if p.is_file() and not p.name.endswith(".lock"):
+                out[str(p.relative_to(d.parent))] = p.read_bytes()
+    return out

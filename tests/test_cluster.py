@@ -11,12 +11,11 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runhelp import CFG, ROOT, data, env, one_line_error, popen_zkdl, record, weights, zkdl
+from runhelp import CFG, ROOT, data, env, one_line_error, popen_zkdl, record, snapshot, weights, zkdl
 
 from zkdl import randomness
 from zkdl.runfiles import comparable_files
@@ -348,3 +347,76 @@ def test_continue_chain_is_the_only_way_into_a_chain(run_parts):
     q1, _, _ = prove_window(traces[2:], None, None, ds, dsec, prf_key=randomness.new_key())
     with pytest.raises(VerificationError, match="not the previous window's after"):
         continue_chain(verify_window_alone(q1.to_bytes(), ds), st0)
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_out_of_order_windows_on_disk_are_adopted_and_unpaired_states_refused(tmp_path, monkeypatch):
+    """A parallel daemon writes a window's proof and the state after it as soon as they arrive, in
+    any order.  Killed with window 1 written and window 0 not yet recorded, the spool holds a state
+    ahead of the manifest (state-2 with 0 windows recorded): a restart accepts it because the proof
+    it names is in the run directory, adopts both windows and completes the run (the same bytes as
+    an uninterrupted run); if that proof is not there (a run directory restored from an older
+    copy), the state is never the daemon's to delete: it refuses and nothing changes."""
+    from zkdl import cluster
+    from zkdl.daemon import Daemon
+
+    class LastFirst(cluster.Inline):
+        """Two jobs in flight whose results come back latest first."""
+        parallel = True
+
+        def __init__(self):
+            super().__init__()
+            self.capacity = 2
+
+        def wait(self, handles, timeout):
+            done = [h for h in handles if h in self._out]
+            return [max(done)] if done else []
+
+    spool, run = str(tmp_path / "spool"), str(tmp_path / "run")
+    record(spool, 6, window=2)
+    ref_spool, ref_run = str(tmp_path / "ref-spool"), str(tmp_path / "ref-run")
+    shutil.copytree(spool, ref_spool)
+    assert Daemon(ref_spool, ref_run, once=True, quiet=True).run() == 0
+
+    real = Daemon._record_entry
+
+    def crash_at_0(self, k, *a):
+        if k == 0:
+            raise _Crash()
+        return real(self, k, *a)
+
+    monkeypatch.setattr(cluster, "executor", lambda workers=None, address=None: LastFirst())
+    monkeypatch.setattr(Daemon, "_record_entry", crash_at_0)
+    with pytest.raises(_Crash):
+        Daemon(spool, run, once=True, quiet=True).run()
+    monkeypatch.undo()
+    private = os.path.join(spool, "private")
+    assert _manifest(run)["windows"] == []
+    assert {"state-000001.npz", "state-000002.npz"} <= set(os.listdir(private))     # 2 is ahead of 0 recorded
+    assert os.path.exists(os.path.join(run, "window-000001.proof"))
+
+    # a run directory without the proof that state-2 names: refused, nothing deleted or written
+    older = str(tmp_path / "older")
+    shutil.copytree(run, older)
+    os.unlink(os.path.join(older, "window-000001.proof"))
+    saved = str(tmp_path / "saved-run")
+    shutil.move(run, saved)
+    shutil.copytree(older, run)
+    before = snapshot(spool, run)
+    r = zkdl("daemon", "--spool", spool, "--out", run, "--once")
+    assert r.returncode == 2 and one_line_error(r.stderr) and "behind the spool" in r.stderr, r.stderr
+    assert snapshot(spool, run) == before
+
+    # the run directory as the daemon left it: both windows adopted, the run completed
+    shutil.rmtree(run)
+    shutil.move(saved, run)
+    r = zkdl("daemon", "--spool", spool, "--out", run, "--once")
+    assert r.returncode == 0, r.stderr
+    assert "window 0: adopted" in r.stdout and "window 1: adopted" in r.stdout
+    m = _manifest(run)
+    assert m["complete"] and [w["t0"] for w in m["windows"]] == [0, 2, 4]
+    assert comparable_files(run) == comparable_files(ref_run)
+    assert zkdl("verify", run).returncode == 0

@@ -28,14 +28,7 @@ def _manifest(run):
     return json.loads((run / rf.MANIFEST).read_text())
 
 
-def _snapshot(*dirs):
-    """{relative path: bytes} of every file under the given directories (lock files aside)."""
-    out = {}
-    for d in dirs:
-        for p in sorted(d.rglob("*")):
-            if p.is_file() and not p.name.endswith(".lock"):
-                out[str(p.relative_to(d.parent))] = p.read_bytes()
-    return out
+_snapshot = h.snapshot
 
 
 def _states(spool):
