@@ -1,31 +1,42 @@
-"""The weights inside a window, never committed (semantics v2; docs/protocol.md §11).
+"""The weights inside a window, never committed (semantics v2; docs/protocol.md §11), for every
+layer of the window at once (FAC4DNN: the layers stacked on a leading axis).
 
-In a window of T steps the master weights of a layer evolve exactly (no rounding),
+In a window of T steps the master weights of layer l evolve exactly (no rounding),
 
-    M_t = M_0 − η Σ_{s<t} A_sᵀ G_s,        m_t = m_0 − η 2^R Σ_{s<t} Σ_b G_s[b, ·]   (bias row),
+    M_t(l) = M_0(l) − η Σ_{s<t} A_s(l)ᵀ G_s(l),      m_t(l) = m_0(l) − η 2^R Σ_{s<t} Σ_b G_s(l)[b, ·],
 
-with A_s the layer's input and G_s = G_Z its output gradient at step s (B × d each, stacked over
-the window as (T, B, d) tensors) and η = eta_int.  A claim on a product with M_t at a random point
-therefore splits into a *start* term with M_0 (committed once per window) and a *history* term in
-A and G only:
+with A_s(l) the layer's input and G_s(l) = G_Z its output gradient at step s; A and G are stacked
+over the layers and the window's steps as (L, T, B, d) tensors (zero-padded to a common width:
+2^ni for inputs, 2^no for outputs) and η = eta_int.  A relation is claimed for a public
+combination ω of the layers (a row of layer weights: eq(u_l, ·) for the forward relation at a
+random point, a shifted one for the backward relation, whose output belongs to the layer below).
+A claim on a product with M_t therefore splits into a *start* term with M_0 and a *history* term
+in A and G only:
 
-  forward   Σ_t eq(u_t,t) Σ_c A_t(u_r,c) M_t(c,u_o)
-              = Σ_c A(u_t,u_r,c) M_0(c,u_o) − η Σ_{s,c} H(s,c) K(s,c),
-            H(s,c) = Σ_b A_s(b,c) G_s(b,u_o),     K(s,c) = Σ_t eq(u_t,t) lt(s,t) A_t(u_r,c);
-  backward  Σ_t eq(v_t,t) Σ_o G_t(v_r,o) M_t(v_c,o)
-              = Σ_o G(v_t,v_r,o) M_0(v_c,o) − η Σ_{s,o} H'(s,o) K'(s,o),
-            H'(s,o) = Σ_b A_s(b,v_c) G_s(b,o),    K'(s,o) = Σ_t eq(v_t,t) lt(s,t) G_t(v_r,o);
-  window end  M_T − M_0 = −η Σ_s A_sᵀ G_s,  m_T − m_0 = −η 2^R Σ_{s,b} G_s(b, ·).
+  forward   Σ_l ω(l) Σ_t eq(u_t,t) Σ_c A_t(l,u_r,c) M_t(l,c,u_o)
+              = Σ_{l,c} ω(l) A(l,u_t,u_r,c) M_0(l,c,u_o) − η Σ_{l,s,c} ω(l) H(l,s,c) K(l,s,c),
+            H(l,s,c) = Σ_b A_s(l,b,c) G_s(l,b,u_o),     K(l,s,c) = Σ_t eq(u_t,t) lt(s,t) A_t(l,u_r,c);
+  backward  Σ_l ω(l) Σ_t eq(v_t,t) Σ_o G_t(l,v_r,o) M_t(l,v_c,o)
+              = Σ_{l,o} ω(l) G(l,v_t,v_r,o) M_0(l,v_c,o) − η Σ_{l,s,o} ω(l) H'(l,s,o) K'(l,s,o),
+            H'(l,s,o) = Σ_b A_s(l,b,v_c) G_s(l,b,o),    K'(l,s,o) = Σ_t eq(v_t,t) lt(s,t) G_t(l,v_r,o);
+  window end  M_T(l) − M_0(l) = −η Σ_s A_s(l)ᵀ G_s(l),  m_T(l) − m_0(l) = −η 2^R Σ_{s,b} G_s(l)(b, ·).
 
-Each Σ H·K is one sumcheck over (s, c); then H(r_s, r_c) is an aggregated product over the
-instances s (zkdl.circuits.matmul) and K(r_s, r_c) one sumcheck over t whose two public factors
-are eq(u_t, ·) and LT(r_s, ·), the multilinear extension of "less than", which the verifier
-evaluates in O(log T) (:func:`lt_eval`).  The prover's work is O(T·B·d) per relation and layer,
-plus O(d²) per window for binding M_0 and for the end weights.
+Each Σ ω H·K is one sumcheck over (l, s, c) with the public factor ω; then H(r_l, r_s, r_c) is an
+aggregated product over the instances (l, s) (zkdl.circuits.matmul) and K(r_l, r_s, r_c) one
+sumcheck over t whose two public factors are eq(u_t, ·) and LT(r_s, ·), the multilinear extension
+of "less than", which the verifier evaluates in O(log T) (:func:`lt_eval`).  The proof of a
+relation is O(log(L·T·B·d)) in size; the prover's work is O(L·T·B·d) plus O(Σ_l d_l d_(l+1))
+per window for binding M_0 and for the end weights.
+
+The weights are committed per layer (model and master commitments); a claim on the stacked M at
+(r_l, r_c, r_o) is Σ_l eq(r_l, l) M_l(r_c, r_o) (each M_l zero-padded to the common widths,
+:func:`zkdl.circuits.tensors.eq_ext`): the prover sends M_l(r_c, r_o) for every layer but the
+last, whose value is derived (:func:`_weight_claim`), and each becomes a claim on that layer's
+commitment.
 
 Claims are on masked extensions (circuits/tensors.py): A and G are zero outside the valid
-(step, row, column) box, so padded steps contribute nothing to the sums; the bias terms, which
-have no A factor, carry the masks of the valid steps and rows explicitly.
+(layer, step, row, column) region, so padded layers and steps contribute nothing to the sums;
+the bias terms, which have no A factor, carry the masks of the valid steps and rows explicitly.
 """
 from __future__ import annotations
 
@@ -34,13 +45,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from zkdl.codec import Writer
 from zkdl.field import R_MODULUS, FrVec
 from zkdl.mle import ceil_log2, eq_eval, fix_leading, fix_trailing
 from zkdl.sumcheck import SumcheckSpec, Term
-from zkdl.codec import Writer
 
-from .channel import Channel, Claimed
+from .channel import Channel, Claimed, lincomb
 from .matmul import _bind_axis, claim_product, transpose_last
+from .tensors import eq_ext, layer_eval
 
 P = R_MODULUS
 HALF = pow(2, -1, P)
@@ -87,6 +99,19 @@ def valid_steps(u: Sequence[int], T: int) -> int:
     return sum(_eq(u).to_ints()[:T]) % P
 
 
+def resize(point: Sequence[int], n: int) -> tuple[list[int], int]:
+    """A point on an axis of len(point) variables, moved to n variables, for tables whose valid part
+    fits both: T_len(point) = factor · T_n(point')."""
+    point = [int(x) for x in point]
+    m = len(point)
+    if m <= n:
+        return [0] * (n - m) + point, 1
+    lead = 1
+    for x in point[:m - n]:
+        lead = lead * (1 - x) % P
+    return point[m - n:], lead
+
+
 # ---------------------------------------------------------------------------- prover-side tables
 def _later_sums(rows: FrVec, u: Sequence[int], Tp: int, D: int) -> FrVec:
     """K[s] = Σ_{t>s} eq(u, t) rows[t] for a (Tp × D) table."""
@@ -97,6 +122,12 @@ def _later_sums(rows: FrVec, u: Sequence[int], Tp: int, D: int) -> FrVec:
         out[s] = acc
         acc = acc + rows[s * D:(s + 1) * D] * e[s]
     return FrVec.concat(out)
+
+
+def _later_sums_stacked(rows: FrVec, u: Sequence[int], Lp: int, Tp: int, D: int) -> FrVec:
+    """_later_sums of every layer of an (Lp × Tp × D) table."""
+    n = Tp * D
+    return FrVec.concat([_later_sums(rows[l * n:(l + 1) * n], u, Tp, D) for l in range(Lp)])
 
 
 def _sum_rows(v: FrVec, dims: tuple[int, int, int]) -> FrVec:
@@ -114,44 +145,76 @@ def _weighted_rows(A: FrVec, g: FrVec, dims: tuple[int, int, int]) -> FrVec:
     return _sum_rows(A * FrVec(np.repeat(g.limbs, D, axis=0)), dims)
 
 
+def _repeat(v: Sequence[int] | FrVec, n: int) -> FrVec:
+    """Each entry of v repeated n times (a table constant along its trailing variables)."""
+    v = v if isinstance(v, FrVec) else FrVec.from_ints([int(x) % P for x in v])
+    return FrVec(np.repeat(v.limbs, n, axis=0))
+
+
 # ---------------------------------------------------------------------------- operands
 @dataclass
 class Operand:
-    """A tensor a relation reads: the prover's padded table (a thunk, never called by the
+    """A stacked tensor a relation reads: the prover's padded table (a thunk, never called by the
     verifier) and the sink for claims on it (point, Claimed)."""
 
     values: Callable[[], FrVec]
     claim: Callable[[list, Claimed], None]
 
 
+@dataclass
+class Weights:
+    """Per-layer weights (a matrix (d_l, d_(l+1)) or a bias vector d_(l+1) per layer, each committed
+    on its own): the prover's per-layer padded tables (a thunk) and the sink for claims on layer l
+    at a point in that layer's own variables."""
+
+    tables: Callable[[], list[FrVec]]
+    claim: Callable[[int, list, Claimed], None]
+
+
 @dataclass(frozen=True)
-class LayerShape:
-    """Valid and padded sizes of one layer's window: T steps of B rows, d_in → d_out."""
+class StackShape:
+    """Valid and padded sizes of a window's layer stack: L layers of widths d_0 … d_L, T steps of B
+    rows."""
 
     T: int
     B: int
-    d_in: int
-    d_out: int
+    widths: tuple[int, ...]
 
     @property
-    def Tp(self) -> int:
-        return 1 << ceil_log2(self.T)
+    def L(self) -> int:
+        return len(self.widths) - 1
 
     @property
-    def Bp(self) -> int:
-        return 1 << ceil_log2(self.B)
+    def nl(self) -> int:
+        return ceil_log2(self.L)
 
     @property
-    def Dc(self) -> int:
-        return 1 << ceil_log2(self.d_in)
+    def nt(self) -> int:
+        return ceil_log2(self.T)
 
     @property
-    def Do(self) -> int:
-        return 1 << ceil_log2(self.d_out)
+    def nb(self) -> int:
+        return ceil_log2(self.B)
 
     @property
-    def vars(self) -> tuple[int, int, int, int]:
-        return tuple(ceil_log2(v) for v in (self.Tp, self.Bp, self.Dc, self.Do))
+    def ni(self) -> int:
+        return max(ceil_log2(d) for d in self.widths[:-1])
+
+    @property
+    def no(self) -> int:
+        return max(ceil_log2(d) for d in self.widths[1:])
+
+    Lp = property(lambda self: 1 << self.nl)
+    Tp = property(lambda self: 1 << self.nt)
+    Bp = property(lambda self: 1 << self.nb)
+    Din = property(lambda self: 1 << self.ni)
+    Dout = property(lambda self: 1 << self.no)
+
+    def in_vars(self, l: int) -> int:
+        return ceil_log2(self.widths[l])
+
+    def out_vars(self, l: int) -> int:
+        return ceil_log2(self.widths[l + 1])
 
     @property
     def history(self) -> bool:
@@ -160,135 +223,213 @@ class LayerShape:
 
     def absorb(self, ch: Channel, label: bytes) -> None:
         ch.t.domain(label)
-        ch.t.append_bytes(b"layer-shape", Writer().u32(self.T).u32(self.B).u32(self.d_in).u32(self.d_out).getvalue())
+        w = Writer().u32(self.T).u32(self.B).u32(len(self.widths))
+        for d in self.widths:
+            w.u32(d)
+        ch.t.append_bytes(b"stack-shape", w.getvalue())
 
 
-def _row_mask(sh: LayerShape, u_r: Sequence[int]) -> int:
+def _row_mask(sh: StackShape, u_r: Sequence[int]) -> int:
     return sum(_eq(u_r).to_ints()[:sh.B]) % P
 
 
+def _bind_out(W: list[FrVec], sh: StackShape, u_o: Sequence[int]) -> FrVec:
+    """M(l, c, u_o) for every layer l and input c: an (Lp × Din) table."""
+    parts = []
+    for l in range(sh.Lp):
+        if l >= sh.L:
+            parts.append(FrVec.zeros(sh.Din))
+            continue
+        pt, f = resize(u_o, sh.out_vars(l))
+        v = fix_trailing(W[l], pt) * f
+        parts.append(FrVec.concat([v, FrVec.zeros(sh.Din - len(v))]))
+    return FrVec.concat(parts)
+
+
+def _bind_in(W: list[FrVec], sh: StackShape, v_c: Sequence[int]) -> FrVec:
+    """M(l, v_c, o) for every layer l and output o: an (Lp × Dout) table."""
+    parts = []
+    for l in range(sh.Lp):
+        if l >= sh.L:
+            parts.append(FrVec.zeros(sh.Dout))
+            continue
+        pt, f = resize(v_c, sh.in_vars(l))
+        v = fix_leading(W[l], pt) * f
+        parts.append(FrVec.concat([v, FrVec.zeros(sh.Dout - len(v))]))
+    return FrVec.concat(parts)
+
+
+def _weight_claim(ch: Channel, sh: StackShape, W: Weights, r_l: Sequence[int], p_c: Sequence[int],
+                  p_o: Sequence[int], claim: Claimed) -> None:
+    """claim = M(r_l, p_c, p_o) = Σ_l eq(r_l, l) f_l M_l(p_c', p_o') on the stacked (zero-padded)
+    weights: the prover sends M_l(p_c', p_o') for the layers but the last, the last is derived,
+    and every value becomes a claim on its layer's commitment."""
+    e = _eq(r_l).to_ints()
+    coefs, pts = [], []
+    for l in range(sh.L):
+        pc, fc = resize(p_c, sh.in_vars(l))
+        po, fo = resize(p_o, sh.out_vars(l))
+        coefs.append(e[l] * fc % P * fo % P)
+        pts.append(pc + po)
+    vals = [ch.send_scalar_com(b"layer-weight-claim", lambda l=l: W.tables()[l].dot(_eq(pts[l])))
+            for l in range(sh.L - 1)]
+    last = (claim - lincomb(vals, coefs[:-1])).inv_scale(coefs[-1]) if vals else claim.inv_scale(coefs[-1])
+    for l, v in enumerate(vals + [last]):
+        W.claim(l, pts[l], v)
+
+
 # ---------------------------------------------------------------------------- relations
-def forward(ch: Channel, sh: LayerShape, A: Operand, G: Operand | None, M0: Operand, m0: Operand,
-            u: Sequence[int], lhs: Claimed, *, eta: int, R: int, what: str) -> None:
-    """Reduce the committed claim lhs = Z(u), Z_t = [A_t | 2^R] · M_t stacked over the window's
-    steps (masked), to claims on A, G (the history), M_0 and m_0 (the start weights)."""
-    nt, nb, nc, no = sh.vars
-    Tp, Bp, Dc = sh.Tp, sh.Bp, sh.Dc
-    u = list(u)
+def forward(ch: Channel, sh: StackShape, A: Operand, G: Operand | None, M0: Weights, m0: Weights,
+            omega: Sequence[int], u: Sequence[int], lhs: Claimed, *, eta: int, R: int, what: str) -> None:
+    """Reduce the committed claim lhs = Σ_l ω(l) Z(l, u), Z_t(l) = [A_t(l) | 2^R] · M_t(l) (masked;
+    u on (T, B, d_out)), to claims on A, G (the history), M_0 and m_0 (the start weights)."""
+    nl, nt, nb, ni, no = sh.nl, sh.nt, sh.nb, sh.ni, sh.no
+    Lp, Tp, Bp, Din = sh.Lp, sh.Tp, sh.Bp, sh.Din
+    u = [int(x) for x in u]
     u_t, u_r, u_o = u[:nt], u[nt:nt + nb], u[nt + nb:]
-    sh.absorb(ch, b"zkdl/forward-v2")
+    omega = [int(w) % P for w in omega]
+    sh.absorb(ch, b"zkdl/forward-v3")
+    ch.t.append_scalars(b"layer-weights", omega)
     ch.t.append_scalars(b"point", u)
+    om = lambda rr: layer_eval(omega, rr[:nl])                             # noqa: E731
     rows = _row_mask(sh, u_r)
     bias_mask = (1 << R) * rows * valid_steps(u_t, sh.T) % P
-    mb = ch.send_scalar_com(b"bias-start", lambda: m0.values().dot(_eq(u_o)))
-    m0.claim(u_o, mb)
-    start = lhs - mb * bias_mask
+    mbs, coefs = [], []
+    for l in range(sh.L):
+        po, fo = resize(u_o, sh.out_vars(l))
+        mb = ch.send_scalar_com(b"bias-start", lambda l=l, po=po: m0.tables()[l].dot(_eq(po)))
+        m0.claim(l, po, mb)
+        mbs.append(mb)
+        coefs.append(omega[l] * fo % P * bias_mask % P)
+    start = lhs - lincomb(mbs, coefs)
     if sh.history:
-        g_o = lambda: fix_trailing(G.values(), u_o)                        # noqa: E731  (Tp, Bp)
-        a_r = lambda: _bind_axis(A.values(), (Tp, Bp, Dc), 1, u_r)         # noqa: E731  (Tp, Dc)
+        g_o = lambda: fix_trailing(G.values(), u_o)                        # noqa: E731  (Lp·Tp, Bp)
+        a_r = lambda: _bind_axis(A.values(), (Lp * Tp, Bp, Din), 1, u_r)   # noqa: E731  (Lp·Tp, Din)
         kappa = later_steps(u_t, sh.T)
 
         def hist_tables():
-            return [_weighted_rows(A.values(), g_o(), (Tp, Bp, Dc)), _later_sums(a_r(), u_t, Tp, Dc)]
+            return [_weighted_rows(A.values(), g_o(), (Lp * Tp, Bp, Din)),
+                    _later_sums_stacked(a_r(), u_t, Lp, Tp, Din), _repeat(omega, Tp * Din)]
 
         def bias_tables():
-            return [_sum_rows(g_o(), (Tp, Bp, 1)), FrVec.from_ints(kappa)]
+            return [_sum_rows(g_o(), (Lp * Tp, Bp, 1)), _repeat(omega, Tp) * FrVec.from_ints(kappa * Lp)]
 
-        hist = ch.send_scalar_com(b"history", lambda: _dot(hist_tables()))
+        hist = ch.send_scalar_com(b"history", lambda: _dot3(hist_tables()))
         bh = ch.send_scalar_com(b"bias-history", lambda: _dot(bias_tables()))
         start = start + hist * eta + bh * (eta * (1 << (2 * R)) * rows % P)
-    # the start term: Σ_c A(u_t, u_r, c) M_0(c, u_o)
+    # the start term: Σ_{l,c} ω(l) A(l, u_t, u_r, c) M_0(l, c, u_o)
     with ch.check(f"{what}, start weights"):
-        r, fac = ch.sumcheck(SumcheckSpec(nc, 2, (Term(1, (0, 1)),)),
-                             lambda: [fix_leading(A.values(), u_t + u_r), fix_trailing(M0.values(), u_o)], start, {})
-    A.claim(u_t + u_r + r, fac[0])
-    M0.claim(r + u_o, fac[1])
+        r, fac = ch.sumcheck(SumcheckSpec(nl + ni, 3, (Term(1, (0, 1, 2)),)),
+                             lambda: [_bind_axis(A.values(), (Lp, Tp * Bp, Din), 1, u_t + u_r),
+                                      _bind_out(M0.tables(), sh, u_o), _repeat(omega, Din)], start, {2: om})
+    r_l, r_c = r[:nl], r[nl:]
+    A.claim(r_l + u_t + u_r + r_c, fac[0])
+    _weight_claim(ch, sh, M0, r_l, r_c, u_o, fac[1])
     if not sh.history:
         return
-    # the history term: Σ_{s,c} H(s,c) K(s,c)
+    # the history term: Σ_{l,s,c} ω(l) H(l,s,c) K(l,s,c)
     with ch.check(f"{what}, history"):
-        r, fac = ch.sumcheck(SumcheckSpec(nt + nc, 2, (Term(1, (0, 1)),)), hist_tables, hist, {})
-    r_s, r_c = r[:nt], r[nt:]
-    # H(r_s, r_c) = Σ_{s,b} eq(r_s, s) A(s, b, r_c) G(s, b, u_o): a product over the instances s
-    _steps_product(ch, sh, A, G, r_s + r_c + u_o, fac[0], f"{what}, history (H)")
-    # K(r_s, r_c) = Σ_t eq(u_t, t) LT(r_s, t) A(t, u_r, r_c)
-    _later_claim(ch, Tp, lambda: fix_trailing(a_r(), r_c), u_t, r_s, fac[1], f"{what}, history (K)",
-                 lambda rt, c: A.claim(rt + u_r + r_c, c))
-    # the bias history: Σ_s gb(s) κ(s), gb(s) = Σ_b G(s, b, u_o)
+        r, fac = ch.sumcheck(SumcheckSpec(nl + nt + ni, 3, (Term(1, (0, 1, 2)),)), hist_tables, hist, {2: om})
+    r_l, r_s, r_c = r[:nl], r[nl:nl + nt], r[nl + nt:]
+    # H(r_l, r_s, r_c) = Σ_{l,s,b} eq((r_l, r_s), (l, s)) A(l, s, b, r_c) G(l, s, b, u_o)
+    _steps_product(ch, sh, A, G, r_l + r_s + r_c + u_o, fac[0], f"{what}, history (H)")
+    # K(r_l, r_s, r_c) = Σ_t eq(u_t, t) LT(r_s, t) A(r_l, t, u_r, r_c)
+    _later_claim(ch, Tp, lambda: fix_trailing(fix_leading(a_r(), r_l), r_c), u_t, r_s, fac[1],
+                 f"{what}, history (K)", lambda rt, c: A.claim(r_l + rt + u_r + r_c, c))
+    # the bias history: Σ_{l,s} ω(l) κ(s) gb(l, s), gb(l, s) = Σ_b G(l, s, b, u_o)
     with ch.check(f"{what}, bias history"):
-        r, fac = ch.sumcheck(SumcheckSpec(nt, 2, (Term(1, (0, 1)),)), bias_tables, bh,
-                             {1: lambda rr: FrVec.from_ints(kappa).dot(_eq(rr))})
+        r, fac = ch.sumcheck(SumcheckSpec(nl + nt, 2, (Term(1, (0, 1)),)), bias_tables, bh,
+                             {1: lambda rr: om(rr) * FrVec.from_ints(kappa).dot(_eq(rr[nl:])) % P})
     G.claim(r + [HALF] * nb + u_o, fac[0] * pow(2, -nb, P))
 
 
-def backward(ch: Channel, sh: LayerShape, A: Operand, G: Operand, M0: Operand, v: Sequence[int], lhs: Claimed,
-             *, eta: int, what: str) -> None:
-    """Reduce the committed claim lhs = Y(v), Y_t = G_t · M_t[:-1]ᵀ stacked (masked; v on
-    (T, B, d_in)), to claims on G, A (the history) and M_0."""
-    nt, nb, nc, no = sh.vars
-    Tp, Bp, Do = sh.Tp, sh.Bp, sh.Do
-    v = list(v)
+def backward(ch: Channel, sh: StackShape, A: Operand, G: Operand, M0: Weights, omega: Sequence[int],
+             v: Sequence[int], lhs: Claimed, *, eta: int, what: str) -> None:
+    """Reduce the committed claim lhs = Σ_l ω(l) Y(l, v), Y_t(l) = G_t(l) · M_t(l)[:-1]ᵀ (masked;
+    v on (T, B, d_in), the input axis of 2^ni columns), to claims on G, A (the history) and M_0."""
+    nl, nt, nb, ni, no = sh.nl, sh.nt, sh.nb, sh.ni, sh.no
+    Lp, Tp, Bp, Dout = sh.Lp, sh.Tp, sh.Bp, sh.Dout
+    v = [int(x) for x in v]
     v_t, v_r, v_c = v[:nt], v[nt:nt + nb], v[nt + nb:]
-    sh.absorb(ch, b"zkdl/backward-v2")
+    omega = [int(w) % P for w in omega]
+    sh.absorb(ch, b"zkdl/backward-v3")
+    ch.t.append_scalars(b"layer-weights", omega)
     ch.t.append_scalars(b"point", v)
+    om = lambda rr: layer_eval(omega, rr[:nl])                             # noqa: E731
     start = lhs
     if sh.history:
-        a_c_ = lambda: fix_trailing(A.values(), v_c)                       # noqa: E731  (Tp, Bp)
-        g_r = lambda: _bind_axis(G.values(), (Tp, Bp, Do), 1, v_r)         # noqa: E731  (Tp, Do)
+        a_c_ = lambda: fix_trailing(A.values(), v_c)                       # noqa: E731  (Lp·Tp, Bp)
+        g_r = lambda: _bind_axis(G.values(), (Lp * Tp, Bp, Dout), 1, v_r)  # noqa: E731  (Lp·Tp, Dout)
 
         def hist_tables():
-            return [_weighted_rows(G.values(), a_c_(), (Tp, Bp, Do)), _later_sums(g_r(), v_t, Tp, Do)]
+            return [_weighted_rows(G.values(), a_c_(), (Lp * Tp, Bp, Dout)),
+                    _later_sums_stacked(g_r(), v_t, Lp, Tp, Dout), _repeat(omega, Tp * Dout)]
 
-        hist = ch.send_scalar_com(b"history", lambda: _dot(hist_tables()))
+        hist = ch.send_scalar_com(b"history", lambda: _dot3(hist_tables()))
         start = start + hist * eta
     with ch.check(f"{what}, start weights"):
-        r, fac = ch.sumcheck(SumcheckSpec(no, 2, (Term(1, (0, 1)),)),
-                             lambda: [fix_leading(G.values(), v_t + v_r), fix_leading(M0.values(), v_c)], start, {})
-    G.claim(v_t + v_r + r, fac[0])
-    M0.claim(v_c + r, fac[1])
+        r, fac = ch.sumcheck(SumcheckSpec(nl + no, 3, (Term(1, (0, 1, 2)),)),
+                             lambda: [_bind_axis(G.values(), (Lp, Tp * Bp, Dout), 1, v_t + v_r),
+                                      _bind_in(M0.tables(), sh, v_c), _repeat(omega, Dout)], start, {2: om})
+    r_l, r_o = r[:nl], r[nl:]
+    G.claim(r_l + v_t + v_r + r_o, fac[0])
+    _weight_claim(ch, sh, M0, r_l, v_c, r_o, fac[1])
     if not sh.history:
         return
     with ch.check(f"{what}, history"):
-        r, fac = ch.sumcheck(SumcheckSpec(nt + no, 2, (Term(1, (0, 1)),)), hist_tables, hist, {})
-    r_s, r_o = r[:nt], r[nt:]
-    # H'(r_s, r_o) = Σ_{s,b} eq(r_s, s) A(s, b, v_c) G(s, b, r_o)
-    _steps_product(ch, sh, A, G, r_s + v_c + r_o, fac[0], f"{what}, history (H)")
-    # K'(r_s, r_o) = Σ_t eq(v_t, t) LT(r_s, t) G(t, v_r, r_o)
-    _later_claim(ch, Tp, lambda: fix_trailing(g_r(), r_o), v_t, r_s, fac[1], f"{what}, history (K)",
-                 lambda rt, c: G.claim(rt + v_r + r_o, c))
+        r, fac = ch.sumcheck(SumcheckSpec(nl + nt + no, 3, (Term(1, (0, 1, 2)),)), hist_tables, hist, {2: om})
+    r_l, r_s, r_o = r[:nl], r[nl:nl + nt], r[nl + nt:]
+    # H'(r_l, r_s, r_o) = Σ_{l,s,b} eq((r_l, r_s), (l, s)) A(l, s, b, v_c) G(l, s, b, r_o)
+    _steps_product(ch, sh, A, G, r_l + r_s + v_c + r_o, fac[0], f"{what}, history (H)")
+    # K'(r_l, r_s, r_o) = Σ_t eq(v_t, t) LT(r_s, t) G(r_l, t, v_r, r_o)
+    _later_claim(ch, Tp, lambda: fix_trailing(fix_leading(g_r(), r_l), r_o), v_t, r_s, fac[1],
+                 f"{what}, history (K)", lambda rt, c: G.claim(r_l + rt + v_r + r_o, c))
 
 
-def window_end(ch: Channel, sh: LayerShape, A: Operand, G: Operand, M0: Operand, m0: Operand, M1: Operand,
-               m1: Operand, *, eta: int, R: int, what: str) -> None:
-    """M_T = M_0 − η Σ_s A_sᵀ G_s and m_T = m_0 − η 2^R Σ_{s,b} G_s(b, ·), checked at a random
-    point: claims on the start and end weights and on A, G."""
-    nt, nb, nc, no = sh.vars
-    sh.absorb(ch, b"zkdl/window-end")
-    w = ch.challenges(b"u-end", nc + no)
-    w_c, w_o = w[:nc], w[nc:]
-    c0 = ch.send_scalar_com(b"start-claim", lambda: M0.values().dot(_eq(w)))
-    c1 = ch.send_scalar_com(b"end-claim", lambda: M1.values().dot(_eq(w)))
-    M0.claim(w, c0)
-    M1.claim(w, c1)
+def window_end(ch: Channel, sh: StackShape, A: Operand, G: Operand, M0: Weights, m0: Weights, M1: Weights,
+               m1: Weights, *, eta: int, R: int, what: str) -> None:
+    """M_T(l) = M_0(l) − η Σ_s A_s(l)ᵀ G_s(l) and m_T(l) = m_0(l) − η 2^R Σ_{s,b} G_s(l)(b, ·) for
+    every layer, checked at one random point of the stacked weights: claims on the start and end
+    weights of every layer and on A, G."""
+    nl, nt, nb, ni, no = sh.nl, sh.nt, sh.nb, sh.ni, sh.no
+    sh.absorb(ch, b"zkdl/window-end-v3")
+    w = ch.challenges(b"u-end", nl + ni + no)
+    w_l, w_c, w_o = w[:nl], w[nl:nl + ni], w[nl + ni:]
+    e = _eq(w_l).to_ints()
+    diffs, coefs, bdiffs, bcoefs = [], [], [], []
+    for l in range(sh.L):
+        pc, fc = resize(w_c, sh.in_vars(l))
+        po, fo = resize(w_o, sh.out_vars(l))
+        pt = pc + po
+        c0 = ch.send_scalar_com(b"start-claim", lambda l=l, pt=pt: M0.tables()[l].dot(_eq(pt)))
+        c1 = ch.send_scalar_com(b"end-claim", lambda l=l, pt=pt: M1.tables()[l].dot(_eq(pt)))
+        M0.claim(l, pt, c0)
+        M1.claim(l, pt, c1)
+        diffs.append(c0 - c1)
+        coefs.append(e[l] * fc % P * fo % P)
+        b0 = ch.send_scalar_com(b"bias-start-claim", lambda l=l, po=po: m0.tables()[l].dot(_eq(po)))
+        b1 = ch.send_scalar_com(b"bias-end-claim", lambda l=l, po=po: m1.tables()[l].dot(_eq(po)))
+        m0.claim(l, po, b0)
+        m1.claim(l, po, b1)
+        bdiffs.append(b0 - b1)
+        bcoefs.append(e[l] * fo % P)
     half_t = [HALF] * nt
-    diff = (c0 - c1).inv_scale(eta * (1 << nt))     # Σ_s (A_sᵀ G_s)(w) / 2^nt = (AᵀG)(½.., w)
-    _steps_product(ch, sh, A, G, half_t + w_c + w_o, diff, f"{what}, window end")
-    b0 = ch.send_scalar_com(b"bias-start-claim", lambda: m0.values().dot(_eq(w_o)))
-    b1 = ch.send_scalar_com(b"bias-end-claim", lambda: m1.values().dot(_eq(w_o)))
-    m0.claim(w_o, b0)
-    m1.claim(w_o, b1)
-    G.claim(half_t + [HALF] * nb + w_o, (b0 - b1).inv_scale(eta * (1 << (R + nt + nb))))
+    # Σ_l eq(w_l, l) (M_0 − M_T)(l, w) = η Σ_s (A_sᵀ G_s)(w_l, w) = η 2^nt (AᵀG)(w_l, ½.., w)
+    diff = lincomb(diffs, coefs).inv_scale(eta * (1 << nt))
+    _steps_product(ch, sh, A, G, w_l + half_t + w_c + w_o, diff, f"{what}, window end")
+    bdiff = lincomb(bdiffs, bcoefs).inv_scale(eta * (1 << (R + nt + nb)))
+    G.claim(w_l + half_t + [HALF] * nb + w_o, bdiff)
 
 
-def _steps_product(ch: Channel, sh: LayerShape, A: Operand, G: Operand, point: list, claim: Claimed,
+def _steps_product(ch: Channel, sh: StackShape, A: Operand, G: Operand, point: list, claim: Claimed,
                    what: str) -> None:
-    """A claim on (Aᵀ G)(p_s, p_c, p_o) = Σ_{s,b} eq(p_s, s) A(s, b, p_c) G(s, b, p_o): the aggregated
-    product over the instances s (zkdl.circuits.matmul) → claims on A and G."""
-    nt, _, nc, _ = sh.vars
-    Tp, Bp, Dc, Do = sh.Tp, sh.Bp, sh.Dc, sh.Do
-    a_pt, a_c, g_pt, g_c = claim_product(ch, Tp, Dc, Bp, Do, lambda: transpose_last(A.values(), (Tp, Bp, Dc)),
+    """A claim on (Aᵀ G)(p_l, p_s, p_c, p_o) = Σ_{l,s,b} eq((p_l, p_s), (l, s)) A(l, s, b, p_c) G(l, s, b, p_o):
+    the aggregated product over the instances (l, s) (zkdl.circuits.matmul) → claims on A and G."""
+    n_inst = sh.nl + sh.nt
+    N, Bp, Din, Dout = sh.Lp * sh.Tp, sh.Bp, sh.Din, sh.Dout
+    a_pt, a_c, g_pt, g_c = claim_product(ch, N, Din, Bp, Dout, lambda: transpose_last(A.values(), (N, Bp, Din)),
                                          G.values, point, claim, what)
-    A.claim(a_pt[:nt] + a_pt[nt + nc:] + a_pt[nt:nt + nc], a_c)
+    A.claim(a_pt[:n_inst] + a_pt[n_inst + sh.ni:] + a_pt[n_inst:n_inst + sh.ni], a_c)
     G.claim(g_pt, g_c)
 
 
@@ -304,3 +445,7 @@ def _later_claim(ch: Channel, Tp: int, rows_fn, u_t, r_s, claim: Claimed, what: 
 
 def _dot(tabs: list) -> int:
     return tabs[0].dot(tabs[1])
+
+
+def _dot3(tabs: list) -> int:
+    return (tabs[0] * tabs[2]).dot(tabs[1])

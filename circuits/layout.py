@@ -15,7 +15,7 @@ from zkdl.fixedpoint import FixedPointConfig
 from zkdl.mle import ceil_log2
 from zkdl.pedersen import PedersenKey
 
-from .tensors import Layout, default_col_vars
+from .tensors import Layout, StackedLayout, default_col_vars
 
 KEY_LABEL = "zkdl/train/v1"
 MAX_LAYERS = 64
@@ -42,8 +42,43 @@ class WindowLayout:
     def L(self) -> int:
         return self.config.num_layers
 
+    # -- the layer stack (FAC4DNN): every per-layer tensor of the window on one leading layer axis
+    @property
+    def nl(self) -> int:
+        """Variables of the layer axis: 2^nl >= L slots."""
+        return _bits(self.L)
+
+    @property
+    def ni(self) -> int:
+        """Variables of the input-width axis: 2^ni >= d_0 .. d_(L-1)."""
+        return max(_bits(d) for d in self.config.widths[:-1])
+
+    @property
+    def no(self) -> int:
+        """Variables of the output-width axis: 2^no >= d_1 .. d_L."""
+        return max(_bits(d) for d in self.config.widths[1:])
+
+    def _stack(self, widths, nd: int) -> StackedLayout:
+        T, B = self.T, self.config.batch_size
+        return StackedLayout((len(widths), T, B, max(widths)), None, tuple(widths),
+                             (self.nl, _bits(T), _bits(B), nd))
+
+    def inp(self) -> StackedLayout:
+        """The inputs of layers 1..L (X, then the hidden activations), stacked: (L, T, B, d_l)."""
+        return self._stack(self.config.widths[:-1], self.ni)
+
+    def out(self, n: int | None = None) -> StackedLayout:
+        """The outputs of layers 1..n (n = L: E, G_Z; n = L - 1: S, P, A and their gradients G_A,
+        E'), stacked on the output-width axis: (n, T, B, d_(l+1))."""
+        n = self.L if n is None else n
+        return self._stack(self.config.widths[1:n + 1], self.no)
+
+    def yhat(self) -> Layout:
+        """The network's output (the last layer's Z'), (T, B, d_L): a tensor of its own."""
+        return Layout((self.T, self.config.batch_size, self.config.widths[-1]))
+
     def act(self, i: int) -> Layout:
-        """Output of layer i + 1 (and its gradients), stacked: (T, B, d_{i+1})."""
+        """Output of layer i + 1 on its own, (T, B, d_{i+1}) (per-layer sizes; the proof stacks them)."""
         return Layout((self.T, self.config.batch_size, self.config.widths[i + 1]))
 
     def data(self, d: int) -> Layout:
@@ -69,8 +104,9 @@ class WindowLayout:
     def key_size(self) -> int:
         # the multiplicities of the lookup table (2^b entries, b = limb_bits) are a tensor too
         tables = [default_col_vars(limb_bits(self, infer)) for infer in (False, True)]
-        c = max([16 // 2 + 2] + tables + [lay.col_vars for i in range(self.L)
-                                 for lay in (self.act(i), self.weight(i), self.bias(i))]
+        stacks = [self.out(n).col_vars for n in (self.L, self.L - 1) if n >= 1] + [self.yhat().col_vars]
+        c = max([16 // 2 + 2] + tables + stacks + [lay.col_vars for i in range(self.L)
+                                                   for lay in (self.weight(i), self.bias(i))]
                 + [_bits(self.config.widths[0]), _bits(self.config.widths[-1])])
         return 1 << c
 
@@ -81,11 +117,15 @@ MAX_TENSOR_VARS = 30
 
 
 def _check_size(lay: WindowLayout) -> None:
+    for what, t in (("stacked activations", lay.out()), ("stacked inputs", lay.inp())):
+        if t.num_vars > MAX_TENSOR_VARS:
+            raise VerificationError(f"statement: {what} of {lay.L} layers x {t.valid[1:]} exceed "
+                                    f"2^{MAX_TENSOR_VARS} entries; this verifier refuses such shapes")
     for i in range(lay.L):
-        for what, t in (("activations", lay.act(i)), ("weights", lay.weight_stack(i))):
-            if t.num_vars > MAX_TENSOR_VARS:
-                raise VerificationError(f"statement: layer {i + 1} {what} of {t.valid} exceed 2^{MAX_TENSOR_VARS} "
-                                        "entries; this verifier refuses such shapes")
+        t = lay.weight_stack(i)
+        if t.num_vars > MAX_TENSOR_VARS:
+            raise VerificationError(f"statement: layer {i + 1} weights of {t.valid} exceed 2^{MAX_TENSOR_VARS} "
+                                    "entries; this verifier refuses such shapes")
 
 
 def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
@@ -98,16 +138,14 @@ def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
 
     c = lay.config
     s = c.R if infer else c.master_shift
-    sizes: list[tuple[int, int]] = []          # (entries, bits) of every range tensor of the window
-    for i in range(lay.L):
-        n = lay.act(i).size
-        sizes.append((n, s))                   # E
-        if i < lay.L - 1:
-            sizes.append((n, c.Q - 1))         # P
-            if not infer:
-                sizes += [(n, c.Q), (n, s)]    # G_A, E'
-        elif not infer:
-            sizes.append((n, c.Q))             # Yhat
+    sizes: list[tuple[int, int]] = [(lay.out().size, s)]   # (entries, bits) of every range tensor: E
+    if lay.L > 1:
+        n = lay.out(lay.L - 1).size
+        sizes.append((n, c.Q - 1))             # P
+        if not infer:
+            sizes += [(n, c.Q), (n, s)]        # G_A, E'
+    if not infer:
+        sizes.append((lay.yhat().size, c.Q))   # Yhat
 
     def cost(b: int) -> int:
         limbs = sum(n * (-(-bits // b) + (1 if bits % b else 0)) for n, bits in sizes)

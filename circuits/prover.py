@@ -251,21 +251,21 @@ def _stack(traces: Sequence[StepTrace], get) -> np.ndarray:
 
 
 def _witness(traces: Sequence[StepTrace]) -> _Witness:
+    """The window's tensors, each a list over the layers of (T, B, d) stacks (the proof stacks the
+    layers: circuits/layout.WindowLayout.out / inp)."""
     L = traces[0].config.num_layers
     w = _Witness()
-    for i in range(L):
-        w.t[f"E{i}"] = _stack(traces, lambda tr: tr.E_fwd[i])
-        if i < L - 1:
-            S = _stack(traces, lambda tr: tr.S[i])
-            Zp = _stack(traces, lambda tr: tr.Zp[i])
-            w.t[f"S{i}"] = S
-            w.t[f"P{i}"] = S * (Zp - 1) + (1 - S) * (-Zp)
-            w.t[f"A{i}"] = _stack(traces, lambda tr: tr.A[i + 1])
-            w.t[f"GA{i}"] = _stack(traces, lambda tr: tr.G_A[i])
-            w.t[f"EB{i}"] = _stack(traces, lambda tr: tr.E_bwd[i])
-        else:
-            w.t["Yh"] = _stack(traces, lambda tr: tr.Zp[i])
-        w.t[f"GZ{i}"] = _stack(traces, lambda tr: tr.G_Z[i])
+    S = [_stack(traces, lambda tr: tr.S[i]) for i in range(L - 1)]
+    Zp = [_stack(traces, lambda tr: tr.Zp[i]) for i in range(L)]
+    w.t["E"] = [_stack(traces, lambda tr: tr.E_fwd[i]) for i in range(L)]
+    w.t["S"] = S
+    w.t["P"] = [S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]) for i in range(L - 1)]
+    w.t["A"] = [_stack(traces, lambda tr: tr.A[i + 1]) for i in range(L - 1)]
+    w.t["In"] = [_stack(traces, lambda tr: tr.A[i]) for i in range(L)]
+    w.t["GA"] = [_stack(traces, lambda tr: tr.G_A[i]) for i in range(L - 1)]
+    w.t["EB"] = [_stack(traces, lambda tr: tr.E_bwd[i]) for i in range(L - 1)]
+    w.t["Yh"] = Zp[L - 1]
+    w.t["GZ"] = [_stack(traces, lambda tr: tr.G_Z[i]) for i in range(L)]
     return w
 
 
@@ -390,7 +390,8 @@ def prove_window(traces: Sequence[StepTrace], before: "ModelCommitment | MasterC
         _protocol(ch, st, dataset, wit, before_secret, dataset_secret)
     else:
         names = sorted(wit.t)
-        witness = _digest([traces[0].W_before[i] for i in range(config.num_layers)] + [wit.t[n] for n in names],
+        tensors = [a for n in names for a in (wit.t[n] if isinstance(wit.t[n], list) else [wit.t[n]])]
+        witness = _digest([traces[0].W_before[i] for i in range(config.num_layers)] + tensors,
                           st.to_bytes(), ",".join(names).encode())
         with randomness.derived(prf_key, "window", t0, T, witness):
             _protocol(ch, st, dataset, wit, before_secret, dataset_secret)
@@ -451,12 +452,11 @@ def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], mod
         wit.t["X_blinds"] = blinds
     st = InferenceStatement(cfg, model, None if commit_input else X, Zp[-1], X_com)
     L = cfg.num_layers
-    for i in range(L):
-        wit.t[f"E{i}"] = E[i][None]
-        if i < L - 1:
-            wit.t[f"S{i}"] = S[i][None]
-            wit.t[f"P{i}"] = (S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]))[None]
-            wit.t[f"A{i}"] = A[i + 1][None]
+    wit.t["E"] = [E[i][None] for i in range(L)]
+    wit.t["S"] = [S[i][None] for i in range(L - 1)]
+    wit.t["P"] = [(S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]))[None] for i in range(L - 1)]
+    wit.t["A"] = [A[i + 1][None] for i in range(L - 1)]
+    wit.t["In"] = [A[i][None] for i in range(L)]
     ch = ProverChannel(key, Transcript(b"zkdl-inference"))
     _protocol(ch, st, None, wit, model_secret, None)
     proof = InferenceProof(st, ch.getvalue())

@@ -138,6 +138,112 @@ class Layout:
         return out.reshape(-1)
 
 
+def eq_ext(a: Sequence[int], b: Sequence[int]) -> int:
+    """eq of two points of possibly different lengths, the shorter zero-extended on the left
+    (most significant side): for a table whose valid part lies in the first 2^min entries, its
+    extension to more variables is its zero-padding, and eq_ext is the matching weight."""
+    n = max(len(a), len(b))
+    a = [0] * (n - len(a)) + [int(x) for x in a]
+    b = [0] * (n - len(b)) + [int(x) for x in b]
+    return eq_eval(a, b)
+
+
+def eq_ext_table(a: Sequence[int], n: int) -> FrVec:
+    """The table of eq_ext(a, .) over n variables."""
+    m = len(a)
+    if m >= n:
+        lead = 1
+        for x in a[:m - n]:
+            lead = lead * (1 - int(x)) % P
+        return (FrVec.eq_table(list(a[m - n:])) if n else FrVec.ones(1)) * lead
+    small = FrVec.eq_table(list(a)) if m else FrVec.ones(1)
+    return FrVec.concat([small, FrVec.zeros((1 << n) - len(small))])
+
+
+def layer_eval(weights: Sequence[int], r: Sequence[int]) -> int:
+    """MLE of a public table over the layer axis (length 2^len(r)) at r."""
+    if not r:
+        return int(weights[0]) % P
+    return FrVec.from_ints([int(w) % P for w in weights]).dot(FrVec.eq_table(list(r)))
+
+
+@dataclass(frozen=True)
+class StackedLayout(Layout):
+    """The tensors of every layer of a window stacked on a leading layer axis (FAC4DNN):
+    logical shape (layers, T, B, width_l) -- the valid width differs per layer -- padded to the
+    common (2^nl, 2^nt, 2^nb, 2^nd) given by ``pad_vars``.  ``valid`` is the bounding box; the
+    valid region is the union over the valid layers l of {l} x [0, T) x [0, B) x [0, width_l),
+    whose indicator's extension the verifier evaluates layer by layer (O(layers * 2^nd))."""
+
+    widths: tuple[int, ...] = ()
+    pad_vars: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        if len(self.pad_vars) != 4 or len(self.valid) != 4 or len(self.widths) != self.valid[0]:
+            raise ShapeError(f"stacked layout: valid {self.valid}, widths {self.widths}, vars {self.pad_vars}")
+        if any(v > (1 << e) for v, e in zip(self.valid, self.pad_vars)) or min(self.widths) < 1:
+            raise ShapeError(f"stacked layout: valid {self.valid} does not fit {self.pad_vars}")
+        super().__post_init__()
+
+    @property
+    def axis_vars(self) -> tuple[int, ...]:
+        return self.pad_vars
+
+    def _last_axis(self, ra: Sequence[int], sa: Sequence[int] | None) -> list[int]:
+        """Per distinct width w: sum_{x < w} eq(ra, x) [eq(sa, x)]."""
+        e = FrVec.eq_table(list(ra)) if ra else FrVec.ones(1)
+        if sa is not None:
+            e = e * (FrVec.eq_table(list(sa)) if sa else FrVec.ones(1))
+        vals = e.to_ints()
+        pref, acc = [0], 0
+        for v in vals:
+            acc = (acc + v) % P
+            pref.append(acc)
+        return [pref[w] for w in self.widths]
+
+    def _middle(self, parts_r, parts_s) -> int:
+        acc = 1
+        for ax in (1, 2):
+            ra, v = parts_r[ax], self.valid[ax]
+            sa = parts_s[ax] if parts_s is not None else None
+            e = FrVec.eq_table(ra) if ra else FrVec.ones(1)
+            if sa is not None:
+                e = e * (FrVec.eq_table(sa) if sa else FrVec.ones(1))
+            acc = acc * (sum(e.to_ints()[:v]) % P) % P
+        return acc
+
+    def mask_at(self, point: Sequence[int]) -> int:
+        r = self.split(point)
+        lay = FrVec.eq_table(r[0]).to_ints() if r[0] else [1]
+        last = self._last_axis(r[3], None)
+        return self._middle(r, None) * (sum(a * b for a, b in zip(lay, last)) % P) % P
+
+    def masked_eq(self, r: Sequence[int], s: Sequence[int]) -> int:
+        pr, ps = self.split(r), self.split(s)
+        lay = (FrVec.eq_table(pr[0]) * FrVec.eq_table(ps[0])).to_ints() if pr[0] else [1]
+        last = self._last_axis(pr[3], ps[3])
+        return self._middle(pr, ps) * (sum(a * b for a, b in zip(lay, last)) % P) % P
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        m = np.zeros(self.padded, dtype=np.int64)
+        for l, w in enumerate(self.widths):
+            m[l, :self.valid[1], :self.valid[2], :w] = 1
+        return m.reshape(-1)
+
+    def pad(self, arr) -> np.ndarray:
+        """Zero-pad a list of per-layer integer arrays (T, B, width_l) and flatten."""
+        if len(arr) != len(self.widths):
+            raise ShapeError(f"stacked tensor of {len(arr)} layers, expected {len(self.widths)}")
+        out = np.zeros(self.padded, dtype=np.int64)
+        for l, (a, w) in enumerate(zip(arr, self.widths)):
+            a = np.asarray(a)
+            if a.shape != (self.valid[1], self.valid[2], w):
+                raise ShapeError(f"layer {l + 1}: tensor of shape {a.shape}, expected {(self.valid[1], self.valid[2], w)}")
+            out[l, :a.shape[0], :a.shape[1], :w] = a
+        return out.reshape(-1)
+
+
 _EQ_CACHE: dict = {}
 
 

@@ -10,23 +10,26 @@ revealed losses; (5) the derived tensors G_Z and A (zkReLU); (6) the openings.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence
+
 import numpy as np
 
 from zkdl.curve import PointVec
 from zkdl.field import R_MODULUS, FrVec
 from zkdl.fixedpoint import batch_indices
 from zkdl.hyrax import HyraxCommitment, HyraxSecret
-from zkdl.mle import eq_eval
+from zkdl.mle import eq_eval, fix_leading
 from zkdl.sumcheck import SumcheckSpec, Term
 
 from .channel import Channel, lincomb
 from .commitments import DatasetCommitment, _select_rows
 from .layout import WindowLayout, _bits, _eq_tab, limb_bits
 from . import history
-from .history import LayerShape, Operand
+from .history import StackShape
 from .rangecheck import _lookup, _range_of
 from .statement import InferenceStatement, Statement, _public_mle
-from .tensors import Claims, Layout, RangeSpec, RangeTensor, Tensor
+from .tensors import Claims, Layout, RangeSpec, RangeTensor, StackedLayout, Tensor, eq_ext, eq_ext_table, layer_eval
 
 P = R_MODULUS
 
@@ -48,7 +51,12 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     rts: dict[str, RangeTensor] = {}
 
     def commit_range(name: str, layout: Layout, spec: RangeSpec) -> RangeTensor:
-        parts = spec.limbs(wit.t[name], name, wit.strict) if prover else None
+        parts = None
+        if prover and isinstance(layout, StackedLayout):     # per layer, then stacked
+            per = [spec.limbs(a, f"{name} (layer {l + 1})", wit.strict) for l, a in enumerate(wit.t[name])]
+            parts = [[p[j] for p in per] for j in range(spec.n_limbs)]
+        elif prover:
+            parts = spec.limbs(wit.t[name], name, wit.strict)
         limbs = []
         for j in range(spec.n_limbs):
             com, sec = ch.send_hyrax(f"{name}.{j}".encode(), layout.num_vars, layout.col_vars,
@@ -66,23 +74,20 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     shift = R if infer else cfg.master_shift         # forward / backward rescale (semantics v2: 2R + k)
     E_spec = RangeSpec(shift, 1 << (shift - 1), lb)
     V_spec = RangeSpec(Q, 1 << (Q - 1), lb)
-    # ---------------------------------------------------------------- 1. commitments
-    for i in range(L):
-        a = lay.act(i)
-        commit_range(f"E{i}", a, E_spec)
-        if i < L - 1:
-            commit_plain(f"S{i}", a)
-            commit_range(f"P{i}", a, RangeSpec(Q - 1, 0, lb))
-        if infer:
-            continue
-        if i < L - 1:
-            commit_range(f"GA{i}", a, V_spec)
-            commit_range(f"EB{i}", a, E_spec)
-        else:
-            commit_range("Yh", a, V_spec)
+    out_l, hid_l, yh_l = lay.out(), (lay.out(L - 1) if L > 1 else None), lay.yhat()
+    # ---------------------------------------------------------------- 1. commitments (layers stacked)
+    commit_range("E", out_l, E_spec)
+    if L > 1:
+        commit_plain("S", hid_l)
+        commit_range("P", hid_l, RangeSpec(Q - 1, 0, lb))
+        if not infer:
+            commit_range("GA", hid_l, V_spec)
+            commit_range("EB", hid_l, E_spec)
+    if not infer:
+        commit_range("Yh", yh_l, V_spec)
 
     # external tensors: the weights (a model for inference; a window's start and end master
-    # weights, in the statement), the data stacks
+    # weights, in the statement), per layer; the data stacks
     start_w = st.model if infer else st.before
     for i in range(L):
         cl.register(Tensor(f"M{i}", lay.weight(i), start_w.W[i], model_sec.W[i] if prover else None))
@@ -119,134 +124,191 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     with ch.check("range checks"):
         _lookup(ch, cl, rts, lb, strict)
 
-    # ---------------------------------------------------------------- 3. relations
-    A_claims: dict[int, list] = {i: [] for i in range(L - 1)}
-    GZ_claims: dict[int, list] = {i: [] for i in range(L)}
+    # ---------------------------------------------------------------- 3. relations (all layers at once)
+    sh = StackShape(T, B, tuple(cfg.widths))
+    nl, nt, nb, ni, no = sh.nl, sh.nt, sh.nb, sh.ni, sh.no
+    in_l = lay.inp()
+    A_claims: list[_LayerClaim] = []     # claims on the hidden activations A (from S, P: ReLU)
+    GZ_claims: list[tuple] = []          # claims on the stacked G_Z, (point, Claimed)
 
     def fr(name, layout):
         return wit.fr(name, layout)
 
-    def input_fn(i):
-        if i == 0 and infer and st.X_com is None:
-            return lambda: FrVec.from_int64(xl.pad(st.X[None]))
-        if i == 0:
-            return lambda: cl.tensors["X"].values
-        return lambda: fr(f"A{i - 1}", lay.act(i - 1))
-
-    def add_input_claim(i, point, c):
-        if i == 0 and infer and st.X_com is None:  # public input: the verifier evaluates it
-            ch.equal(c, ch.const(_public_mle(xl, st.X[None], point)))
-        elif i == 0:
-            cl.add("X", point, c)
+    def in_claim(point, c):
+        """A claim on the stacked layer inputs In(l) = X (l = 0), A(l - 1) (l >= 1) at
+        (r_l, t, b, c): the X part is sent (derived for one layer), the rest is a claim on A with
+        the layer weights eq(r_l, l + 1)."""
+        r_l, mid, col = point[:nl], point[nl:nl + nt + nb], point[nl + nt + nb:]
+        pc, f = history.resize(col, _bits(cfg.widths[0]))
+        e0 = _eq_tab(r_l).to_ints()[0] if r_l else 1
+        coef = e0 * f % P
+        if L == 1:
+            x = c.inv_scale(coef)
+        elif infer and st.X_com is None:
+            x = ch.const(_public_mle(xl, st.X[None], mid + pc))
         else:
-            A_claims[i - 1].append((point, c))
-
-    def tensor_op(name):
-        return Operand(lambda: cl.tensors[name].values, lambda pt, c: cl.add(name, pt, c))
-
-    for i in reversed(range(L)):
-        a_lay = lay.act(i)
-        sh = LayerShape(T, B, cfg.widths[i], cfg.widths[i + 1])
-        A_op = Operand(input_fn(i), lambda pt, c, i=i: add_input_claim(i, pt, c))
-        G_op = None if infer else Operand(lambda i=i, a_lay=a_lay: fr(f"GZ{i}", a_lay),
-                                          lambda pt, c, i=i: GZ_claims[i].append((pt, c)))
-        # R1: forward: 2^shift Z' + E = [A | 2^R] M_t (M_t from the start weights and the history)
-        u = ch.challenges(b"u-fwd", a_lay.num_vars)
-        if i == L - 1 and infer:
-            zc = ch.const(_public_mle(a_lay, st.Yhat[None], u))
-        elif i == L - 1:
-            zc = cl.send_value(ch, rts["Yh"], u)
+            x = ch.send_scalar_com(b"input-claim", lambda: cl.tensors["X"].mle(mid + pc))
+        if infer and st.X_com is None:
+            if L == 1:              # the whole claim is on the public input: the verifier evaluates it
+                ch.equal(x, ch.const(_public_mle(xl, st.X[None], mid + pc)))
         else:
-            ac = ch.send_scalar_com(b"A-claim", lambda: fr(f"A{i}", a_lay).dot(_eq_tab(u)))
-            A_claims[i].append((u, ac))
-            sc = ch.send_scalar_com(b"S-claim", lambda: cl.tensors[f"S{i}"].mle(u))
-            cl.add(f"S{i}", u, sc)
-            pc = cl.send_value(ch, rts[f"P{i}"], u)
-            zc = ac * 2 - sc - pc
-        lhs = zc * (1 << shift) + cl.send_value(ch, rts[f"E{i}"], u)
-        history.forward(ch, sh, A_op, G_op, tensor_op(f"M{i}"), tensor_op(f"Mb{i}"), u, lhs, eta=cfg.eta_int, R=R,
-                        what=f"layer {i + 1}: forward (2^{shift} Z' + E = [A | 2^R] M)")
-        if infer:
-            continue
-        # R2: backward: 2^shift G_A + E' = G_Z M_t[:-1]^T
-        if i >= 1:
-            v = ch.challenges(b"u-bwd", lay.act(i - 1).num_vars)
-            lhs = cl.send_value(ch, rts[f"GA{i - 1}"], v) * (1 << shift) + cl.send_value(ch, rts[f"EB{i - 1}"], v)
-            history.backward(ch, sh, A_op, G_op, tensor_op(f"M{i}"), v, lhs, eta=cfg.eta_int,
-                             what=f"layer {i + 1}: backward (2^{shift} G_A + E' = G_Z M^T)")
-        # R3: the window's end weights: M_T = M_0 - eta_int sum_s [A_s | 2^R]^T G_Z_s
-        history.window_end(ch, sh, A_op, G_op, tensor_op(f"M{i}"), tensor_op(f"Mb{i}"), tensor_op(f"Mend{i}"),
-                           tensor_op(f"Mbend{i}"), eta=cfg.eta_int, R=R,
-                           what=f"layer {i + 1}: update (M after = M before - eta_int A^T G_Z)")
+            cl.add("X", mid + pc, x)
+        if L > 1:
+            e = _eq_tab(r_l).to_ints() if r_l else [1]
+            shifted = [e[j + 1] if j + 1 < L else 0 for j in range(1 << nl)]
+            A_claims.append(_LayerClaim(shifted, mid, col, c - x * coef))
+
+    In_op = history.Operand(lambda: fr("In", in_l), in_claim)
+    G_op = None if infer else history.Operand(lambda: fr("GZ", out_l), lambda pt, c: GZ_claims.append((list(pt), c)))
+
+    def weights(name):
+        return history.Weights(lambda: [cl.tensors[f"{name}{i}"].values for i in range(L)],
+                               lambda i, pt, c: cl.add(f"{name}{i}", pt, c))
+
+    # R1: forward, every layer: 2^shift Z'(l) + E(l) = [In(l) | 2^R] M_t(l), at a random point of
+    # the stacked outputs; Z'(l) = 2 A(l) - S(l) - P(l) (zkReLU) below the last layer, Yhat at it
+    u = ch.challenges(b"u-fwd", out_l.num_vars)
+    u_l, u_rest, u_o = u[:nl], u[nl:], u[nl + nt + nb:]
+    e_u = _eq_tab(u_l).to_ints() if u_l else [1]
+    py, fy = history.resize(u_o, yh_l.axis_vars[2])
+    y_pt = u[nl:nl + nt + nb] + py
+    if infer:
+        yc = ch.const(_public_mle(yh_l, st.Yhat[None], y_pt))
+    else:
+        yc = cl.send_value(ch, rts["Yh"], y_pt)
+    zc = yc * (e_u[L - 1] * fy % P)
+    if L > 1:
+        ac = ch.send_scalar_com(b"A-claim", lambda: _stacked_a(wit, hid_l).dot(_eq_tab(u)))
+        A_claims.append(_LayerClaim(e_u, u[nl:nl + nt + nb], u_o, ac))
+        sc = ch.send_scalar_com(b"S-claim", lambda: cl.tensors["S"].mle(u))
+        cl.add("S", u, sc)
+        pc = cl.send_value(ch, rts["P"], u)
+        zc = zc + ac * 2 - sc - pc
+    lhs = zc * (1 << shift) + cl.send_value(ch, rts["E"], u)
+    omega = [e_u[l] if l < L else 0 for l in range(1 << nl)]
+    history.forward(ch, sh, In_op, G_op, weights("M"), weights("Mb"), omega, u_rest, lhs, eta=cfg.eta_int, R=R,
+                    what=f"forward (2^{shift} Z' + E = [A | 2^R] M)")
+    if not infer:
+        # R2: backward, layers 2..L: 2^shift G_A(l) + E'(l) = G_Z(l + 1) M_t(l + 1)[:-1]^T, at a random
+        # point of the stacked hidden gradients (G_A(l) is the gradient of layer l + 1's input)
+        if L > 1:
+            v = ch.challenges(b"u-bwd", hid_l.num_vars)
+            lhs = cl.send_value(ch, rts["GA"], v) * (1 << shift) + cl.send_value(ch, rts["EB"], v)
+            v_l = v[:nl]
+            e_v = _eq_tab(v_l).to_ints() if v_l else [1]
+            omega = [e_v[l - 1] if 1 <= l < L else 0 for l in range(1 << nl)]
+            pc_, f = history.resize(v[nl + nt + nb:], ni)
+            history.backward(ch, sh, In_op, G_op, weights("M"), omega, v[nl:nl + nt + nb] + pc_, lhs.inv_scale(f),
+                             eta=cfg.eta_int, what=f"backward (2^{shift} G_A + E' = G_Z M^T)")
+        # R3: the window's end weights, every layer: M_T = M_0 - eta_int sum_s [A_s | 2^R]^T G_Z_s
+        history.window_end(ch, sh, In_op, G_op, weights("M"), weights("Mb"), weights("Mend"), weights("Mbend"),
+                           eta=cfg.eta_int, R=R, what="update (M after = M before - eta_int A^T G_Z)")
 
     # proven losses: sum_{rows, outputs} G_Z_L^2 per step
+    last = [(L - 1 >> (nl - 1 - j)) & 1 for j in range(nl)]     # the last layer's index, as a point
     if not infer and st.losses is not None:
-        a_lay = lay.act(L - 1)
-        nt = _bits(T)
+        rest = nt + nb + no
         u_t = ch.challenges(b"u-loss", nt)
         value = sum(eq_eval(u_t, [(s >> (nt - 1 - j)) & 1 for j in range(nt)]) * st.losses[s]
                     for s in range(T)) % P
-        rest = a_lay.num_vars - nt
-        spec = SumcheckSpec(a_lay.num_vars, 2, (Term(1, (0, 0, 1)),))
+        spec = SumcheckSpec(rest, 2, (Term(1, (0, 0, 1)),))
         with ch.check("revealed losses"):
-            r, fac = ch.sumcheck(spec, lambda: [fr(f"GZ{L - 1}", a_lay),
-                                                FrVec(np.repeat(_eq_tab(u_t).limbs, 1 << rest, axis=0))],
+            r, fac = ch.sumcheck(spec, lambda: [fix_leading(fr("GZ", out_l), last),
+                                                FrVec(np.repeat(_eq_tab(u_t).limbs, 1 << (rest - nt), axis=0))],
                                  ch.const(value), {1: lambda rr: eq_eval(u_t, rr[:nt])})
-        GZ_claims[L - 1].append((r, fac[0]))
+        GZ_claims.append((last + list(r), fac[0]))
 
     # ---------------------------------------------------------------- 4. derived tensors
-    for i in range(0 if infer else L):
-        a_lay = lay.act(i)
-        claims = GZ_claims[i]
-        if i == L - 1:  # G_Z = Yhat - Y
-            for pt, c in claims:
-                yh = cl.send_value(ch, rts["Yh"], pt)
-                cl.add("Y", pt, yh - c)
-            continue
-        # G_Z = S * G_A, all claims at once
-        beta = ch.challenges(b"beta-gz", len(claims))
-        start = lincomb([c for _, c in claims], beta)
-        pts = [p for p, _ in claims]
-        spec = SumcheckSpec(a_lay.num_vars, 3, (Term(1, (0, 1, 2)),))
+    # G_Z: Yhat - Y at the last layer, S * G_A below it
+    hidden = []
+    for pt, c in ([] if infer else GZ_claims):
+        p_l, mid, p_o = pt[:nl], pt[nl:nl + nt + nb], pt[nl + nt + nb:]
+        e = _eq_tab(p_l).to_ints()[L - 1] if p_l else 1
+        py, fy = history.resize(p_o, yh_l.axis_vars[2])
+        coef = e * fy % P
+        if L == 1:
+            g = c.inv_scale(coef)
+        else:
+            g = ch.send_scalar_com(b"output-gradient-claim",
+                                   lambda mid=mid, py=py: _last_gz(wit, yh_l).dot(_eq_tab(mid + py)))
+            hidden.append((pt, c - g * coef))
+        yh = cl.send_value(ch, rts["Yh"], mid + py)
+        cl.add("Y", mid + py, yh - g)
+    if hidden:
+        beta = ch.challenges(b"beta-gz", len(hidden))
+        start = lincomb([c for _, c in hidden], beta)
+        pts = [p for p, _ in hidden]
+        spec = SumcheckSpec(hid_l.num_vars, 3, (Term(1, (0, 1, 2)),))
 
         def eq_comb(pts=pts, beta=beta):
-            acc = FrVec.zeros(a_lay.size)
+            acc = FrVec.zeros(hid_l.size)
             for p, bta in zip(pts, beta):
                 acc = acc + _eq_tab(p) * bta
             return acc
 
-        with ch.check(f"layer {i + 1}: G_Z = S * G_A"):
-            r, fac = ch.sumcheck(spec, lambda: [cl.tensors[f"S{i}"].values, fr(f"GA{i}", a_lay), eq_comb()], start,
+        with ch.check("G_Z = S * G_A"):
+            r, fac = ch.sumcheck(spec, lambda: [cl.tensors["S"].values, fr("GA", hid_l), eq_comb()], start,
                                  {2: lambda rr, pts=pts, beta=beta: sum(bt * eq_eval(p, rr)
                                                                         for p, bt in zip(pts, beta)) % P})
-        cl.add(f"S{i}", r, fac[0])
-        cl.value_claim(ch, rts[f"GA{i}"], r, fac[1])
-    for i in range(L - 1):
-        a_lay = lay.act(i)
-        claims = A_claims[i]
+        cl.add("S", r, fac[0])
+        cl.value_claim(ch, rts["GA"], r, fac[1])
+    if L > 1:
+        # A = S (P + 1) on every claim (each with its layer weights and column embedding);
+        # S (S - 1) = 0 everywhere (zero-check at tau)
+        claims = A_claims
         beta = ch.challenges(b"beta-a", len(claims))
-        tau = ch.challenges(b"tau-binary", a_lay.num_vars)
+        tau = ch.challenges(b"tau-binary", hid_l.num_vars)
         gam = ch.challenge(b"gamma-binary")
-        start = lincomb([c for _, c in claims], beta)
-        pts = [p for p, _ in claims]
-        # A = S (P + 1) on every claim; S (S - 1) = 0 everywhere (zero-check at tau)
-        spec = SumcheckSpec(a_lay.num_vars, 4, (Term(1, (0, 1, 2)), Term(1, (0, 2)), Term(gam, (0, 0, 3)),
+        start = lincomb([c.value for c in claims], beta)
+        spec = SumcheckSpec(hid_l.num_vars, 4, (Term(1, (0, 1, 2)), Term(1, (0, 2)), Term(gam, (0, 0, 3)),
                                                  Term(P - gam, (0, 3))))
 
-        def tabs(pts=pts, beta=beta, tau=tau, i=i, a_lay=a_lay):
-            acc = FrVec.zeros(a_lay.size)
-            for p, bta in zip(pts, beta):
-                acc = acc + _eq_tab(p) * bta
-            vals = fr(f"P{i}", a_lay)
-            return [cl.tensors[f"S{i}"].values, vals, acc, _eq_tab(tau)]
+        def tabs():
+            acc = FrVec.zeros(hid_l.size)
+            for c, bta in zip(claims, beta):
+                acc = acc + c.table(nt + nb, no) * bta
+            return [cl.tensors["S"].values, fr("P", hid_l), acc, _eq_tab(tau)]
 
-        with ch.check(f"layer {i + 1}: ReLU (A = S * (P + 1), S binary)"):
+        with ch.check("ReLU (A = S * (P + 1), S binary)"):
             r, fac = ch.sumcheck(spec, tabs, start, {
-                2: lambda rr, pts=pts, beta=beta: sum(bt * eq_eval(p, rr) for p, bt in zip(pts, beta)) % P,
-                3: lambda rr, tau=tau: eq_eval(tau, rr)})
-        cl.add(f"S{i}", r, fac[0])
-        cl.value_claim(ch, rts[f"P{i}"], r, fac[1])
+                2: lambda rr: sum(bt * c.at(rr, nl, nt + nb) for c, bt in zip(claims, beta)) % P,
+                3: lambda rr: eq_eval(tau, rr)})
+        cl.add("S", r, fac[0])
+        cl.value_claim(ch, rts["P"], r, fac[1])
 
     # ---------------------------------------------------------------- 5. openings
     with ch.check("openings"):
         cl.open_all(ch)
+
+
+@dataclass
+class _LayerClaim:
+    """A claim on the stacked hidden activations A with public layer weights λ (a row over the
+    layer slots: eq(r_l, ·), or eq(r_l, · + 1) for a claim on the next layer's input), a point on
+    the (step, row) axes and a column point (on the output-width axis, or the input-width axis of
+    a claim on layer inputs, zero-extended: tensors.eq_ext):  value = Σ_{l,t,b,o} λ(l) eq(mid, (t, b))
+    eq_ext(col, o) A(l, t, b, o)."""
+
+    lam: list
+    mid: list
+    col: list
+    value: object
+
+    def table(self, n_mid: int, no: int) -> FrVec:
+        lam = FrVec.from_ints([int(x) % P for x in self.lam])
+        mid = _eq_tab(self.mid)
+        col = eq_ext_table(self.col, no)
+        t = FrVec(np.repeat(lam.limbs, len(mid), axis=0)) * FrVec(np.tile(mid.limbs, (len(lam), 1)))
+        return FrVec(np.repeat(t.limbs, len(col), axis=0)) * FrVec(np.tile(col.limbs, (len(t), 1)))
+
+    def at(self, r: Sequence[int], nl: int, n_mid: int) -> int:
+        return layer_eval(self.lam, r[:nl]) * eq_eval(self.mid, r[nl:nl + n_mid]) % P * \
+            eq_ext(self.col, r[nl + n_mid:]) % P
+
+
+def _stacked_a(wit, layout) -> FrVec:
+    return FrVec.from_int64(layout.pad(wit.t["A"]))
+
+
+def _last_gz(wit, layout) -> FrVec:
+    return FrVec.from_int64(layout.pad(wit.t["GZ"][-1]))

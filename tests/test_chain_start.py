@@ -427,6 +427,13 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     old[4:6] = (1).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="format version 1, made by an older zkdl"):
         tr.WindowProof.from_bytes(bytes(old))
+    # version 3 proved each layer on its own (the statement, model and dataset formats did not
+    # change): such a proof is refused with what changed
+    assert proof.to_bytes()[4:6] == (4).to_bytes(2, "little")
+    assert good[4:6] == (3).to_bytes(2, "little")
+    old[4:6] = (3).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="version 3, made by an older zkdl: it proves each layer on its own"):
+        tr.WindowProof.from_bytes(bytes(old))
 
 
 def _statement_bytes():

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from zkdl.circuits.channel import VerifierChannel
-from zkdl.circuits.history import LayerShape, Operand, backward, forward, lt_eval, lt_row, later_steps, window_end
+from zkdl.circuits.history import (Operand, StackShape, Weights, backward, forward, lt_eval, lt_row, later_steps,
+                                   resize, window_end)
 from zkdl.circuits.prover import ProverChannel
 from zkdl.errors import VerificationError
 from zkdl.field import R_MODULUS as P, FrVec
@@ -29,59 +30,100 @@ def _mle(table, point):
     return FrVec.from_ints(vals).dot(FrVec.eq_table(list(point)) if point else FrVec.ones(1))
 
 
-def _problem(T, B, d_in, d_out, eta, R, seed, big=False, wrong=None):
-    """Random A, G, M_0 and the products with the evolving weights M_t (Z = [A | 2^R] M_t,
-    Y = G M_t^T).  ``wrong = (which, t, dt)``: step t of "Z" or "Y" uses the weights of step
-    t + dt instead (a prover with M from the wrong step; the rest honest)."""
+def _problem(T, B, widths, eta, R, seed, big=False, wrong=None):
+    """Random per-layer A, G, M_0 and the products with the evolving weights M_t (Z = [A | 2^R] M_t,
+    Y = G M_t^T) for layers of the given widths.  ``wrong = (which, t, dt, layer)``: step t of "Z"
+    or "Y" of that layer uses the weights of step t + dt instead (a prover with M from the wrong
+    step; the rest honest)."""
     rng = np.random.default_rng(seed)
-    A = rng.integers(0, 50, size=(T, B, d_in)).astype(object)
-    G = rng.integers(-50, 50, size=(T, B, d_out)).astype(object)
+    L = len(widths) - 1
     lim = 1 << 40 if big else 100
-    M0 = rng.integers(-lim, lim, size=(d_in, d_out)).astype(object)
-    m0 = rng.integers(-lim, lim, size=(d_out,)).astype(object)
-    Ms = [(M0.copy(), m0.copy())]
-    for t in range(T):
-        M, m = Ms[-1]
-        Ms.append((M - eta * A[t].T.dot(G[t]), m - eta * (1 << R) * G[t].sum(axis=0)))
-    Z, Y = [], []
-    for t in range(T):
-        tz = ty = t
-        if wrong is not None:
-            which, tw, dt = wrong
-            if t == tw:
-                tz, ty = (t + dt, t) if which == "Z" else (t, t + dt)
-        Z.append(A[t].dot(Ms[tz][0]) + (1 << R) * np.tile(Ms[tz][1], (B, 1)))
-        Y.append(G[t].dot(Ms[ty][0].T))
-    M, m = Ms[-1]
-    return dict(A=A, G=G, M0=M0, m0=m0, M1=M, m1=m, Z=np.array(Z), Y=np.array(Y))
+    out = {k: [] for k in ("A", "G", "M0", "m0", "M1", "m1", "Z", "Y")}
+    for l in range(L):
+        d_in, d_out = widths[l], widths[l + 1]
+        A = rng.integers(0, 50, size=(T, B, d_in)).astype(object)
+        G = rng.integers(-50, 50, size=(T, B, d_out)).astype(object)
+        M0 = rng.integers(-lim, lim, size=(d_in, d_out)).astype(object)
+        m0 = rng.integers(-lim, lim, size=(d_out,)).astype(object)
+        Ms = [(M0.copy(), m0.copy())]
+        for t in range(T):
+            M, m = Ms[-1]
+            Ms.append((M - eta * A[t].T.dot(G[t]), m - eta * (1 << R) * G[t].sum(axis=0)))
+        Z, Y = [], []
+        for t in range(T):
+            tz = ty = t
+            if wrong is not None:
+                which, tw, dt, lw = wrong
+                if t == tw and l == lw:
+                    tz, ty = (t + dt, t) if which == "Z" else (t, t + dt)
+            Z.append(A[t].dot(Ms[tz][0]) + (1 << R) * np.tile(Ms[tz][1], (B, 1)))
+            Y.append(G[t].dot(Ms[ty][0].T))
+        for k, v in (("A", A), ("G", G), ("M0", M0), ("m0", m0), ("M1", Ms[-1][0]), ("m1", Ms[-1][1]),
+                     ("Z", np.array(Z)), ("Y", np.array(Y))):
+            out[k].append(v)
+    return out
+
+
+def _stacked(per_layer, sh, width_vars):
+    """Per-layer (T, B, d_l) arrays stacked and padded to (Lp, Tp, Bp, 2^width_vars)."""
+    shape = (sh.Tp, sh.Bp, 1 << width_vars)
+    parts = [_pad(a, shape) for a in per_layer]
+    parts += [np.zeros(int(np.prod(shape)), dtype=object)] * (sh.Lp - len(parts))
+    return np.concatenate(parts)
+
+
+def _fr(vals):
+    return FrVec.from_ints([int(v) % P for v in vals])
 
 
 def _run(ch, sh, prob, eta, R, tamper=None):
-    Tp, Bp, Dc, Do = sh.Tp, sh.Bp, sh.Dc, sh.Do
-    shapes = {"A": (Tp, Bp, Dc), "G": (Tp, Bp, Do), "M0": (Dc, Do), "m0": (Do,), "M1": (Dc, Do), "m1": (Do,),
-              "Z": (Tp, Bp, Do), "Y": (Tp, Bp, Dc)}
-    tabs = {n: FrVec.from_ints([int(v) % P for v in _pad(prob[n], shapes[n])]) for n in shapes} if ch.prover else {}
-    claims = {n: [] for n in ("A", "G", "M0", "m0", "M1", "m1")}
-    ops = {n: Operand(lambda n=n: tabs[n], lambda p, c, n=n: claims[n].append((list(p), c))) for n in claims}
-    nt, nb, nc, no = sh.vars
-    u = ch.challenges(b"u", nt + nb + no)
+    """Forward, backward and window end over the layer stack, at points the channel draws; the
+    layer weights are eq(u_l, .) over the valid layers.  Returns the output claims
+    {name: [(point, Claimed)]} (weights per layer: "M0.l") and the prover's tables."""
+    L = sh.L
+    tabs = {}
+    if ch.prover:
+        tabs["A"] = _fr(_stacked(prob["A"], sh, sh.ni))
+        tabs["G"] = _fr(_stacked(prob["G"], sh, sh.no))
+        tabs["Z"] = _fr(_stacked(prob["Z"], sh, sh.no))
+        tabs["Y"] = _fr(_stacked(prob["Y"], sh, sh.ni))
+        for n in ("M0", "M1"):
+            for l in range(L):
+                tabs[f"{n}.{l}"] = _fr(_pad(prob[n][l], (1 << sh.in_vars(l), 1 << sh.out_vars(l))))
+        for n in ("m0", "m1"):
+            for l in range(L):
+                tabs[f"{n}.{l}"] = _fr(_pad(prob[n][l], (1 << sh.out_vars(l),)))
+    names = ["A", "G"] + [f"{n}.{l}" for n in ("M0", "m0", "M1", "m1") for l in range(L)]
+    claims = {n: [] for n in names}
+    ops = {n: Operand(lambda n=n: tabs[n], lambda p, c, n=n: claims[n].append((list(p), c))) for n in ("A", "G")}
+    ws = {n: Weights(lambda n=n: [tabs[f"{n}.{l}"] for l in range(L)],
+                     lambda l, p, c, n=n: claims[f"{n}.{l}"].append((list(p), c))) for n in ("M0", "m0", "M1", "m1")}
+    nl, nt, nb, ni, no = sh.nl, sh.nt, sh.nb, sh.ni, sh.no
+    u = ch.challenges(b"u", nl + nt + nb + no)
+    omega = [e if l < L else 0 for l, e in enumerate(FrVec.eq_table(u[:nl]).to_ints() if nl else [1])]
     off = (tamper == "forward")
     lhs = ch.send_scalar_com(b"lhs", lambda: tabs["Z"].dot(FrVec.eq_table(u)) + off)
-    forward(ch, sh, ops["A"], ops["G"], ops["M0"], ops["m0"], u, lhs, eta=eta, R=R, what="forward")
-    v = ch.challenges(b"v", nt + nb + nc)
+    forward(ch, sh, ops["A"], ops["G"], ws["M0"], ws["m0"], omega, u[nl:], lhs, eta=eta, R=R, what="forward")
+    v = ch.challenges(b"v", nl + nt + nb + ni)
+    omega = [e if l < L else 0 for l, e in enumerate(FrVec.eq_table(v[:nl]).to_ints() if nl else [1])]
     off = (tamper == "backward")
     lhs = ch.send_scalar_com(b"lhs2", lambda: tabs["Y"].dot(FrVec.eq_table(v)) + off)
-    backward(ch, sh, ops["A"], ops["G"], ops["M0"], v, lhs, eta=eta, what="backward")
-    window_end(ch, sh, ops["A"], ops["G"], ops["M0"], ops["m0"], ops["M1"], ops["m1"], eta=eta, R=R, what="end")
+    backward(ch, sh, ops["A"], ops["G"], ws["M0"], omega, v[nl:], lhs, eta=eta, what="backward")
+    window_end(ch, sh, ops["A"], ops["G"], ws["M0"], ws["m0"], ws["M1"], ws["m1"], eta=eta, R=R, what="end")
     return claims, tabs
 
 
-@pytest.mark.parametrize("T,B,d_in,d_out,big", [(1, 2, 3, 2, False), (3, 3, 3, 2, False), (4, 2, 2, 4, True),
-                                                (5, 1, 1, 1, False)])
-def test_history_relations_complete(T, B, d_in, d_out, big):
+def _shape(T, B, widths):
+    return StackShape(T, B, tuple(widths))
+
+
+@pytest.mark.parametrize("T,B,widths,big", [(1, 2, (3, 2), False), (3, 3, (3, 2), False), (4, 2, (2, 4), True),
+                                            (5, 1, (1, 1), False), (3, 2, (3, 5, 2), False),
+                                            (2, 3, (4, 2, 3, 1), True)])
+def test_history_relations_complete(T, B, widths, big):
     eta, R = 3, 2
-    prob = _problem(T, B, d_in, d_out, eta, R, seed=T * 7 + B, big=big)
-    sh = LayerShape(T, B, d_in, d_out)
+    prob = _problem(T, B, widths, eta, R, seed=T * 7 + B, big=big)
+    sh = _shape(T, B, widths)
     pc = ProverChannel(KEY, Transcript(b"t"))
     pclaims, tabs = _run(pc, sh, prob, eta, R)
     # every claim the relations output is true of the tables
@@ -98,8 +140,8 @@ def test_history_relations_complete(T, B, d_in, d_out, big):
 @pytest.mark.parametrize("tamper", ["forward", "backward"])
 def test_false_product_claim_rejected(tamper):
     eta, R = 3, 2
-    prob = _problem(3, 2, 3, 2, eta, R, seed=1)
-    sh = LayerShape(3, 2, 3, 2)
+    prob = _problem(3, 2, (3, 2, 2), eta, R, seed=1)
+    sh = _shape(3, 2, (3, 2, 2))
     pc = ProverChannel(KEY, Transcript(b"t"))
     _run(pc, sh, prob, eta, R, tamper=tamper)
     vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue())
@@ -131,11 +173,11 @@ def _false_claims(claims, tabs):
 
 
 @settings(max_examples=25, deadline=None)
-@given(T=st.integers(1, 5), B=st.integers(1, 3), d_in=st.integers(1, 4), d_out=st.integers(1, 4),
+@given(T=st.integers(1, 5), B=st.integers(1, 3), widths=st.lists(st.integers(1, 5), min_size=2, max_size=4),
        eta=st.integers(1, 9), R=st.integers(0, 6), big=st.booleans(), seed=st.integers(0, 1 << 16))
-def test_history_relations_complete_random_shapes(T, B, d_in, d_out, eta, R, big, seed):
-    prob = _problem(T, B, d_in, d_out, eta, R, seed, big=big)
-    sh = LayerShape(T, B, d_in, d_out)
+def test_history_relations_complete_random_shapes(T, B, widths, eta, R, big, seed):
+    prob = _problem(T, B, widths, eta, R, seed, big=big)
+    sh = _shape(T, B, widths)
     assert sh.history == (T > 1)
     pc = ProverChannel(KEY, Transcript(b"t"))
     pclaims, tabs = _run(pc, sh, prob, eta, R)
@@ -175,13 +217,15 @@ def _prove_and_verify(sh, prob, eta, R, offsets=None, tamper=None):
     return None, _false_claims(pclaims, tabs)
 
 
-@pytest.mark.parametrize("which,t,dt,T", [("Z", 1, -1, 3), ("Z", 1, +1, 3), ("Z", 0, +1, 2), ("Y", 2, -1, 3),
-                                          ("Y", 0, +1, 4)])
-def test_weights_of_the_wrong_step_rejected(which, t, dt, T):
-    """Z (or Y) of step t computed with M_(t+dt): the start-weight sumcheck's claim is false."""
+@pytest.mark.parametrize("which,t,dt,T,layer", [("Z", 1, -1, 3, 0), ("Z", 1, +1, 3, 1), ("Z", 0, +1, 2, 2),
+                                                ("Y", 2, -1, 3, 1), ("Y", 0, +1, 4, 0)])
+def test_weights_of_the_wrong_step_rejected(which, t, dt, T, layer):
+    """Z (or Y) of step t of one layer of three computed with M_(t+dt): the start-weight
+    sumcheck's claim is false."""
     eta, R = 3, 2
-    prob = _problem(T, 2, 3, 2, eta, R, seed=11, wrong=(which, t, dt))
-    err, _ = _prove_and_verify(LayerShape(T, 2, 3, 2), prob, eta, R)
+    widths = (3, 2, 4, 2)
+    prob = _problem(T, 2, widths, eta, R, seed=11, wrong=(which, t, dt, layer))
+    err, _ = _prove_and_verify(_shape(T, 2, widths), prob, eta, R)
     assert err is not None and err.startswith(("forward" if which == "Z" else "backward") + ", start weights"), err
 
 
@@ -191,8 +235,8 @@ def test_false_history_value_rejected(which):
     becomes false (start-weight sumcheck); with a false product claim (lhs + 1) and the history
     value chosen to make the start term true (hist - 1/eta), the history sumcheck rejects it."""
     eta, R, T = 3, 2, 3
-    prob = _problem(T, 2, 3, 2, eta, R, seed=5)
-    sh = LayerShape(T, 2, 3, 2)
+    prob = _problem(T, 2, (3, 2, 2), eta, R, seed=5)
+    sh = _shape(T, 2, (3, 2, 2))
     k = 0 if which == "forward" else 1                   # the forward relation sends the first "history"
     offs = [0, 0]
     offs[k] = 1
@@ -211,15 +255,14 @@ def test_history_value_of_a_wrong_step_rejected():
     """The fully consistent liar: Z of step 1 made with M_0, and the history value the prover
     sends chosen so that the start term is true; the history sumcheck rejects it."""
     eta, R, T = 3, 2, 3
-    prob = _problem(T, 2, 3, 2, eta, R, seed=7, wrong=("Z", 1, -1))
-    honest = _problem(T, 2, 3, 2, eta, R, seed=7)
-    sh = LayerShape(T, 2, 3, 2)
+    widths = (3, 2, 2)
+    prob = _problem(T, 2, widths, eta, R, seed=7, wrong=("Z", 1, -1, 1))
+    honest = _problem(T, 2, widths, eta, R, seed=7)
+    sh = _shape(T, 2, widths)
     # the lhs the prover sends is Z~(u) of the wrong Z; find u as the prover will (same transcript)
     pc = ProverChannel(KEY, Transcript(b"t"))
-    nt, nb, nc, no = sh.vars
-    u = pc.challenges(b"u", nt + nb + no)
-    shape = (sh.Tp, sh.Bp, sh.Do)
-    dz = _mle(_pad(prob["Z"], shape), u) - _mle(_pad(honest["Z"], shape), u)
+    u = pc.challenges(b"u", sh.nl + sh.nt + sh.nb + sh.no)
+    dz = _mle(_stacked(prob["Z"], sh, sh.no), u) - _mle(_stacked(honest["Z"], sh, sh.no), u)
     assert dz % P
     # lhs off by dz: the history value off by -dz / eta keeps the start term true
     off = (P - dz) * pow(eta, -1, P) % P
@@ -233,12 +276,13 @@ def test_end_weights_off_in_one_entry(part):
     rejected by the window-end product sumcheck; the bias part becomes a false claim on G (which
     the full proof's openings catch)."""
     eta, R, T = 3, 2, 3
-    prob = _problem(T, 2, 3, 2, eta, R, seed=3)
+    widths = (3, 2, 2)
+    prob = _problem(T, 2, widths, eta, R, seed=3)
     if part == "weights":
-        prob["M1"][1, 0] += 1
+        prob["M1"][1][1, 0] += 1
     else:
-        prob["m1"][1] += 1
-    err, false = _prove_and_verify(LayerShape(T, 2, 3, 2), prob, eta, R)
+        prob["m1"][1][1] += 1
+    err, false = _prove_and_verify(_shape(T, 2, widths), prob, eta, R)
     if part == "weights":
         assert err is not None and err.startswith("end, window end"), err
     else:

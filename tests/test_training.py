@@ -327,27 +327,29 @@ def _cheat(run, kind, pick):
 
 
 #: every kind of cheat, and the part of the proof that rejects it at the fixed place (_Picks():
-#: first step, first layer, first entry, first value).  Layers are checked last to first.  A step
+#: first step, first layer, first entry, first value).  Every relation covers all layers at once
+#: (the layers are stacked), so the part named is the relation, whatever the layer.  A step
 #: computed with other weights than M_t makes its product claim false; the history value, which
 #: the prover computes from the committed A and G_Z, is then true, so the false claim lands on the
 #: start-weight sumcheck (tests/test_history.py has a prover that lies about the history instead)
 KINDS = {
-    "weight": r"^layer 1: forward .*, start weights",                      # step 0 uses M_0 + 1 at W_1[0, 0]
-    "stale_weights": r"^layer 2: forward .*, start weights",               # step 1 uses M_0
-    "future_weights": r"^layer 2: forward .*, start weights",              # step 0 uses M_1
+    "weight": r"^forward .*, start weights",                      # step 0 uses M_0 + 1 at W_1[0, 0]
+    "stale_weights": r"^forward .*, start weights",               # step 1 uses M_0
+    "future_weights": r"^forward .*, start weights",              # step 0 uses M_1
     "relu_sign": r"^range checks",                       # P = S (Z' - 1) + (1 - S)(-Z') < 0
-    "learning_rate": r"^layer 2: forward .*, start weights",               # step 1 uses M_0 - (eta + 1) ...
-    "eta_off_by_one": r"^layer 2: forward .*, start weights",
-    "update_omitted": r"^layer 2: forward .*, start weights",              # step 1 uses M_0
-    "step_skipped": r"^layer 2: forward .*, start weights",                # step 1 is really step 2
+    "learning_rate": r"^forward .*, start weights",               # step 1 uses M_0 - (eta + 1) ...
+    "eta_off_by_one": r"^forward .*, start weights",
+    "update_omitted": r"^forward .*, start weights",              # step 1 uses M_0
+    "step_skipped": r"^forward .*, start weights",                # step 1 is really step 2
     # only the data rows differ: the data stack is derived from the dataset commitment by the
-    # public schedule, so layer 1's forward claim on it is false
-    "batch_swapped": r"^layer 1: forward .*, start weights",
-    "dataset_row": r"^layer 1: forward .*, start weights",
+    # public schedule; the claim on the stacked layer inputs splits into X's part (the prover
+    # evaluates the committed data stack) and the hidden activations' part, which is then false
+    "batch_swapped": r"^ReLU \(A = S \* \(P \+ 1\)",
+    "dataset_row": r"^ReLU \(A = S \* \(P \+ 1\)",
     "remainder_out_of_range": r"^range checks",
     "backward_remainder_out_of_range": r"^range checks",
-    "end_weight": r"^layer 1: update \(M after = M before - eta_int A\^T G_Z\), window end",
-    "end_bias": r"^layer 1: G_Z = S \* G_A",               # the bias part reduces to a claim on G_Z
+    "end_weight": r"^update \(M after = M before - eta_int A\^T G_Z\), window end",
+    "end_bias": r"^G_Z = S \* G_A",               # the bias part reduces to a claim on G_Z
     "loss": r"^revealed losses",
 }
 
@@ -390,18 +392,20 @@ def test_eta_off_by_one_in_a_window_of_one_step(run, delta):
     wrong = dataclasses.replace(CFG, eta_int=CFG.eta_int + delta)
     trs = _relabel([train_step(wrong, run.traces[0].W_before, run.traces[0].X, run.traces[0].Y, 0,
                                run.traces[0].batch)], CFG)
-    _assert_rejected(run, trs, r"^layer 2: update \(M after = M before - eta_int A\^T G_Z\), window end")
+    _assert_rejected(run, trs, r"^update \(M after = M before - eta_int A\^T G_Z\), window end")
 
 
 def test_omitted_last_update_is_rejected_by_the_window_end(run):
     trs = [copy.deepcopy(t) for t in run.traces]
     trs[-1].W_after = [w.copy() for w in trs[-1].W_before]        # M_T = M_(T-1)
-    _assert_rejected(run, trs, r"^layer 2: update .*, window end")
+    _assert_rejected(run, trs, r"^update .*, window end")
 
 
 @pytest.mark.parametrize("layer,row,match", [
-    (1, 0, r"^layer 2: update .*, window end"),
-    (1, -1, r"^openings"),            # the last layer's G_Z = Yhat - Y: a claim on the committed Y
+    (1, 0, r"^update .*, window end"),
+    # the last layer's bias: a claim on the stacked G_Z; the prover sends the last layer's part
+    # (Yhat - Y) honestly, so the rest, claimed of S * G_A, is false
+    (1, -1, r"^G_Z = S \* G_A"),
 ])
 def test_end_weights_off_in_one_entry(run, layer, row, match):
     """M_T differs from M_0 - eta_int sum_s [A_s | 2^R]^T G_Z_s in one entry (the weight part is

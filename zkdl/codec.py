@@ -148,9 +148,15 @@ class Reader:
             raise ProofFormatError(f"{len(self._buf) - self._pos} trailing bytes after the proof")
 
 
+#: kinds whose format moved past FORMAT_VERSION: window proofs (0x0101) and inference proofs
+#: (0x0114) of version 4 stack the layers into one instance per relation (FAC4DNN); version 3
+#: proved each layer on its own
+KIND_VERSIONS = {0x0101: 4, 0x0114: 4}
+
+
 def wrap(kind: int, body: bytes) -> bytes:
     """Container with magic, version, kind and body length."""
-    return MAGIC + struct.pack("<HHQ", FORMAT_VERSION, kind, len(body)) + body
+    return MAGIC + struct.pack("<HHQ", KIND_VERSIONS.get(kind, FORMAT_VERSION), kind, len(body)) + body
 
 
 def require_canonical(data: bytes, reencoded: bytes, what: str) -> None:
@@ -171,12 +177,17 @@ def unwrap(data: bytes, kind: int) -> bytes:
     if data[:4] != MAGIC:
         raise ProofFormatError("not a zkdl proof: bad magic")
     version, got_kind, length = struct.unpack_from("<HHQ", data, 4)
-    if version != FORMAT_VERSION:
+    want = KIND_VERSIONS.get(kind, FORMAT_VERSION)
+    if got_kind == kind and version == FORMAT_VERSION and want > FORMAT_VERSION:
+        raise ProofFormatError(f"proof of format version {version}, made by an older zkdl: it proves each layer "
+                               f"on its own; this zkdl reads version {want} (every relation over all layers at once, "
+                               "FAC4DNN); prove it again with this zkdl")
+    if version != want:
         if version < FORMAT_VERSION:
             raise ProofFormatError(f"file of format version {version}, made by an older zkdl: this zkdl reads only "
                                    f"version {FORMAT_VERSION} (earlier versions proved rounded weight updates, "
                                    "semantics v1, or did not range-check every chain start); re-create it (commit the model / prove the run again) with this zkdl")
-        raise ProofFormatError(f"unsupported format version {version} (this zkdl reads {FORMAT_VERSION}); "
+        raise ProofFormatError(f"unsupported format version {version} (this zkdl reads {want}); "
                                "upgrade zkdl")
     if got_kind != kind:
         raise ProofFormatError(f"wrong proof kind {got_kind}, expected {kind}")
