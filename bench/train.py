@@ -129,9 +129,9 @@ def committed_elements(cfg, T: int) -> int:
     v = RangeSpec(Q, 1 << (Q - 1), lb).n_limbs
     p = RangeSpec(Q - 1, 0, lb).n_limbs
     n = 1 << lb
-    n += e * lay.out().size + v * lay.yhat().size            # E (layers stacked), Yhat
+    n += (e + v) * lay.yhat().size                           # the last layer's E and Yhat
     if cfg.num_layers > 1:
-        n += (1 + p + v + e) * lay.out(cfg.num_layers - 1).size  # S, P, G_A, E' (hidden layers stacked)
+        n += (e + 1 + p + v + e) * lay.out(cfg.num_layers - 1).size  # E, S, P, G_A, E' (hidden layers stacked)
     for i in range(cfg.num_layers):
         n += lay.weight(i).size + lay.bias(i).size
     return n

@@ -61,20 +61,22 @@ class WindowLayout:
     def _stack(self, widths, nd: int) -> StackedLayout:
         T, B = self.T, self.config.batch_size
         return StackedLayout((len(widths), T, B, max(widths)), None, tuple(widths),
-                             (self.nl, _bits(T), _bits(B), nd))
+                             (_bits(len(widths)), _bits(T), _bits(B), nd))
 
     def inp(self) -> StackedLayout:
         """The inputs of layers 1..L (X, then the hidden activations), stacked: (L, T, B, d_l)."""
         return self._stack(self.config.widths[:-1], self.ni)
 
     def out(self, n: int | None = None) -> StackedLayout:
-        """The outputs of layers 1..n (n = L: E, G_Z; n = L - 1: S, P, A and their gradients G_A,
-        E'), stacked on the output-width axis: (n, T, B, d_(l+1))."""
+        """The outputs of layers 1..n, stacked on the output-width axis: (n, T, B, d_(l+1)) on
+        2^ceil(log2 n) layer slots.  n = L: G_Z (derived, never committed); n = L - 1 (the
+        hidden layers): every committed stack -- S, P, E, G_A, E' -- and A."""
         n = self.L if n is None else n
         return self._stack(self.config.widths[1:n + 1], self.no)
 
     def yhat(self) -> Layout:
-        """The network's output (the last layer's Z'), (T, B, d_L): a tensor of its own."""
+        """The last layer's outputs (Yhat = its Z', and its forward remainder), (T, B, d_L): tensors
+        of their own, so the committed stacks hold the hidden layers only."""
         return Layout((self.T, self.config.batch_size, self.config.widths[-1]))
 
     def act(self, i: int) -> Layout:
@@ -104,7 +106,7 @@ class WindowLayout:
     def key_size(self) -> int:
         # the multiplicities of the lookup table (2^b entries, b = limb_bits) are a tensor too
         tables = [default_col_vars(limb_bits(self, infer)) for infer in (False, True)]
-        stacks = [self.out(n).col_vars for n in (self.L, self.L - 1) if n >= 1] + [self.yhat().col_vars]
+        stacks = ([self.out(self.L - 1).col_vars] if self.L > 1 else []) + [self.yhat().col_vars]
         c = max([16 // 2 + 2] + tables + stacks + [lay.col_vars for i in range(self.L)
                                                    for lay in (self.weight(i), self.bias(i))]
                 + [_bits(self.config.widths[0]), _bits(self.config.widths[-1])])
@@ -138,10 +140,10 @@ def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
 
     c = lay.config
     s = c.R if infer else c.master_shift
-    sizes: list[tuple[int, int]] = [(lay.out().size, s)]   # (entries, bits) of every range tensor: E
+    sizes: list[tuple[int, int]] = [(lay.yhat().size, s)]  # (entries, bits) of every range tensor: E_L
     if lay.L > 1:
         n = lay.out(lay.L - 1).size
-        sizes.append((n, c.Q - 1))             # P
+        sizes += [(n, s), (n, c.Q - 1)]        # E, P
         if not infer:
             sizes += [(n, c.Q), (n, s)]        # G_A, E'
     if not infer:

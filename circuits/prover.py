@@ -257,7 +257,8 @@ def _witness(traces: Sequence[StepTrace]) -> _Witness:
     w = _Witness()
     S = [_stack(traces, lambda tr: tr.S[i]) for i in range(L - 1)]
     Zp = [_stack(traces, lambda tr: tr.Zp[i]) for i in range(L)]
-    w.t["E"] = [_stack(traces, lambda tr: tr.E_fwd[i]) for i in range(L)]
+    w.t["E"] = [_stack(traces, lambda tr: tr.E_fwd[i]) for i in range(L - 1)]
+    w.t["EL"] = _stack(traces, lambda tr: tr.E_fwd[L - 1])
     w.t["S"] = S
     w.t["P"] = [S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]) for i in range(L - 1)]
     w.t["A"] = [_stack(traces, lambda tr: tr.A[i + 1]) for i in range(L - 1)]
@@ -452,7 +453,8 @@ def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], mod
         wit.t["X_blinds"] = blinds
     st = InferenceStatement(cfg, model, None if commit_input else X, Zp[-1], X_com)
     L = cfg.num_layers
-    wit.t["E"] = [E[i][None] for i in range(L)]
+    wit.t["E"] = [E[i][None] for i in range(L - 1)]
+    wit.t["EL"] = E[L - 1][None]
     wit.t["S"] = [S[i][None] for i in range(L - 1)]
     wit.t["P"] = [(S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]))[None] for i in range(L - 1)]
     wit.t["A"] = [A[i + 1][None] for i in range(L - 1)]

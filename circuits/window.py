@@ -76,8 +76,9 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     V_spec = RangeSpec(Q, 1 << (Q - 1), lb)
     out_l, hid_l, yh_l = lay.out(), (lay.out(L - 1) if L > 1 else None), lay.yhat()
     # ---------------------------------------------------------------- 1. commitments (layers stacked)
-    commit_range("E", out_l, E_spec)
+    commit_range("EL", yh_l, E_spec)
     if L > 1:
+        commit_range("E", hid_l, E_spec)
         commit_plain("S", hid_l)
         commit_range("P", hid_l, RangeSpec(Q - 1, 0, lb))
         if not infer:
@@ -127,6 +128,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     # ---------------------------------------------------------------- 3. relations (all layers at once)
     sh = StackShape(T, B, tuple(cfg.widths))
     nl, nt, nb, ni, no = sh.nl, sh.nt, sh.nb, sh.ni, sh.no
+    nlh = hid_l.axis_vars[0] if L > 1 else 0      # layer variables of the hidden stacks
     in_l = lay.inp()
     A_claims: list[_LayerClaim] = []     # claims on the hidden activations A (from S, P: ReLU)
     GZ_claims: list[tuple] = []          # claims on the stacked G_Z, (point, Claimed)
@@ -155,7 +157,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
             cl.add("X", mid + pc, x)
         if L > 1:
             e = _eq_tab(r_l).to_ints() if r_l else [1]
-            shifted = [e[j + 1] if j + 1 < L else 0 for j in range(1 << nl)]
+            shifted = [e[j + 1] if j + 1 < L else 0 for j in range(1 << nlh)]
             A_claims.append(_LayerClaim(shifted, mid, col, c - x * coef))
 
     In_op = history.Operand(lambda: fr("In", in_l), in_claim)
@@ -165,8 +167,10 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         return history.Weights(lambda: [cl.tensors[f"{name}{i}"].values for i in range(L)],
                                lambda i, pt, c: cl.add(f"{name}{i}", pt, c))
 
-    # R1: forward, every layer: 2^shift Z'(l) + E(l) = [In(l) | 2^R] M_t(l), at a random point of
-    # the stacked outputs; Z'(l) = 2 A(l) - S(l) - P(l) (zkReLU) below the last layer, Yhat at it
+    # R1: forward, every layer: 2^shift Z'(l) + E(l) = [In(l) | 2^R] M_t(l), at a random point u
+    # of the stacked outputs; below the last layer Z'(l) = 2 A(l) - S(l) - P(l) (zkReLU) and E(l)
+    # are read from the hidden stacks (their fewer layer slots: a zero-extension factor), at the
+    # last layer Z' = Yhat and E = E_L are tensors of their own
     u = ch.challenges(b"u-fwd", out_l.num_vars)
     u_l, u_rest, u_o = u[:nl], u[nl:], u[nl + nt + nb:]
     e_u = _eq_tab(u_l).to_ints() if u_l else [1]
@@ -176,15 +180,16 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         yc = ch.const(_public_mle(yh_l, st.Yhat[None], y_pt))
     else:
         yc = cl.send_value(ch, rts["Yh"], y_pt)
-    zc = yc * (e_u[L - 1] * fy % P)
+    lhs = (yc * (1 << shift) + cl.send_value(ch, rts["EL"], y_pt)) * (e_u[L - 1] * fy % P)
     if L > 1:
-        ac = ch.send_scalar_com(b"A-claim", lambda: _stacked_a(wit, hid_l).dot(_eq_tab(u)))
-        A_claims.append(_LayerClaim(e_u, u[nl:nl + nt + nb], u_o, ac))
-        sc = ch.send_scalar_com(b"S-claim", lambda: cl.tensors["S"].mle(u))
-        cl.add("S", u, sc)
-        pc = cl.send_value(ch, rts["P"], u)
-        zc = zc + ac * 2 - sc - pc
-    lhs = zc * (1 << shift) + cl.send_value(ch, rts["E"], u)
+        uh, fh = history.resize(u_l, nlh)
+        u_h = uh + u_rest
+        ac = ch.send_scalar_com(b"A-claim", lambda: _stacked_a(wit, hid_l).dot(_eq_tab(u_h)))
+        A_claims.append(_LayerClaim(_eq_tab(uh).to_ints() if uh else [1], u[nl:nl + nt + nb], u_o, ac))
+        sc = ch.send_scalar_com(b"S-claim", lambda: cl.tensors["S"].mle(u_h))
+        cl.add("S", u_h, sc)
+        pc = cl.send_value(ch, rts["P"], u_h)
+        lhs = lhs + ((ac * 2 - sc - pc) * (1 << shift) + cl.send_value(ch, rts["E"], u_h)) * fh
     omega = [e_u[l] if l < L else 0 for l in range(1 << nl)]
     history.forward(ch, sh, In_op, G_op, weights("M"), weights("Mb"), omega, u_rest, lhs, eta=cfg.eta_int, R=R,
                     what=f"forward (2^{shift} Z' + E = [A | 2^R] M)")
@@ -194,11 +199,11 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         if L > 1:
             v = ch.challenges(b"u-bwd", hid_l.num_vars)
             lhs = cl.send_value(ch, rts["GA"], v) * (1 << shift) + cl.send_value(ch, rts["EB"], v)
-            v_l = v[:nl]
+            v_l = v[:nlh]
             e_v = _eq_tab(v_l).to_ints() if v_l else [1]
-            omega = [e_v[l - 1] if 1 <= l < L else 0 for l in range(1 << nl)]
-            pc_, f = history.resize(v[nl + nt + nb:], ni)
-            history.backward(ch, sh, In_op, G_op, weights("M"), omega, v[nl:nl + nt + nb] + pc_, lhs.inv_scale(f),
+            omega = [e_v[l - 1] if 1 <= l < L else 0 for l in range(1 << nl)]     # l - 1 < 2^nlh
+            pc_, f = history.resize(v[nlh + nt + nb:], ni)
+            history.backward(ch, sh, In_op, G_op, weights("M"), omega, v[nlh:nlh + nt + nb] + pc_, lhs.inv_scale(f),
                              eta=cfg.eta_int, what=f"backward (2^{shift} G_A + E' = G_Z M^T)")
         # R3: the window's end weights, every layer: M_T = M_0 - eta_int sum_s [A_s | 2^R]^T G_Z_s
         history.window_end(ch, sh, In_op, G_op, weights("M"), weights("Mb"), weights("Mend"), weights("Mbend"),
@@ -231,13 +236,15 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         else:
             g = ch.send_scalar_com(b"output-gradient-claim",
                                    lambda mid=mid, py=py: _last_gz(wit, yh_l).dot(_eq_tab(mid + py)))
-            hidden.append((pt, c - g * coef))
+            ph, fh = history.resize(p_l, nlh)          # hidden part: fh * (S * G_A)(ph, mid, p_o)
+            hidden.append((ph + pt[nl:], fh, c - g * coef))
         yh = cl.send_value(ch, rts["Yh"], mid + py)
         cl.add("Y", mid + py, yh - g)
     if hidden:
         beta = ch.challenges(b"beta-gz", len(hidden))
-        start = lincomb([c for _, c in hidden], beta)
-        pts = [p for p, _ in hidden]
+        start = lincomb([c for _, _, c in hidden], beta)
+        pts = [p for p, _, _ in hidden]
+        beta = [b * f % P for b, (_, f, _) in zip(beta, hidden)]     # the zero-extension factors
         spec = SumcheckSpec(hid_l.num_vars, 3, (Term(1, (0, 1, 2)),))
 
         def eq_comb(pts=pts, beta=beta):
@@ -271,7 +278,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
 
         with ch.check("ReLU (A = S * (P + 1), S binary)"):
             r, fac = ch.sumcheck(spec, tabs, start, {
-                2: lambda rr: sum(bt * c.at(rr, nl, nt + nb) for c, bt in zip(claims, beta)) % P,
+                2: lambda rr: sum(bt * c.at(rr, nlh, nt + nb) for c, bt in zip(claims, beta)) % P,
                 3: lambda rr: eq_eval(tau, rr)})
         cl.add("S", r, fac[0])
         cl.value_claim(ch, rts["P"], r, fac[1])
