@@ -683,3 +683,29 @@ def test_layers_outputs_shifted_rejected(run4):
         arr[1], arr[2] = arr[2].copy(), arr[1].copy()
     t.A[2], t.A[3] = t.A[3].copy(), t.A[2].copy()
     _assert_rejected(run4, trs)
+
+
+def test_point_outside_the_subgroup_is_refused(run, monkeypatch):
+    """The verifier decodes a proof's points at once but checks their membership in the
+    prime-order subgroup for all of them together, before accepting: a prover whose A-claim
+    commitment carries a component of order 3 (every later message consistent with it) is refused
+    as a malformed proof, naming the subgroup."""
+    from zkdl.curve import G1, PointVec
+
+    order3 = PointVec.from_bytes(bytes([0x80]) + bytes(47), subgroup_check=False)[0]
+    assert not order3.is_identity() and (order3 + order3 + order3).is_identity()
+    orig = pv.ProverChannel.send_scalar_com
+
+    def send(self, label, value):
+        if label != b"A-claim":
+            return orig(self, label, value)
+        v, rho = int(value()) % tr.P, 12345
+        bad = self.key.commit_scalar(v, rho) + order3
+        self.w.point(bad)                            # sent, absorbed and used from here on
+        self.t.append_point(label, bad)
+        return chmod.Claimed(bad, v, rho)
+
+    monkeypatch.setattr(pv.ProverChannel, "send_scalar_com", send)
+    proof, _, _ = run.prove()
+    with pytest.raises(ProofFormatError, match="not in the prime-order subgroup"):
+        run.verify(proof)

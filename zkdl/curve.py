@@ -9,6 +9,7 @@ decoding: every malformed encoding raises :class:`~zkdl.errors.EncodingError`.
 """
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -191,9 +192,13 @@ class PointVec:
             want = "a multiple of 48" if n is None else str(48 * n)
             raise EncodingError(f"G1 encoding: {len(data)} bytes, expected {want}")
         out = _affine_array(len(data) // 48)
-        idx, code = _native.g1_decompress(out, np.frombuffer(data, dtype=np.uint8), subgroup_check)
+        pending = _pending_subgroup() if subgroup_check else None
+        idx, code = _native.g1_decompress(out, np.frombuffer(data, dtype=np.uint8),
+                                          subgroup_check and pending is None)
         if idx >= 0:
             raise EncodingError(f"G1 point {idx}: {_DECODE_ERRORS[code]}")
+        if pending is not None:
+            pending.append(out)
         return cls(out)
 
     def to_bytes(self) -> bytes:
@@ -362,3 +367,40 @@ def naive_msm(points: PointVec, scalars: Sequence[int]) -> G1:
     for p, k in zip(points, scalars):
         acc = acc + p * (int(k) % R_MODULUS)
     return acc
+
+
+# ---------------------------------------------------------------------------- deferred subgroup checks
+_DEFER = threading.local()
+
+
+def _pending_subgroup() -> list | None:
+    return getattr(_DEFER, "pending", None)
+
+
+class deferred_subgroup_checks:
+    """Context manager for a verifier reading a whole proof: points decoded inside it
+    (PointVec.from_bytes / G1.from_bytes with the subgroup check) are decoded strictly at once --
+    flags, canonical x, on the curve -- but their membership in the prime-order subgroup is checked
+    for all of them together, in one multithreaded native call, by :meth:`check` (the caller's
+    acceptance must wait for it; sigma.batched_checks runs it before the deferred equations).
+    Nested uses join the outermost.  Per thread."""
+
+    def __enter__(self) -> "deferred_subgroup_checks":
+        self.own = _pending_subgroup() is None
+        if self.own:
+            _DEFER.pending = []
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.own:
+            self.points = _DEFER.pending
+            _DEFER.pending = None
+
+    def check(self) -> None:
+        """Raise EncodingError unless every point decoded inside the context is in the subgroup."""
+        pts = getattr(self, "points", None)
+        if self.own and pts:
+            rows = np.unique(np.concatenate(pts, axis=0), axis=0)     # each distinct point once
+            idx, code = _native.g1_check(np.ascontiguousarray(rows), True)
+            if idx >= 0:
+                raise EncodingError("a G1 point of the proof is not in the prime-order subgroup")

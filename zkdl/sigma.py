@@ -34,8 +34,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from .codec import Reader, Writer
-from .curve import G1, PointVec, msm
+from .codec import ProofFormatError, Reader, Writer
+from .curve import G1, PointVec, _pending_subgroup, deferred_subgroup_checks, msm
 from .errors import EncodingError, ShapeError, VerificationError
 from .field import R_MODULUS, FrVec
 from .pedersen import PedersenKey, random_scalar
@@ -130,12 +130,20 @@ class batched_checks:
         self.own = not stack
         if self.own:
             stack.append(CheckBatch())
+            self.points = deferred_subgroup_checks().__enter__()
         return stack[0]
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.own:
             batch = _batches().pop()
+            self.points.__exit__(exc_type, exc, tb)
             if exc_type is None:
+                # every point the proof holds in the prime-order subgroup (one parallel check of all
+                # of them), then the deferred equations
+                try:
+                    self.points.check()
+                except EncodingError as e:
+                    raise ProofFormatError(str(e)) from None
                 batch.finish()
 
 
@@ -194,7 +202,13 @@ def _check_points(proto: str, **points) -> None:
         else:
             raise VerificationError(f"{proto}: {name} is not a G1 point")
     try:
-        PointVec.concat([PointVec(r) for r in rows]).validate()
+        pts = PointVec.concat([PointVec(r) for r in rows])
+        pending = _pending_subgroup()
+        if pending is None:
+            pts.validate()
+        else:               # a verifier reading a whole proof: the subgroup part joins its one batch
+            pts.validate(subgroup=False)
+            pending.append(pts.limbs)
     except (EncodingError, ShapeError) as e:
         raise VerificationError(f"{proto}: invalid point in the proof ({e})") from None
 
