@@ -4,6 +4,8 @@ with the verifier, which imports neither this module nor the trainer.
 """
 from __future__ import annotations
 
+import hashlib
+
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,9 +164,20 @@ def check_model_opening(config: FixedPointConfig, model: ModelCommitment, secret
             if s.values != FrVec.from_int64(l.pad(w[:-1] if part == "W" else w[-1])):
                 raise ModelOpeningError(f"model opening: layer {i + 1} {part} does not hold {what} (the weights "
                                         "differ from the committed ones)")
+            tag = hashlib.sha256(com.rows.to_bytes() + s.values.to_bytes() + s.blinds.to_bytes()).digest()
+            if tag in _OPENS:                 # re-committed before, in this process: it opens
+                continue
             if key.commit_rows(s.values, s.blinds) != com.rows:
                 raise ModelOpeningError(f"model opening: layer {i + 1} {part} does not open the commitment (an "
                                         "opening of another commitment?)")
+            if len(_OPENS) > 4096:
+                _OPENS.clear()
+            _OPENS.add(tag)
+
+
+#: digests (rows, values, blinds) of the row openings check_model_opening has re-committed: a
+#: prover that proves many inferences from one model re-commits it once
+_OPENS: set = set()
 
 
 def prove_model_range(config: FixedPointConfig, model: ModelCommitment, secret: ModelSecret, *,

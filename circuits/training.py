@@ -2,19 +2,20 @@
 the table of contents of the training circuits.
 
 Semantics v2 (docs/semantics.md): master weights M at scale 2^(2R+k), updated exactly. Every
-tensor of every step of the window is stacked along a leading step axis (padded to a power of
-two), layer by layer, so one sumcheck per (relation kind, layer) covers all T steps.  The protocol
-is written once, as :func:`_protocol` over a :mod:`zkdl.circuits.channel` channel, and run by the
-prover (:func:`prove_window`, :mod:`zkdl.circuits.prover`) and the verifier (:func:`verify_window`).
+tensor of every step of the window is stacked along a leading step axis, and the layers along a
+leading layer axis (padded to powers of two, common widths), so **one instance per relation covers
+all T steps and all L layers** (FAC4DNN).  The protocol is written once, as :func:`_protocol` over
+a :mod:`zkdl.circuits.channel` channel, and run by the prover (:func:`prove_window`,
+:mod:`zkdl.circuits.prover`) and the verifier (:func:`verify_window`).
 
-Committed per window (all as Hyrax commitments, range-checked ones as 16-bit limbs):
+Committed per window (all as Hyrax commitments, range-checked ones as limbs):
 
-    per layer l < L:  S (ReLU sign, 0/1), P = S(Z'-1) + (1-S)(-Z') in [0, 2^(Q-1)) (zkReLU: Z' is
-                      never committed; Z' = 2A - S - P and A = S*(P+1)), E (forward remainder,
+    hidden layers, stacked:  S (ReLU sign, 0/1), P = S(Z'-1) + (1-S)(-Z') in [0, 2^(Q-1)) (zkReLU: Z'
+                      is never committed; Z' = 2A - S - P and A = S*(P+1)), E (forward remainder,
                       2R+k bits), G_A, E' (backward remainder, 2R+k bits)
-    last layer:       Yhat = Z'_L in [-2^(Q-1), 2^(Q-1)), E
-    once:             the master weights after the window M_T (in the statement: its `after`),
-                      m, the multiplicities of the lookup table
+    last layer:       Yhat = Z'_L in [-2^(Q-1), 2^(Q-1)), E_L
+    once:             the master weights after the window M_T (in the statement: its `after`, per
+                      layer), m, the multiplicities of the lookup table
 
 Nothing weight-sized is committed per step.  Derived (never committed): Z, the activations A, the
 gradients G_Z, the data stacks X, Y (rows of the dataset commitment selected by the public batch

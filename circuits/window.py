@@ -3,10 +3,11 @@ and "Aggregated matrix products").
 
 :func:`_protocol` states the proof of a training window (and of an inference) once, over a
 :mod:`zkdl.circuits.channel` channel: (1) the commitments and the derived data stacks (the start
-and end master weights are in the statement); (2) the logUp-GKR range check; (3) per layer, the
-forward and backward relations with the weights of every step and the window-end relation
-(:mod:`.history`: start term, history term, aggregated products of :mod:`.matmul`); (4) the
-revealed losses; (5) the derived tensors G_Z and A (zkReLU); (6) the openings.
+and end master weights are in the statement); (2) the logUp-GKR range check; (3) for all layers
+at once (docs/protocol.md §11, "Stacking: steps and layers"), the forward and backward relations
+with the weights of every step and the window-end relation (:mod:`.history`: start term, history
+term, aggregated products of :mod:`.matmul`); (4) the revealed losses; (5) the derived tensors G_Z
+and A (zkReLU); (6) the openings.
 """
 from __future__ import annotations
 
