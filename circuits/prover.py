@@ -254,8 +254,17 @@ class _Witness:
     t: dict[str, np.ndarray] = field(default_factory=dict)
     strict: bool = True
     after_sec: "ModelSecret | None" = None
+    _fr: dict = field(default_factory=dict)
+
+    #: tensors the relations read many times (the layer inputs and output gradients: every history
+    #: sumcheck, product and claim of every relation): converted to Fr once per proof
+    KEEP = ("In", "GZ")
 
     def fr(self, name: str, lay: Layout) -> FrVec:
+        if name in self.KEEP:
+            if (name, lay) not in self._fr:
+                self._fr[(name, lay)] = FrVec.from_int64(lay.pad(self.t[name]))
+            return self._fr[(name, lay)]
         return FrVec.from_int64(lay.pad(self.t[name]))
 
 
