@@ -709,3 +709,16 @@ def test_point_outside_the_subgroup_is_refused(run, monkeypatch):
     proof, _, _ = run.prove()
     with pytest.raises(ProofFormatError, match="not in the prime-order subgroup"):
         run.verify(proof)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(widths=st.lists(st.integers(1, 9), min_size=2, max_size=5), T=st.integers(1, 3),
+       batch=st.integers(1, 3))
+def test_layer_stack_complete_for_any_widths(widths, T, batch):
+    """Completeness of the layer stack for any widths (input, hidden and output widths of
+    different powers of two: the zero-extensions between the 2^ni and 2^no column axes and the
+    hidden stacks' own layer slots), steps and batch sizes."""
+    cfg = dataclasses.replace(CFG, widths=tuple(widths), batch_size=batch)
+    r = Run(cfg, T)
+    proof, _, _ = r.prove()
+    assert r.verify(proof).T == T
