@@ -89,7 +89,8 @@ class Channel:
     def const(self, v: int) -> Claimed:
         """A public value as a claimed value with blind 0."""
         v = int(v) % P
-        return Claimed(self.key.g * v, v, 0) if self.prover else Claimed(self.key.g * v)
+        com = self.key.g.mul_in_group(v)
+        return Claimed(com, v, 0) if self.prover else Claimed(com)
 
     def zero(self) -> Claimed:
         return Claimed(G1.identity(), 0, 0) if self.prover else Claimed(G1.identity())

@@ -567,3 +567,30 @@ def test_wnaf_scalar_multiplication_full_width(k, a):
     J = PointVec.from_points([base, G1.identity(), base]).to_jacobian()
     got = J.scale(FrVec.from_ints([k % R, k % R, 0])).to_affine()
     assert same(got[0], multiply(base_py, k % R)) and got[1].is_identity() and got[2].is_identity()
+
+
+#: GLV: lambda = u^2 - 1 with psi = [lambda] on G1; scalars at the edges of the split
+#: k = k1 + k2 lambda (k2 = k div lambda: 0, 1, lambda, lambda + 1; k1 = 0, lambda - 1)
+GLV_LAMBDA = 0xAC45A4010001A40200000000FFFFFFFF
+GLV_EDGES = [0, 1, 2, GLV_LAMBDA - 1, GLV_LAMBDA, GLV_LAMBDA + 1, 2 * GLV_LAMBDA - 1, GLV_LAMBDA ** 2,
+             GLV_LAMBDA ** 2 + GLV_LAMBDA - 1, GLV_LAMBDA ** 2 + GLV_LAMBDA, R - 1, R - 2, R - GLV_LAMBDA]
+
+
+def test_glv_lambda_is_the_endomorphism_eigenvalue():
+    assert GLV_LAMBDA ** 2 + GLV_LAMBDA + 1 == R
+    assert GLV_LAMBDA == 0xD201000000010000 ** 2 - 1
+
+
+@examples(0.5)
+@given(st.one_of(st.sampled_from(GLV_EDGES), st.integers(0, R - 1)), st.integers(1, R - 1))
+def test_glv_scalar_multiplication_against_py_ecc(k, a):
+    """mul_in_group / scale(in_group=True) (the GLV split k = k1 + k2 lambda, psi(P) = [lambda] P on
+    G1) agree with py_ecc and with the plain wNAF path for points of G1."""
+    base_py = py_mul(a)
+    base = from_py(base_py)
+    want = multiply(base_py, k % R)
+    assert same(base.mul_in_group(k), want)
+    J = PointVec.from_points([base, G1.identity(), base, GEN]).to_jacobian()
+    ks = FrVec.from_ints([k, k, 0, k])
+    assert J.scale(ks, in_group=True).to_affine() == J.scale(ks).to_affine()
+    assert same(J.scale(ks, in_group=True).to_affine()[0], want)

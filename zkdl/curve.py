@@ -143,6 +143,13 @@ class G1:
 
     __rmul__ = __mul__
 
+    def mul_in_group(self, k: int) -> "G1":
+        """[k] self for a point known to be in G1 (a generator, a key's g or h), by the GLV
+        endomorphism (about half the doublings of ``*``); wrong for points outside G1."""
+        out = np.empty((1, 18), dtype=np.uint64)
+        _native.g1_jac_mul_glv(out, self._jac(), scalar_limbs(int(k)))
+        return G1(_normalize(out))
+
     def __eq__(self, other) -> bool:
         if not isinstance(other, G1):
             return NotImplemented
@@ -286,12 +293,13 @@ class JacVec:
         _native.g1_jac_dbl(out, self.limbs)
         return JacVec(out)
 
-    def scale(self, scalars: FrVec) -> "JacVec":
-        """Elementwise scalar multiplication [k_i] P_i."""
+    def scale(self, scalars: FrVec, in_group: bool = False) -> "JacVec":
+        """Elementwise scalar multiplication [k_i] P_i.  ``in_group``: every P_i is known to be in
+        G1 (generators), so the GLV endomorphism applies (about half the doublings)."""
         if not isinstance(scalars, FrVec) or len(scalars) != len(self):
             raise ShapeError("scale: need an FrVec with one scalar per point")
         out = np.empty_like(self.limbs)
-        _native.g1_jac_mul(out, self.limbs, scalars.limbs)
+        (_native.g1_jac_mul_glv if in_group else _native.g1_jac_mul)(out, self.limbs, scalars.limbs)
         return JacVec(out)
 
     def to_affine(self) -> PointVec:

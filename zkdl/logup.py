@@ -311,7 +311,7 @@ def prove(key, t: Transcript, v: FrVec, m: FrVec):
     v_open = ((alpha - qv) % R_MODULUS, (-qb) % R_MODULUS)
 
     t_layers, x_m, (pv_, pb), (qv, qb) = _gkr_prove(key, t, t_quads, (Pt, blinds[2]), (Qt, blinds[3]))
-    t_leaf = prove_equality(key, t, key.commit_scalar(qv, qb), key.g * ((alpha - _idx_eval(x_m)) % R_MODULUS),
+    t_leaf = prove_equality(key, t, key.commit_scalar(qv, qb), key.g.mul_in_group((alpha - _idx_eval(x_m)) % R_MODULUS),
                             qb, 0)
     m_open = ((-pv_) % R_MODULUS, (-pb) % R_MODULUS)
     return LogupProof(roots, prods, w_layers, w_leaf, t_layers, t_leaf), x_v, v_open, x_m, m_open
@@ -344,9 +344,9 @@ def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABL
     if k == 0:
         with labelled("logup: witness leaves"):
             verify_equality(key, t, C[0], key.g, proof.witness_leaf)
-    com_v = key.g * alpha - cq
+    com_v = key.g.mul_in_group(alpha) - cq
     x_m, cp, cq = _gkr_verify(key, t, proof.table_layers, C[2], C[3], "table", unit_leaves=False)
     with labelled("logup: table leaves"):
-        verify_equality(key, t, cq, key.g * ((alpha - _idx_eval(x_m)) % R_MODULUS), proof.table_leaf)
+        verify_equality(key, t, cq, key.g.mul_in_group((alpha - _idx_eval(x_m)) % R_MODULUS), proof.table_leaf)
     com_m = -cp
     return x_v, com_v, x_m, com_m

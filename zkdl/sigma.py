@@ -531,7 +531,7 @@ def prove_dot_product(key: PedersenKey, t: Transcript, C_vec: G1, C_y: G1, a: Fr
         x = _smul(xL, u) + _smul(xR, ui)
         a = _smul(aL, ui) + _smul(aR, u)
         u2 = u * u % R
-        Gc = (GL.to_jacobian() + GR.to_jacobian().scale(FrVec.full(m, u2))).to_affine()
+        Gc = (GL.to_jacobian() + GR.to_jacobian().scale(FrVec.full(m, u2), in_group=True)).to_affine()
         f = f * ui % R
         tau = (u2 * sL + tau + ui * ui * sR) % R
         Ls.append(L)

@@ -424,7 +424,7 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     for i, f in enumerate(priv):
         coms_f[f] = fac_coms[i]
     for f in public:
-        coms_f[f] = key.g * vals[f]
+        coms_f[f] = key.g.mul_in_group(vals[f])
     t.append_points(b"factor-coms", fac_coms)
     # partial products per term
     prod_coms, proofs, term_coms, term_blinds = [], [], [], []
@@ -511,7 +511,7 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
     pub_vals = {}
     for f, fn in public.items():
         pub_vals[f] = int(fn(rs)) % R_MODULUS
-        coms_f[f] = key.g * pub_vals[f]
+        coms_f[f] = key.g.mul_in_group(pub_vals[f])
     k = [0]
 
     def multiply(cur_c, f_com):
@@ -561,7 +561,7 @@ def simulate_zk(key, spec: SumcheckSpec, claim_com, challenges: Sequence[int], p
     coms_f = {f: fac[i] for i, f in enumerate(priv)}
     pub_vals = {f: int(fn(rs)) % R_MODULUS for f, fn in public.items()}
     for f, v in pub_vals.items():
-        coms_f[f] = key.g * v
+        coms_f[f] = key.g.mul_in_group(v)
     prods, proofs = [], []
 
     def multiply(cur_c, f_com):
