@@ -233,29 +233,23 @@ def _row_mask(sh: StackShape, u_r: Sequence[int]) -> int:
     return sum(_eq(u_r).to_ints()[:sh.B]) % P
 
 
-def _bind_out(W: list[FrVec], sh: StackShape, u_o: Sequence[int]) -> FrVec:
-    """M(l, c, u_o) for every layer l and input c: an (Lp × Din) table."""
+def _bind_weights(W: list[FrVec], sh: StackShape, point: Sequence[int], axis: str) -> FrVec:
+    """The stacked weights with one axis bound, every layer zero-padded to the common widths:
+    axis "out": M(l, c, point) for every layer l and input c, an (Lp × Din) table;
+    axis "in":  M(l, point, o) for every layer l and output o, an (Lp × Dout) table."""
+    D = sh.Din if axis == "out" else sh.Dout
     parts = []
     for l in range(sh.Lp):
         if l >= sh.L:
-            parts.append(FrVec.zeros(sh.Din))
+            parts.append(FrVec.zeros(D))
             continue
-        pt, f = resize(u_o, sh.out_vars(l))
-        v = fix_trailing(W[l], pt) * f
-        parts.append(FrVec.concat([v, FrVec.zeros(sh.Din - len(v))]))
-    return FrVec.concat(parts)
-
-
-def _bind_in(W: list[FrVec], sh: StackShape, v_c: Sequence[int]) -> FrVec:
-    """M(l, v_c, o) for every layer l and output o: an (Lp × Dout) table."""
-    parts = []
-    for l in range(sh.Lp):
-        if l >= sh.L:
-            parts.append(FrVec.zeros(sh.Dout))
-            continue
-        pt, f = resize(v_c, sh.in_vars(l))
-        v = fix_leading(W[l], pt) * f
-        parts.append(FrVec.concat([v, FrVec.zeros(sh.Dout - len(v))]))
+        if axis == "out":
+            pt, f = resize(point, sh.out_vars(l))
+            v = fix_trailing(W[l], pt) * f
+        else:
+            pt, f = resize(point, sh.in_vars(l))
+            v = fix_leading(W[l], pt) * f
+        parts.append(FrVec.concat([v, FrVec.zeros(D - len(v))]))
     return FrVec.concat(parts)
 
 
@@ -321,7 +315,7 @@ def forward(ch: Channel, sh: StackShape, A: Operand, G: Operand | None, M0: Weig
     with ch.check(f"{what}, start weights"):
         r, fac = ch.sumcheck(SumcheckSpec(nl + ni, 3, (Term(1, (0, 1, 2)),)),
                              lambda: [_bind_axis(A.values(), (Lp, Tp * Bp, Din), 1, u_t + u_r),
-                                      _bind_out(M0.tables(), sh, u_o), _repeat(omega, Din)], start, {2: om})
+                                      _bind_weights(M0.tables(), sh, u_o, "out"), _repeat(omega, Din)], start, {2: om})
     r_l, r_c = r[:nl], r[nl:]
     A.claim(r_l + u_t + u_r + r_c, fac[0])
     _weight_claim(ch, sh, M0, r_l, r_c, u_o, fac[1])
@@ -370,7 +364,7 @@ def backward(ch: Channel, sh: StackShape, A: Operand, G: Operand, M0: Weights, o
     with ch.check(f"{what}, start weights"):
         r, fac = ch.sumcheck(SumcheckSpec(nl + no, 3, (Term(1, (0, 1, 2)),)),
                              lambda: [_bind_axis(G.values(), (Lp, Tp * Bp, Dout), 1, v_t + v_r),
-                                      _bind_in(M0.tables(), sh, v_c), _repeat(omega, Dout)], start, {2: om})
+                                      _bind_weights(M0.tables(), sh, v_c, "in"), _repeat(omega, Dout)], start, {2: om})
     r_l, r_o = r[:nl], r[nl:]
     G.claim(r_l + v_t + v_r + r_o, fac[0])
     _weight_claim(ch, sh, M0, r_l, v_c, r_o, fac[1])

@@ -722,3 +722,32 @@ def test_layer_stack_complete_for_any_widths(widths, T, batch):
     r = Run(cfg, T)
     proof, _, _ = r.prove()
     assert r.verify(proof).T == T
+
+
+def test_inference_point_outside_the_subgroup_is_refused(monkeypatch):
+    """The same deferred subgroup check on the inference path: an inference proof whose A-claim
+    commitment carries a component of order 3 is refused as malformed."""
+    from zkdl.curve import PointVec
+    from zkdl.trainer import init_mlp, init_weights_from_float
+
+    order3 = PointVec.from_bytes(bytes([0x80]) + bytes(47), subgroup_check=False)[0]
+    cfg = tr.inference_config((5, 4, 3), 2)
+    W = init_weights_from_float(init_mlp(cfg.widths, 0), cfg.R)
+    X = np.random.default_rng(1).integers(0, 1 << cfg.R, size=(2, 5), dtype=np.int64)
+    model, msec = pv.commit_model(cfg, W)
+    tr.verify_inference(pv.prove_inference(cfg, W, model, msec, X).to_bytes(), model)
+    orig = pv.ProverChannel.send_scalar_com
+
+    def send(self, label, value):
+        if label != b"A-claim":
+            return orig(self, label, value)
+        v, rho = int(value()) % tr.P, 777
+        bad = self.key.commit_scalar(v, rho) + order3
+        self.w.point(bad)
+        self.t.append_point(label, bad)
+        return chmod.Claimed(bad, v, rho)
+
+    monkeypatch.setattr(pv.ProverChannel, "send_scalar_com", send)
+    proof = pv.prove_inference(cfg, W, model, msec, X)
+    with pytest.raises(ProofFormatError, match="not in the prime-order subgroup"):
+        tr.verify_inference(proof.to_bytes(), model)
