@@ -143,8 +143,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         the layer weights eq(r_l, l + 1)."""
         r_l, mid, col = point[:nl], point[nl:nl + nt + nb], point[nl + nt + nb:]
         pc, f = history.resize(col, _bits(cfg.widths[0]))
-        e0 = _eq_tab(r_l).to_ints()[0] if r_l else 1
-        coef = e0 * f % P
+        e = _eq_tab(r_l).to_ints() if r_l else [1]
+        coef = e[0] * f % P
         if L == 1:
             x = c.inv_scale(coef)
         elif infer and st.X_com is None:
@@ -157,7 +157,6 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         else:
             cl.add("X", mid + pc, x)
         if L > 1:
-            e = _eq_tab(r_l).to_ints() if r_l else [1]
             shifted = [e[j + 1] if j + 1 < L else 0 for j in range(1 << nlh)]
             A_claims.append(_LayerClaim(shifted, mid, col, c - x * coef))
 

@@ -685,12 +685,10 @@ def test_layers_outputs_shifted_rejected(run4):
     _assert_rejected(run4, trs)
 
 
-def test_point_outside_the_subgroup_is_refused(run, monkeypatch):
-    """The verifier decodes a proof's points at once but checks their membership in the
-    prime-order subgroup for all of them together, before accepting: a prover whose A-claim
-    commitment carries a component of order 3 (every later message consistent with it) is refused
-    as a malformed proof, naming the subgroup."""
-    from zkdl.curve import G1, PointVec
+def _send_a_claim_with_order3_component(monkeypatch):
+    """Make the prover channel send its A-claim commitment plus a point of order 3 (absorbed and
+    used from there on, so every later message is consistent with it)."""
+    from zkdl.curve import PointVec
 
     order3 = PointVec.from_bytes(bytes([0x80]) + bytes(47), subgroup_check=False)[0]
     assert not order3.is_identity() and (order3 + order3 + order3).is_identity()
@@ -701,11 +699,19 @@ def test_point_outside_the_subgroup_is_refused(run, monkeypatch):
             return orig(self, label, value)
         v, rho = int(value()) % tr.P, 12345
         bad = self.key.commit_scalar(v, rho) + order3
-        self.w.point(bad)                            # sent, absorbed and used from here on
+        self.w.point(bad)
         self.t.append_point(label, bad)
         return chmod.Claimed(bad, v, rho)
 
     monkeypatch.setattr(pv.ProverChannel, "send_scalar_com", send)
+
+
+def test_point_outside_the_subgroup_is_refused(run, monkeypatch):
+    """The verifier decodes a proof's points at once but checks their membership in the
+    prime-order subgroup for all of them together, before accepting: a prover whose A-claim
+    commitment carries a component of order 3 (every later message consistent with it) is refused
+    as a malformed proof, naming the subgroup."""
+    _send_a_claim_with_order3_component(monkeypatch)
     proof, _, _ = run.prove()
     with pytest.raises(ProofFormatError, match="not in the prime-order subgroup"):
         run.verify(proof)
@@ -727,27 +733,12 @@ def test_layer_stack_complete_for_any_widths(widths, T, batch):
 def test_inference_point_outside_the_subgroup_is_refused(monkeypatch):
     """The same deferred subgroup check on the inference path: an inference proof whose A-claim
     commitment carries a component of order 3 is refused as malformed."""
-    from zkdl.curve import PointVec
-    from zkdl.trainer import init_mlp, init_weights_from_float
-
-    order3 = PointVec.from_bytes(bytes([0x80]) + bytes(47), subgroup_check=False)[0]
     cfg = tr.inference_config((5, 4, 3), 2)
     W = init_weights_from_float(init_mlp(cfg.widths, 0), cfg.R)
     X = np.random.default_rng(1).integers(0, 1 << cfg.R, size=(2, 5), dtype=np.int64)
     model, msec = pv.commit_model(cfg, W)
     tr.verify_inference(pv.prove_inference(cfg, W, model, msec, X).to_bytes(), model)
-    orig = pv.ProverChannel.send_scalar_com
-
-    def send(self, label, value):
-        if label != b"A-claim":
-            return orig(self, label, value)
-        v, rho = int(value()) % tr.P, 777
-        bad = self.key.commit_scalar(v, rho) + order3
-        self.w.point(bad)
-        self.t.append_point(label, bad)
-        return chmod.Claimed(bad, v, rho)
-
-    monkeypatch.setattr(pv.ProverChannel, "send_scalar_com", send)
+    _send_a_claim_with_order3_component(monkeypatch)
     proof = pv.prove_inference(cfg, W, model, msec, X)
     with pytest.raises(ProofFormatError, match="not in the prime-order subgroup"):
         tr.verify_inference(proof.to_bytes(), model)
