@@ -205,9 +205,9 @@ def run_train(name, spec, repeat, prove_repeat, T=None):
     X, Y = _data(spec, cfg.R, T)
     W0 = init_weights_from_float(init_mlp(cfg.widths, 0), cfg.R)
     trainer = Trainer(cfg, W0, X, Y)
-    first = trainer.run(skip)
+    first = trainer.run(skip, keep_grads=False)
     t0 = time.perf_counter()
-    traces = trainer.run(T)
+    traces = trainer.run(T, keep_grads=False)   # G_W: derived, never read by the prover
     t_trace = time.perf_counter() - t0
     del trainer
     model, msec = pv.commit_model(cfg, W0)

@@ -82,7 +82,8 @@ class ProverChannel(Channel):
         """Zero-knowledge sumcheck of the claimed value; returns (r, {private factor: Claimed})."""
         tabs = tables()
         with self.phase("sumcheck"):
-            proof, r, openings = prove_zk(self.key, spec, tabs, claim.blind, self.t, public=sorted(public))
+            proof, r, openings = prove_zk(self.key, spec, tabs, claim.blind, self.t, public=sorted(public),
+                                          release=True)
         proof.write(self.w)
         priv = [f for f in range(spec.num_factors) if f not in public]
         out = {f: Claimed(proof.factor_coms[i], *openings[f]) for i, f in enumerate(priv)}

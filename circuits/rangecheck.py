@@ -108,7 +108,7 @@ def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_
     kv = _bits(off)
     v_fr = m_np = None
     if prover:
-        v_np = np.concatenate([_small_ints(bl.tensor.values, strict) * bl.scale for bl in blocks]
+        v_np = np.concatenate([_small_ints(bl.tensor, strict) * bl.scale for bl in blocks]
                               + [np.zeros((1 << kv) - off, dtype=np.int64)])
         if strict:
             m_np = logup.multiplicities(v_np, kv, lb)
@@ -146,8 +146,11 @@ def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_
     ch.equal(lincomb(terms, coeffs), com_v)
 
 
-def _small_ints(v: FrVec, strict: bool) -> np.ndarray:
+def _small_ints(t: Tensor, strict: bool) -> np.ndarray:
     """Limb values as int64 (a cheating prover's values outside int64 become -1: not counted)."""
+    if t.secret.ints is not None:
+        return t.secret.ints
+    v = t.values
     try:
         return v.to_int64(62)
     except Exception:

@@ -16,13 +16,17 @@ eq weights axis by axis: sum_{x in box} eq(r, x) eq(s, x) = prod_a sum_{x_a < v_
 
 **Openings.**  All claims are collected during the proof.  At the end, committed tensors with the
 same padded shape and column split form a group; one zero-knowledge sumcheck reduces all claims of
-the group to claims on every member at one common point s,
+the group to one common point s,
 
-    sum_i alpha_i y_i = sum_x sum_j T_j(x) W_j(x),   W_j = sum_{i on T_j} alpha_i eq(r_i, .)[ * mask_j ],
+    sum_i alpha_i y_i = sum_x sum_p V_p(x) W_p(x),
 
-(W_j public: multiplications by them need no product proofs), and a random combination
-sum_j gamma_j T_j is opened at s with one Hyrax dot-product proof against sum_j gamma_j Com(T_j),
-formed by the verifier with one MSM over all row commitments of the group.
+over pairs p of a public weight table W_p (multiplications by it need no product proofs) and a
+combination V_p of the tensors: per tensor (W_j = sum_{i on T_j} alpha_i eq(r_i, .)[ * mask_j ],
+V_j = T_j) or per claimed point q (W_q = eq(q, .)[ * mask ], V_q = sum_{i at q} alpha_i T_(j_i)),
+whichever has fewer pairs (window and inference proofs; the one-time range proofs always per
+tensor).  A random combination sum_p gamma_p V_p = sum_j delta_j T_j is opened at s with one
+Hyrax dot-product proof against sum_j delta_j Com(T_j), formed by the verifier with one MSM over
+all row commitments of the group.
 
 **Range tensors.**  A tensor whose entries must lie in [-offset, 2^bits - offset) is committed as
 its limbs: value = sum_j 2^(16 j) limb_j - offset, every limb in [0, 2^16) by the lookup of
@@ -282,7 +286,9 @@ class Tensor:
 
     def mle(self, point: Sequence[int]) -> int:
         """Masked MLE (= plain MLE for honest, zero-padded tables)."""
-        return mle(self.values, point)
+        if not point:
+            return self.values[0]
+        return self.secret.dot(_eq_cached(point))
 
 
 @dataclass(frozen=True)
@@ -389,11 +395,18 @@ class Claims:
     #: a group's tensors are zero-extended to its largest; smaller ones join it only when the
     #: extension wastes at most this factor (2^3) of work
     MERGE_VARS = 3
+    #: with ``bounded``: a group's reduction holds at most this many field elements of tables
+    #: (2^26: 2 GiB); larger groups are split (one more sumcheck and opening each)
+    OPEN_MAX_ENTRIES = 1 << 26
 
-    def open_all(self, ch: Channel) -> None:
+    def open_all(self, ch: Channel, by_point: bool = False, bounded: bool = False) -> None:
         """Open every claimed tensor: tensors with the same column split are grouped (largest first;
         a tensor joins a group whose largest member has at most MERGE_VARS more variables) and each
-        group is reduced and opened once."""
+        group is reduced and opened once.  ``by_point`` selects the pairing of the reduction
+        (_open_group): one weight table per claimed point (window and inference proofs, format 5)
+        or one per tensor (the one-time range proofs of models and datasets).  ``bounded`` splits
+        a group whose tables (two per tensor, of the largest member's size) would exceed
+        OPEN_MAX_ENTRIES (window and inference proofs, format 5)."""
         names = [n for n, cl in self.claims.items() if cl]
         by_c: dict[int, list[str]] = {}
         for n in names:
@@ -403,19 +416,32 @@ class Claims:
             groups: list[list[str]] = []
             for n in members:
                 k = self.tensors[n].layout.num_vars
-                if groups and self.tensors[groups[-1][0]].layout.num_vars - k <= self.MERGE_VARS:
+                if groups and self.tensors[groups[-1][0]].layout.num_vars - k <= self.MERGE_VARS and not (
+                        bounded and 2 * (len(groups[-1]) + 1) << self.tensors[groups[-1][0]].layout.num_vars
+                        > self.OPEN_MAX_ENTRIES):
                     groups[-1].append(n)
                 else:
                     groups.append([n])
             for g in groups:
-                self._open_group(ch, g)
+                self._open_group(ch, g, by_point)
 
-    def _open_group(self, ch: Channel, names: list[str]) -> None:
-        """One zk sumcheck reduces every claim on the group's tensors (zero-extended to the largest:
-        the extra leading variables are 0) to one point s; one Hyrax opening of a random
-        combination at s."""
+    def _open_group(self, ch: Channel, names: list[str], by_point: bool) -> None:
+        """Reduce every claim on the group's tensors (zero-extended to the largest: the extra
+        leading variables are 0) to one point s by one zk sumcheck, then open one random
+        combination of the tensors at s.
+
+        With the claims' batching coefficients alpha, sum_i alpha_i y_i = sum_x sum_p V_p(x) W_p(x)
+        over *pairs* p of a public weight table W_p and a combination V_p of the tensors:
+        per tensor (W_j = sum_{i on T_j} alpha_i eq(r_i, .)[* mask_j], V_j = T_j), or per
+        distinct (point, mask) q (W_q = eq(q, .)[* mask], V_q = sum_{i at q} alpha_i T_(j_i)):
+        every limb of a range tensor, and every tensor of a relation, is claimed at the same
+        points, so the second needs a few tables where the first needs one per tensor.  The
+        sumcheck ends in claims V_p(s); gamma combines them into one claim on
+        sum_j delta_j T_j, delta_j = sum_p gamma_p (coefficient of T_j in V_p), opened at s.
+        With ``by_point`` the pairing with fewer pairs is used (both sides count the distinct
+        points; ties go to the points); without, always per tensor."""
         t = ch.t
-        t.domain(b"zkdl/open-group")
+        t.domain(b"zkdl/open-points" if by_point else b"zkdl/open-group")
         t.append_u64(b"tensors", len(names))
         flat: list[tuple[int, _Claim]] = []
         for j, n in enumerate(names):
@@ -430,45 +456,72 @@ class Claims:
         layouts = [self.tensors[n].layout for n in names]
         k = max(lay.num_vars for lay in layouts)
         ext = [k - lay.num_vars for lay in layouts]
-        n = len(names)
-        spec = SumcheckSpec(k, 2 * n, tuple(Term(1, (j, n + j)) for j in range(n)))
+        # pairs: (weights [(coefficient, tensor j, claim)], values {tensor j: coefficient})
+        pairs: list[tuple[list, dict]] = []
+        if by_point:
+            index: dict = {}
+            for a, (j, c) in zip(alpha, flat):
+                masked = c.masked and layouts[j].mask.min() == 0
+                q = (ext[j], tuple(c.point), layouts[j] if masked else None)
+                if q not in index:
+                    index[q] = len(pairs)
+                    pairs.append(([(1, j, c)], {}))
+                vals = pairs[index[q]][1]
+                vals[j] = (vals.get(j, 0) + a) % P
+            t.append_u64(b"points", len(pairs))
+        if not by_point or len(pairs) > len(names):     # per tensor, when that needs fewer tables
+            pairs = [([(a, jj, c) for a, (jj, c) in zip(alpha, flat) if jj == j], {j: 1}) for j in range(len(names))]
+        m = len(pairs)
+        spec = SumcheckSpec(k, 2 * m, tuple(Term(1, (i, m + i)) for i in range(m)))
         start = lincomb([c.value for _, c in flat], alpha)
 
-        def weight(j):
+        def weight(i):
             def w(s):
-                e0 = ext[j]
-                lead = 1
-                for x in s[:e0]:
-                    lead = lead * (1 - x) % P
-                rest = s[e0:]
                 acc = 0
-                for a, (jj, c) in zip(alpha, flat):
-                    if jj == j:
-                        e = layouts[j].masked_eq(c.point, rest) if c.masked else eq_eval(c.point, rest)
-                        acc += a * e
-                return acc % P * lead % P
+                for a, j, c in pairs[i][0]:
+                    e0 = ext[j]
+                    lead = 1
+                    for x in s[:e0]:
+                        lead = lead * (1 - x) % P
+                    rest = s[e0:]
+                    e = layouts[j].masked_eq(c.point, rest) if c.masked else eq_eval(c.point, rest)
+                    acc += a * e % P * lead
+                return acc % P
             return w
 
-        def extend(v: FrVec, j: int) -> FrVec:
-            return v if not ext[j] else FrVec.concat([v, FrVec.zeros((1 << k) - len(v))])
+        def extend(v: FrVec, e: int) -> FrVec:
+            return v if not e else FrVec.concat([v, FrVec.zeros((1 << k) - len(v))])
 
         def tables():
-            ws = [FrVec.zeros(layouts[j].size) for j in range(n)]
-            mask_fr = {}
-            for a, (j, c) in zip(alpha, flat):
-                e = (FrVec.eq_table(c.point) if c.point else FrVec.ones(1)) * a
-                if c.masked and layouts[j].mask.min() == 0:
-                    if j not in mask_fr:
-                        mask_fr[j] = FrVec.from_int64(layouts[j].mask)
-                    e = e * mask_fr[j]
-                ws[j] = ws[j] + e
-            return [extend(self.tensors[nm].values, j) for j, nm in enumerate(names)] + \
-                   [extend(w, j) for j, w in enumerate(ws)]
+            mask_fr: dict = {}
+            vs, ws = [], []
+            for wts, vals in pairs:
+                e0 = ext[next(iter(vals))]          # every member of a pair has the same extension
+                w = FrVec.zeros(1 << (k - e0))
+                for a, j, c in wts:
+                    e = FrVec.eq_table(c.point) if c.point else FrVec.ones(1)
+                    if a != 1:
+                        e = e * a
+                    if c.masked and layouts[j].mask.min() == 0:
+                        if j not in mask_fr:
+                            mask_fr[j] = FrVec.from_int64(layouts[j].mask)
+                        e = e * mask_fr[j]
+                    w = w + e
+                v = FrVec.zeros(1 << (k - e0))
+                for j, a in vals.items():
+                    v = self.tensors[names[j]].secret.add_scaled_to(v, a)
+                vs.append(extend(v, e0))
+                ws.append(extend(w, e0))
+            return vs + ws
 
-        s, fac = ch.sumcheck(spec, tables, start, {n + j: weight(j) for j in range(n)})
-        gamma = ch.challenges(b"gamma", n)
-        claim = lincomb([fac[j] for j in range(n)], gamma)
-        _open_combined(ch, [self.tensors[nm] for nm in names], gamma, s, claim, k)
+        s, fac = ch.sumcheck(spec, tables, start, {m + i: weight(i) for i in range(m)})
+        gamma = ch.challenges(b"gamma", m)
+        claim = lincomb([fac[i] for i in range(m)], gamma)
+        delta = [0] * len(names)
+        for g, (_, vals) in zip(gamma, pairs):
+            for j, a in vals.items():
+                delta[j] = (delta[j] + g * a) % P
+        _open_combined(ch, [self.tensors[nm] for nm in names], delta, s, claim, k)
 
 
 def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: list[int],
@@ -491,8 +544,8 @@ def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: 
         vals = FrVec.zeros(1 << k)
         blinds = FrVec.zeros(1 << rv)
         for g, tt in zip(gamma, tensors):
-            nv, nb = len(tt.values), len(tt.secret.blinds)
-            vals[:nv] = vals[:nv] + tt.values * g if nv < len(vals) else vals + tt.values * g
+            nb = len(tt.secret.blinds)
+            vals = tt.secret.add_scaled_to(vals, g)
             if nb < len(blinds):
                 blinds[:nb] = blinds[:nb] + tt.secret.blinds * g
             else:

@@ -285,7 +285,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
 
     # ---------------------------------------------------------------- 5. openings
     with ch.check("openings"):
-        cl.open_all(ch)
+        cl.open_all(ch, by_point=True, bounded=True)
 
 
 @dataclass

@@ -290,6 +290,27 @@ def test_sum_and_dot(a, data):
         assert A.dot(B) == int(np.sum(gf(a) * gf(b)))
 
 
+@given(vectors(min_size=0, max_size=40), st.data())
+def test_integer_kernels_against_galois(a, data):
+    """dot_int64 and add_scaled_int64 (one Montgomery product of a raw small integer per
+    element) agree with galois for int64 values at the edges, negative ones included."""
+    x = data.draw(st.lists(int64s, min_size=len(a), max_size=len(a)))
+    s = data.draw(any_ints)
+    A, X = FrVec.from_ints(a), np.array(x, dtype=np.int64)
+    assert A.dot_int64(X) == (int(np.sum(gf(a) * gf(x))) if a else 0)
+    out = A.copy().add_scaled_int64(X, s)
+    assert out.to_ints() == (ints(gf(a) + gf(x) * GF(s % R)) if a else [])
+
+
+def test_integer_kernels_reject_other_arrays():
+    A = FrVec.from_ints([1, 2, 3])
+    for bad in (np.zeros(2, dtype=np.int64), np.zeros(3, dtype=np.int32), np.zeros((3, 1), dtype=np.int64)):
+        with pytest.raises(ShapeError, match="1-D int64 array of length 3"):
+            A.dot_int64(bad)
+        with pytest.raises(ShapeError, match="1-D int64 array of length 3"):
+            A.add_scaled_int64(bad, 5)
+
+
 def test_binary_shape_errors():
     a, b = FrVec.from_ints([1, 2]), FrVec.from_ints([1])
     for op in (lambda: a + b, lambda: a - b, lambda: a * b):

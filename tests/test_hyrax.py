@@ -207,6 +207,31 @@ def test_add_sub_scale():
     assert all(p.is_identity() for p in z.rows)
 
 
+def test_integer_secrets_match_field_secrets():
+    """A commitment to int64 values keeps them as integers (HyraxSecret.ints); every operation
+    on such a secret gives what the same secret over FrVec gives, and it opens."""
+    vals = np.random.randint(-(2**40), 2**40, 64)
+    com, sec = commit(key(), vals, col_vars=3)
+    assert sec.ints is not None and sec.values == FrVec.from_int64(vals)
+    fsec = HyraxSecret(sec.values, sec.blinds, sec.num_vars, sec.col_vars)
+    assert fsec.ints is None
+    w = FrVec.random(64)
+    assert sec.dot(w) == fsec.dot(w) == w.dot(FrVec.from_int64(vals))
+    for k in (1, -3, R - 5):
+        acc, facc = FrVec.random(128), None
+        facc = acc.copy()
+        assert sec.add_scaled_to(acc, k) == fsec.add_scaled_to(facc, k)
+    for got, want in [(sec + fsec, fsec + fsec), (sec - sec, fsec - fsec), (-sec, -fsec), (sec.scale(7), fsec.scale(7)),
+                      (sec.select_rows([3, 1]), fsec.select_rows([3, 1]))]:
+        assert got.values == want.values and got.blinds == want.blinds
+    assert sec.row(2) == fsec.row(2)
+    assert open_rows(com, sec)
+    _prove_and_check(com, sec, FrVec.from_int64(vals))
+    with pytest.raises(ShapeError, match="1-D int64 array"):
+        HyraxSecret(vals.astype(np.int32), sec.blinds, 6, 3)
+    assert "values" not in repr(sec) and str(int(vals[0])) not in repr(sec)
+
+
 def test_shape_mismatch():
     ca, sa = commit(key(), np.arange(16))
     cb, sb = commit(key(), np.arange(16), col_vars=1)

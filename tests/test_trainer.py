@@ -52,6 +52,11 @@ def test_trainer_runs_the_schedule_and_chains():
         assert (m.astype(object) == to_master(cfg, W0)[i].astype(object) - cfg.eta_int * total).all()
     assert tr.losses == [t.loss for t in traces]
     assert np.mean(tr.losses[-4:]) < np.mean(tr.losses[:4])                  # it learns
+    # consecutive traces share the master weights (read-only); G_W may be dropped and derived
+    assert all(a is b and not a.flags.writeable for t, u in zip(traces, traces[1:]) for a, b in zip(t.W_after, u.W_before))
+    lean = Trainer(cfg, W0, X, Y).run(3, keep_grads=False)
+    assert all(t.G_W is None for t in lean) and validate_chain(lean) == 3
+    assert all(np.array_equal(a, b) for t, u in zip(lean, traces) for a, b in zip(t.grad_w(), u.G_W))
     assert tr.batches_per_epoch == 5 and tr.num_examples == 20
 
 

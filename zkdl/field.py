@@ -282,6 +282,21 @@ class FrVec:
         _native.fr_inner(out, self.limbs, other.limbs)
         return scalar_from_limbs(out)
 
+    def dot_int64(self, x) -> int:
+        """sum_i self[i] * x[i] for an int64 array x of the same length: one Montgomery product
+        per element, no conversion of x (small-integer tensors: limbs, signs, activations)."""
+        x = _int64_vector(x, len(self), "dot_int64")
+        out = np.empty((1, 4), dtype=np.uint64)
+        _native.fr_inner_i64(out, self.limbs, x)
+        return scalar_from_limbs(out)
+
+    def add_scaled_int64(self, x, s: int) -> "FrVec":
+        """In place: self[i] += s * x[i] for an int64 array x of the same length (one Montgomery
+        product per element); returns self."""
+        x = _int64_vector(x, len(self), "add_scaled_int64")
+        _native.fr_axpy_i64(self.limbs, x, scalar_limbs(int(s) * _MONT_R))
+        return self
+
     def inverse(self) -> "FrVec":
         """Elementwise inverse by Montgomery's batch trick (one field inversion)."""
         out = np.empty_like(self.limbs)
@@ -309,6 +324,18 @@ class FrVec:
         out = np.empty((n // 2, 4), dtype=np.uint64)
         _native.fr_half_sum(out, self.limbs)
         return FrVec(out)
+
+
+#: 2^256 mod r: scalar_limbs(s * _MONT_R) stores s * R^2, the operand that makes one Montgomery
+#: product of a raw small integer x give the Montgomery form of x * s (FrVec.add_scaled_int64)
+_MONT_R = pow(2, 256, R_MODULUS)
+
+
+def _int64_vector(x, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype != np.int64 or arr.ndim != 1 or arr.shape[0] != n:
+        raise ShapeError(f"{what}: need a 1-D int64 array of length {n}, got {arr.dtype} {arr.shape}")
+    return np.ascontiguousarray(arr)
 
 
 def product_evals(eq: "FrVec | None", factors: Sequence[FrVec], degree: int) -> list[int]:

@@ -833,10 +833,19 @@ class StepTrace:
     G_Z: list[np.ndarray]
     G_A: list[np.ndarray]
     E_bwd: list[np.ndarray]
-    G_W: list[np.ndarray]
+    G_W: list[np.ndarray] | None
     W_after: list[np.ndarray]
     loss_int: int
     n_examples: int | None = field(default=None)
+
+    def grad_w(self) -> list[np.ndarray]:
+        """G_W, recomputed as [A | 2^R]^T G_Z when the trace does not keep it (``G_W`` None:
+        Trainer.run(keep_grads=False) drops it, since the prover never reads it and a window of
+        traces of a wide model would hold one weight-sized array per step for it)."""
+        if self.G_W is not None:
+            return self.G_W
+        return [_check_i64(_matmul(_with_one(a, self.config.one).T, g), f"step {self.step}, layer {i + 1}", "G_W")
+                for i, (a, g) in enumerate(zip(self.A, self.G_Z))]
 
     @property
     def num_layers(self) -> int:
@@ -887,6 +896,8 @@ class StepTrace:
                          n_examples=self.n_examples)
         for name in _COMPARED:
             got, exp = getattr(self, name), getattr(ref, name)
+            if name == "G_W" and got is None:   # not kept: W_after = W_before - eta_int G_W is compared
+                continue
             if not isinstance(got, (list, tuple)) or len(got) != len(exp):
                 raise TraceMismatchError(f"{where}: {name} must be a list of {len(exp)} arrays",
                                          tensor=name)

@@ -20,7 +20,7 @@ and one of 2^c + 2c + 5 points.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -160,22 +160,44 @@ class HyraxCommitment:
 
 
 # ============================================================================ prover's secret
-@dataclass(frozen=True, eq=False)
 class HyraxSecret:
     """The prover's side of a HyraxCommitment: the padded values (row-major) and one blind per
     row.  Supports the same homomorphic operations as the commitment, so secrets follow
-    commitments.  The repr hides the contents."""
-    values: FrVec = field(repr=False)
-    blinds: FrVec = field(repr=False)
-    num_vars: int
-    col_vars: int
+    commitments.  The repr hides the contents.
 
-    def __post_init__(self):
-        _check_shape(self.num_vars, self.col_vars, "HyraxSecret")
-        if not isinstance(self.values, FrVec) or len(self.values) != 1 << self.num_vars:
-            raise ShapeError(f"HyraxSecret: need {1 << self.num_vars} values")
-        if not isinstance(self.blinds, FrVec) or len(self.blinds) != 1 << (self.num_vars - self.col_vars):
-            raise ShapeError(f"HyraxSecret: need {1 << (self.num_vars - self.col_vars)} blinds")
+    ``values`` may be given as an FrVec or as a 1-D int64 array (the small integers of a
+    quantized tensor or a limb): those are kept as they are, a quarter of the memory of field
+    elements, and ``values`` converts them on each read; ``ints`` gives them (None for an FrVec),
+    for the integer kernels (FrVec.dot_int64, FrVec.add_scaled_int64)."""
+
+    __slots__ = ("_values", "_ints", "blinds", "num_vars", "col_vars")
+
+    def __init__(self, values, blinds: FrVec, num_vars: int, col_vars: int):
+        _check_shape(num_vars, col_vars, "HyraxSecret")
+        n = 1 << num_vars
+        if isinstance(values, np.ndarray):
+            if values.dtype != np.int64 or values.shape != (n,):
+                raise ShapeError(f"HyraxSecret: need {n} values (an FrVec or a 1-D int64 array)")
+            values, ints = None, values
+        elif isinstance(values, FrVec) and len(values) == n:
+            ints = None
+        else:
+            raise ShapeError(f"HyraxSecret: need {n} values")
+        if not isinstance(blinds, FrVec) or len(blinds) != 1 << (num_vars - col_vars):
+            raise ShapeError(f"HyraxSecret: need {1 << (num_vars - col_vars)} blinds")
+        self._values, self._ints = values, ints
+        self.blinds, self.num_vars, self.col_vars = blinds, num_vars, col_vars
+
+    @property
+    def values(self) -> FrVec:
+        return self._values if self._values is not None else FrVec.from_int64(self._ints)
+
+    @property
+    def ints(self) -> "np.ndarray | None":
+        return self._ints
+
+    def __repr__(self) -> str:
+        return f"HyraxSecret(num_vars={self.num_vars}, col_vars={self.col_vars})"
 
     @property
     def row_vars(self) -> int:
@@ -205,13 +227,38 @@ class HyraxSecret:
     def select_rows(self, indices: Sequence[int]) -> "HyraxSecret":
         idx = _row_indices(indices, 1 << self.row_vars, "select_rows")
         cols = 1 << self.col_vars
+        nv = (len(idx).bit_length() - 1) + self.col_vars
+        if self._ints is not None:
+            return HyraxSecret(self._ints.reshape(-1, cols)[idx].reshape(-1), self.blinds[idx], nv, self.col_vars)
         vals = self.values.limbs.reshape(-1, cols, 4)[idx].reshape(-1, 4)
-        return HyraxSecret(FrVec(vals), self.blinds[idx], (len(idx).bit_length() - 1) + self.col_vars,
-                           self.col_vars)
+        return HyraxSecret(FrVec(vals), self.blinds[idx], nv, self.col_vars)
 
     def row(self, i: int) -> FrVec:
         cols = 1 << self.col_vars
+        if self._ints is not None:
+            return FrVec.from_int64(self._ints[i * cols : (i + 1) * cols])
         return self.values[i * cols : (i + 1) * cols]
+
+    def add_scaled_to(self, acc: FrVec, k: int) -> FrVec:
+        """acc[:len] += k * values (acc at least as long; in place when the values are integers);
+        returns acc."""
+        n = 1 << self.num_vars
+        if self._ints is not None:
+            if len(acc) == n:
+                return acc.add_scaled_int64(self._ints, k)
+            head = FrVec(acc.limbs[:n])            # a view: updated in place
+            head.add_scaled_int64(self._ints, k)
+            return acc
+        if len(acc) == n:
+            return acc + self.values * k
+        acc[:n] = acc[:n] + self.values * k
+        return acc
+
+    def dot(self, weights: FrVec) -> int:
+        """sum_i weights[i] * values[i]."""
+        if self._ints is not None:
+            return weights.dot_int64(self._ints)
+        return weights.dot(self.values)
 
 
 def commit(key: PedersenKey, values, col_vars: int | None = None, num_vars: int | None = None
@@ -247,10 +294,9 @@ def commit(key: PedersenKey, values, col_vars: int | None = None, num_vars: int 
     if ints is not None:
         padded = ints if n == size else np.concatenate([ints, np.zeros(size - n, dtype=np.int64)])
         rows = key.commit_rows(padded.reshape(n_rows, 1 << c), blinds)
-        vals = FrVec.from_int64(padded)
-    else:
-        vals = values if n == size else FrVec.concat([values, FrVec.zeros(size - n)])
-        rows = key.commit_rows(vals, blinds)
+        return HyraxCommitment(rows, k, c), HyraxSecret(padded, blinds, k, c)
+    vals = values if n == size else FrVec.concat([values, FrVec.zeros(size - n)])
+    rows = key.commit_rows(vals, blinds)
     return HyraxCommitment(rows, k, c), HyraxSecret(vals.copy(), blinds, k, c)
 
 

@@ -76,7 +76,7 @@ def write_trace(spool: str, trace: StepTrace) -> None:
     complete; both are written atomically (mode 0600)."""
     arrays = {"batch": np.asarray(trace.batch, dtype=np.int64), "X": trace.X, "Y": trace.Y}
     for name in _LIST_FIELDS:
-        for i, a in enumerate(getattr(trace, name)):
+        for i, a in enumerate(trace.grad_w() if name == "G_W" else getattr(trace, name)):
             arrays[f"{name}.{i}"] = np.asarray(a, dtype=np.int64)
     data = _npz_bytes(arrays)
     stem = os.path.join(spool, rf.STEPS_DIR, rf.step_stem(trace.step))

@@ -155,7 +155,7 @@ def horner(coeffs: Sequence[int], x: int) -> int:
 class _Prover:
     """Round engine shared by the plain and zero-knowledge provers."""
 
-    def __init__(self, spec: SumcheckSpec, tables: Sequence[FrVec]):
+    def __init__(self, spec: SumcheckSpec, tables: Sequence[FrVec], release: bool = False):
         if len(tables) != spec.num_factors:
             raise ShapeError(f"sumcheck: {len(tables)} tables for {spec.num_factors} factors")
         n = 1 << spec.num_vars
@@ -164,6 +164,8 @@ class _Prover:
                 raise ShapeError(f"sumcheck: factor {i} must be an FrVec of length {n}")
         self.spec = spec
         self.tabs = list(tables)
+        if release:         # the engine holds the only references: each table is freed at its first fold
+            tables.clear()
         self.eq_rest = FrVec.eq_table(list(spec.eq_point[1:])) if spec.eq_point is not None \
             and spec.num_vars > 0 else None
 
@@ -177,7 +179,8 @@ class _Prover:
         return interpolate([a % R_MODULUS for a in acc])
 
     def bind(self, r: int) -> None:
-        self.tabs = [tab.fold(r) for tab in self.tabs]
+        for i, tab in enumerate(self.tabs):     # one at a time: at most one extra half table alive
+            self.tabs[i] = tab.fold(r)
         if self.eq_rest is not None and len(self.eq_rest) > 1:
             self.eq_rest = self.eq_rest.half_sum()
 
@@ -371,12 +374,14 @@ def _com_linear(points: Sequence, scalars: Sequence[int]):
 
 
 def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int, t: Transcript,
-             public: Sequence[int] = ()):
+             public: Sequence[int] = (), release: bool = False):
     """Zero-knowledge sumcheck of the claim committed as Com(S; claim_blind) with S the honest sum.
 
     `public` lists factors whose value at r the verifier computes itself (eq-combinations,
     public tables); the others are committed.  Returns (proof, r, openings) where openings maps
-    each private factor index to (value at r, blind) of its commitment in the proof."""
+    each private factor index to (value at r, blind) of its commitment in the proof.
+    With ``release`` the list ``tables`` is emptied once read, so that the full-size tables
+    (which the caller then no longer references) are freed as the first round folds them."""
     from .curve import PointVec, msm_rows
     from .pedersen import random_scalar
     from .sigma import prove_equality, prove_product
@@ -385,7 +390,7 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     t.domain(b"zkdl/zk-sumcheck")
     spec.absorb(t)
     t.append_bytes(b"public-factors", bytes(sorted(public)) if max(public, default=0) < 256 else b"")
-    P = _Prover(spec, tables)
+    P = _Prover(spec, tables, release)
     D = spec.degree
     gh = PointVec.from_points([key.g, key.h])
     claim = None  # the running claim; the initial sum is never needed, only its blind

@@ -408,6 +408,8 @@ class Trainer:
         else:
             M = to_master(config, W_init, "initial weights")
         self._M = [m.copy() for m in M]
+        for m in self._M:
+            m.flags.writeable = False
         X = _int_matrix(X_data, "X_data")
         Y = _int_matrix(Y_data, "Y_data")
         if X.ndim != 2 or X.shape[1] != config.widths[0]:
@@ -458,18 +460,29 @@ class Trainer:
         except TrainingRangeError as e:
             raise TrainingRangeError(f"{e}. {divergence_advice(cfg)}", where=e.where, tensor=e.tensor,
                                      value=e.value, bound=e.bound) from e
-        self._M = [m.copy() for m in tr.W_after]
+        # consecutive traces share the master weights (W_before of this step is W_after of the
+        # previous one, the same arrays): a window of traces holds one copy per step, not two.
+        # Shared arrays are read-only, so that no holder can change another's.
+        for m in tr.W_after:
+            m.flags.writeable = False
+        tr.W_before = self._M
+        self._M = tr.W_after
         self.step_index += 1
         self.losses.append(tr.loss)
         return tr
 
-    def run(self, steps: int, *, keep_traces: bool = True,
+    def run(self, steps: int, *, keep_traces: bool = True, keep_grads: bool = True,
             callback: Callable[[StepTrace], None] | None = None) -> list[StepTrace]:
         """Run ``steps`` steps; returns their traces (an empty list if keep_traces is False).
-        ``callback`` is called with each trace as it is produced (e.g. to prove it and drop it)."""
+        ``callback`` is called with each trace as it is produced (e.g. to prove it and drop it).
+        ``keep_grads=False`` drops each trace's weight gradients G_W (``G_W`` None; derived on
+        demand by ``grad_w()``): a window of traces then holds no weight-sized array per step
+        besides the master weights, which consecutive traces share."""
         out = []
         for _ in range(int(steps)):
             tr = self.step()
+            if not keep_grads:
+                tr.G_W = None
             if callback is not None:
                 callback(tr)
             if keep_traces:

@@ -273,6 +273,16 @@ MAP(fr_from_i64, fr_t, int64_t, fr_t, PAR_MIN,
     if (x < 0) fr_neg(&O[i], &O[i]))
 OP(fr_from_i64, RET_NONE, SAME2, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ)})
 
+/* out[i] += x[i] * s for small integers x (int64): one Montgomery product of the raw |x| with
+ * s_r2 = s * R^2 (given in Montgomery storage: the caller passes Mont(s * R)), which is
+ * |x| * s * R, the Montgomery form of |x| * s -- a third of from_i64 + mul + add. */
+MAP(fr_axpy_i64, fr_t, int64_t, fr_t, PAR_MIN,
+    int64_t x = A[i];
+    fr_t t = {{x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, 0, 0, 0}};
+    fr_mul(&t, &t, &B[0]);
+    if (x < 0) fr_sub(&O[i], &O[i], &t); else fr_add(&O[i], &O[i], &t))
+OP(fr_axpy_i64, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ), IN_BUF(FR_SZ)})
+
 /* centred lift of a canonical value: magnitude and sign (v or r - v, whichever is smaller). */
 ZK_FN int fr_centred(fr_t *mag, const fr_t *canon)
 {
@@ -345,6 +355,41 @@ static int k_fr_inner(zargs *z)
 }
 OP(fr_inner, RET_NONE, LEN(0) == 1 && (!GIVEN(2) || LEN(2) == LEN(1)),
    {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), OPT_BUF_OR_NONE(FR_SZ)})
+
+/* out[0] = sum a[i] * x[i] for small integers x (int64): the raw |x| times a (Montgomery)
+ * is the canonical product, summed and converted to Montgomery form once. */
+static int k_fr_inner_i64(zargs *z)
+{
+    fr_t *out = z->p[0];
+    const fr_t *A = z->p[1];
+    const int64_t *X = z->p[2];
+    size_t n = z->n[1];
+    fr_t parts[64];
+    int T = (n >= PAR_MIN) ? zk_threads : 1;
+    if (T > 64) T = 64;
+    size_t chunk = (n + T - 1) / T;
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+    for (int t = 0; t < T; t++) {
+        fr_t pos, neg, p;
+        memset(&pos, 0, sizeof pos);
+        memset(&neg, 0, sizeof neg);
+        size_t lo = (size_t)t * chunk, hi = lo + chunk < n ? lo + chunk : n;
+        for (size_t i = lo; i < hi; i++) {
+            int64_t x = X[i];
+            if (!x) continue;
+            fr_t r = {{x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, 0, 0, 0}};
+            fr_mul(&p, &r, &A[i]);
+            if (x < 0) fr_add(&neg, &neg, &p); else fr_add(&pos, &pos, &p);
+        }
+        fr_sub(&parts[t], &pos, &neg);
+    }
+    fr_t acc;
+    memset(&acc, 0, sizeof acc);
+    for (int t = 0; t < T; t++) fr_add(&acc, &acc, &parts[t]);
+    fr_to_mont(out, &acc);
+    return Z_OK;
+}
+OP(fr_inner_i64, RET_NONE, LEN(0) == 1 && LEN(2) == LEN(1), {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), IN_BUF(I64_SZ)})
 
 /* Montgomery's trick; returns the index of the first zero, or -1. */
 static int k_fr_batch_inv(zargs *z)
@@ -911,6 +956,8 @@ static PyMethodDef methods[] = {
     M(fr_from_i64, "fr_from_i64(out, a_int64)"),
     M(fr_to_i64, "fr_to_i64(out_int64, a, bound_bits) -> index of first overflow, or -1"),
     M(fr_inner, "fr_inner(out1, a[, b]): out1 = sum a*b (or sum a)"),
+    M(fr_inner_i64, "fr_inner_i64(out1, a, x_int64): out1 = sum a*x"),
+    M(fr_axpy_i64, "fr_axpy_i64(out, x_int64, s_r2): out += x*s (s_r2 = Mont(s*R), one element)"),
     M(fr_batch_inv, "fr_batch_inv(out, a) -> index of first zero, or -1"),
     M(fr_powers, "fr_powers(out, x): out[i] = x^i"),
     M(fr_fold, "fr_fold(out, a, c): out[i] = a[i] + c*(a[h+i] - a[i])"),
