@@ -70,8 +70,9 @@ def _range_of(ch: Channel, cl: Claims, rts: dict, name: str, layout: Layout, spe
 
 #: largest lookup witness (2^bits entries) proven by one logUp-GKR instance; larger sets of limbs
 #: are split into several instances (each with its own multiplicities), which bounds the prover's
-#: memory (the fraction tree is ~8 field elements per leaf) at a small cost in proof size
-LOOKUP_MAX_BITS = 23
+#: memory: with the limbs given as integers the fraction tree holds at most ~80 bytes per leaf
+#: (tests/test_logup.py; 2^25 leaves: 2.5 GiB); each instance costs ~90 kB of proof (2^23 leaves)
+LOOKUP_MAX_BITS = 25
 
 
 def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) -> None:
@@ -106,7 +107,7 @@ def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_
         bl.offset = off
         off += bl.tensor.layout.size
     kv = _bits(off)
-    v_fr = m_np = None
+    v_np = m_np = None
     if prover:
         v_np = np.concatenate([_small_ints(bl.tensor, strict) * bl.scale for bl in blocks]
                               + [np.zeros((1 << kv) - off, dtype=np.int64)])
@@ -116,13 +117,12 @@ def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_
             ok = (v_np >= 0) & (v_np < 1 << lb)
             m_np = np.bincount(v_np[ok], minlength=1 << lb).astype(np.int64)
             m_np[0] += (1 << kv) - len(v_np)
-        v_fr = FrVec.from_int64(v_np)
     m_lay = Layout((1 << lb,))
     m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
     cl.register(Tensor(m_name, m_lay, m_com, m_sec))
     if prover:
         with ch.phase("lookup"):
-            lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_fr, FrVec.from_int64(m_np))
+            lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_np, FrVec.from_int64(m_np))
         lproof.write(ch.w)
         com_v, com_m = Claimed(key.commit_scalar(vv, vb), vv, vb), Claimed(key.commit_scalar(mv, mb), mv, mb)
     else:

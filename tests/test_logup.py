@@ -61,6 +61,31 @@ def test_completeness_and_claims_open_to_mles(k):
     assert len(w.getvalue()) == 48 * pts + 32 * scs + 4 * n_counts
 
 
+@pytest.mark.parametrize("k", [0, 1, 5])
+def test_integer_witness_gives_the_same_proof(k):
+    """v given as int64 (leaves computed from the integers and recomputed for the last layer)
+    proves exactly what the FrVec witness proves: with the same randomness, the same bytes."""
+    from zkdl import randomness
+
+    vals = np.random.default_rng(k).integers(0, N_TABLE, size=1 << k)
+    mm = FrVec.from_int64(logup.multiplicities(vals, k))
+    outs = []
+    for v in (FrVec.from_int64(vals), vals.astype(np.int64)):
+        with randomness.derived(b"0123456789abcdef", "logup-test"):
+            proof, *rest = logup.prove(KEY, Transcript("t"), v, mm)
+        w = Writer()
+        proof.write(w)
+        outs.append((w.getvalue(), rest))
+    assert outs[0] == outs[1]
+    _check_outputs(FrVec.from_int64(vals), mm, k, proof, *outs[1][1])
+    # a cheating integer witness (a value off the table) is rejected like a field one
+    bad = vals.astype(np.int64).copy()
+    bad[0] = N_TABLE
+    proof, *_ = logup.prove(KEY, Transcript("t"), bad, mm)
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), k, proof)
+
+
 @settings(max_examples=3)
 @given(st.lists(st.sampled_from([0, 1, 2, 255, 256, N_TABLE - 2, N_TABLE - 1]), min_size=16, max_size=16))
 def test_completeness_edge_values(values):

@@ -215,28 +215,43 @@ def _layer(p: FrVec | None, q: FrVec) -> tuple[FrVec, FrVec]:
     return FrVec(po), FrVec(qo)
 
 
-def _tree(p: FrVec | None, q: FrVec) -> tuple[list, int, int]:
+def _tree(p: FrVec | None, q: FrVec, keep_leaves: bool = True) -> tuple[list, int, int]:
     """quads[j] = (pL, pR, qL, qR) of level j+1, and the root (p_0, q_0).  p = None: all leaf
-    numerators are 1 (the witness tree): the last layer keeps (qL, qR) only."""
+    numerators are 1 (the witness tree): the last layer keeps (qL, qR) only, or nothing without
+    ``keep_leaves`` (the caller recomputes them for the last layer: _leaf_quad)."""
     n = len(q).bit_length() - 1
     quads = [None] * n
     for j in range(n - 1, -1, -1):
-        qL, qR = _split(q)
-        quads[j] = (qL, qR) if p is None else (*_split(p), qL, qR)
+        if j < n - 1 or keep_leaves:
+            qL, qR = _split(q)
+            quads[j] = (qL, qR) if p is None else (*_split(p), qL, qR)
         p, q = _layer(p, q)
     if p is None:  # a single leaf
         return quads, 1, q[0]
     return quads, p[0], q[0]
 
 
-def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple):
+def _leaf_quad(alpha: int, v: np.ndarray) -> tuple[FrVec, FrVec]:
+    """(qL, qR) of the witness tree's leaves q = alpha - v, from the integers v: recomputed for
+    the last layer instead of kept through the whole proof (a field element per leaf)."""
+    out = []
+    for half in (v[0::2], v[1::2]):
+        q = FrVec.full(len(half), alpha)
+        out.append(q.add_scaled_int64(np.ascontiguousarray(half), -1))
+    return out[0], out[1]
+
+
+def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, leaves=None):
     """Layers j = 0..n-1 from root claims (value, blind); returns the leaf point and the leaf
-    claims (value, blind) of p and q (p is None after a unit-leaves last layer)."""
+    claims (value, blind) of p and q (p is None after a unit-leaves last layer).  ``leaves``:
+    computes the last layer's quad when the tree did not keep it."""
     (p_val, p_bl), (q_val, q_bl) = p_claim, q_claim
     u: list[int] = []
     layers = []
     for j in range(len(quads)):
         lam = t.challenge_scalar(b"lambda")
+        if quads[j] is None:
+            quads[j] = leaves()
         unit = len(quads[j]) == 2
         spec = _layer_spec(j, lam, u, unit_leaves=unit)
         tables = list(quads[j])
@@ -278,14 +293,20 @@ def _gkr_verify(key, t: Transcript, layers: tuple, com_p: G1, com_q: G1, what: s
 # ---------------------------------------------------------------------------- prover
 
 
-def prove(key, t: Transcript, v: FrVec, m: FrVec):
+def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec):
     """Prove sum 1/(alpha - v) = sum m/(alpha - j) for v of length 2^k and m of length 2^b.
+    v may be an int64 array (limbs): the leaves alpha - v are then computed from the integers
+    and recomputed for the last layer, not kept (the prover's memory: about three field elements
+    per leaf at most, instead of five).
 
     Returns (proof, x_v, (v(x_v), blind), x_m, (m(x_m), blind)): the caller must prove that its
     commitments to v and m evaluate at x_v, x_m to the values committed as
     key.commit_scalar(value, blind) (verify returns those commitments).  The prover does not check
     the range of v: an out-of-range v gives a proof the verifier rejects."""
-    if not isinstance(v, FrVec) or not isinstance(m, FrVec):
+    ints = isinstance(v, np.ndarray)
+    if ints and (v.dtype != np.int64 or v.ndim != 1):
+        raise ShapeError("logup: v must be an FrVec or a 1-D int64 array")
+    if not (ints or isinstance(v, FrVec)) or not isinstance(m, FrVec):
         raise ShapeError("logup: v and m must be FrVecs")
     k = _check_k(log2_exact(len(v)))
     if len(m) < 2 or len(m) & (len(m) - 1) or len(m) > 1 << MAX_TABLE_BITS:
@@ -293,7 +314,10 @@ def prove(key, t: Transcript, v: FrVec, m: FrVec):
     tb = len(m).bit_length() - 1
     alpha = _start(t, k, tb)
 
-    w_quads, Pw, Qw = _tree(None, alpha - v)
+    if ints:
+        w_quads, Pw, Qw = _tree(None, FrVec.full(len(v), alpha).add_scaled_int64(v, -1), keep_leaves=False)
+    else:
+        w_quads, Pw, Qw = _tree(None, alpha - v)
     idx = FrVec.from_int64(np.arange(len(m), dtype=np.int64))
     t_quads, Pt, Qt = _tree(-m, alpha - idx)
     X = Pw * Qt % R_MODULUS
@@ -305,7 +329,8 @@ def prove(key, t: Transcript, v: FrVec, m: FrVec):
     prods = (prove_product(key, t, C[0], C[3], C[4], Pw, blinds[0], Qt, blinds[3], blinds[4]),
              prove_product(key, t, C[2], C[1], -C[4], Pt, blinds[2], Qw, blinds[1], (-blinds[4]) % R_MODULUS))
 
-    w_layers, x_v, (pv_, pb), (qv, qb) = _gkr_prove(key, t, w_quads, (Pw, blinds[0]), (Qw, blinds[1]))
+    w_layers, x_v, (pv_, pb), (qv, qb) = _gkr_prove(key, t, w_quads, (Pw, blinds[0]), (Qw, blinds[1]),
+                                                    leaves=(lambda: _leaf_quad(alpha, v)) if ints else None)
     # the numerators are 1: implicit in the last layer's sumcheck, or (one leaf) shown on the root
     w_leaf = prove_equality(key, t, C[0], key.g, blinds[0], 0) if k == 0 else None
     v_open = ((alpha - qv) % R_MODULUS, (-qb) % R_MODULUS)
