@@ -533,6 +533,21 @@ def test_batched_checks_accept_honest_and_reject_one_false_among_many():
                 verify("product", bad_stmt, bad)     # deferred: no error here
             for n, s, p in proofs[2:]:
                 verify(n, s, p)
+    # dot-product checks share the key's generators (their scalars are summed in the batch's
+    # MSM): honest ones of different lengths pass together, and one false one among them (the
+    # shortest, so its generators are a prefix of the others') is named
+    dots = [(s, prove("dot", s, w)) for s, w in (dot_instance(n) for n in (16, 4, 64))]
+    with batched_checks() as b:
+        for s, p in dots:
+            verify("dot", s, p)
+        assert len(b.items) == 3 and all(item[-1] is not None for item in b.items)
+    dot_stmt, dot_wit = dot_instance(4, y_delta=1)
+    with pytest.raises(VerificationError, match=r"^opening 2: dot-product: z1\*Q"):
+        with batched_checks():
+            verify("dot", *dots[0])
+            with labelled("opening 2"):
+                verify("dot", dot_stmt, prove("dot", dot_stmt, dot_wit))
+            verify("dot", *dots[2])
     # outside a batch the same proof fails at once, with the same message
     with pytest.raises(VerificationError, match=r"^layer 7: product: delta"):
         with labelled("layer 7"):

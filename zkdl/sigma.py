@@ -89,11 +89,14 @@ class CheckBatch:
     protocol parts entered with Channel.check)."""
 
     def __init__(self):
-        self.items: list[tuple[PointVec, FrVec, str, tuple]] = []
+        self.items: list[tuple[PointVec, FrVec, str, tuple, tuple | None]] = []
         self.labels: list[str] = []
 
-    def add(self, points: PointVec, scalars: FrVec, message: str) -> None:
-        self.items.append((points, scalars, message, tuple(self.labels)))
+    def add(self, points: PointVec, scalars: FrVec, message: str, shared: tuple | None = None) -> None:
+        """Defer sum scalars * points [+ sum s_i base_i for shared = (base, s)] = 0.  Checks on
+        the same base vector (a key's generators: every dot-product proof's final check) have
+        their base scalars summed, so the batch's MSM holds each generator once."""
+        self.items.append((points, scalars, message, tuple(self.labels), shared))
 
     def finish(self) -> None:
         import secrets
@@ -102,11 +105,23 @@ class CheckBatch:
         if not items:
             return
         rho = [secrets.randbelow(R_MODULUS - 1) + 1 for _ in items]
-        pts = PointVec.concat([p for p, _, _, _ in items])
-        sc = FrVec.concat([_smul(s, r) for (_, s, _, _), r in zip(items, rho)])
+        bases: dict[int, list] = {}
+        for *_, sh in items:
+            if sh is not None:
+                ent = bases.setdefault(id(sh[0]), [sh[0], 0])
+                ent[1] = max(ent[1], len(sh[1]))
+        acc = {b: FrVec.zeros(n) for b, (_, n) in bases.items()}
+        for (*_, sh), r in zip(items, rho):
+            if sh is not None:
+                a, n = acc[id(sh[0])], len(sh[1])
+                a[:n] = a[:n] + _smul(sh[1], r)
+        pts = PointVec.concat([base[:n] for base, n in bases.values()] + [p for p, *_ in items])
+        sc = FrVec.concat(list(acc.values()) + [_smul(s, r) for (_, s, *_), r in zip(items, rho)])
         if msm(pts, sc).is_identity():
             return
-        for p, s, message, labels in items:
+        for p, s, message, labels, sh in items:
+            if sh is not None:
+                p, s = PointVec.concat([sh[0][:len(sh[1])], p]), FrVec.concat([sh[1], s])
             if not msm(p, s).is_identity():
                 raise VerificationError(": ".join(list(labels) + [message]))
         raise VerificationError("batched Σ-protocol checks: the combination does not vanish")
@@ -172,16 +187,21 @@ def current_batch() -> CheckBatch | None:
     return stack[0] if stack else None
 
 
-def _require_zero(points, scalars, proto: str, what: str) -> None:
-    """Require sum_i scalars[i] * points[i] = identity: now, or deferred to the active batch."""
+def _require_zero(points, scalars, proto: str, what: str, shared: tuple | None = None) -> None:
+    """Require sum_i scalars[i] * points[i] (+ sum_i s_i base_i for shared = (base, s), s no
+    longer than base) = identity: now, or deferred to the active batch."""
     if not isinstance(points, PointVec):
         points = PointVec.from_points(points)
     if not isinstance(scalars, FrVec):
         scalars = FrVec.from_ints([int(x) % R_MODULUS for x in scalars])
     batch = current_batch()
     if batch is not None:
-        batch.add(points, scalars, f"{proto}: {what}")
-    elif not msm(points, scalars).is_identity():
+        batch.add(points, scalars, f"{proto}: {what}", shared)
+        return
+    if shared is not None:
+        points = PointVec.concat([shared[0][:len(shared[1])], points])
+        scalars = FrVec.concat([shared[1], scalars])
+    if not msm(points, scalars).is_identity():
         raise VerificationError(f"{proto}: {what}")
 
 
@@ -586,13 +606,11 @@ def _check_dot_product(key: PedersenKey, C_vec: G1, C_y: G1, a: FrVec, proof: Do
     z1, z2 = proof.z1, proof.z2
     u2 = FrVec.from_ints(us).square()
     ui2 = us_inv.square()
-    points = PointVec.concat([key.G[:len(a)],
-                              PointVec.from_points([key.g, key.h, proof.A, C_vec, C_y]),
-                              proof.L, proof.R])
-    scalars = FrVec.concat([_smul(s, z1),
-                            FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c, -c * c0]),
+    points = PointVec.concat([PointVec.from_points([key.g, key.h, proof.A, C_vec, C_y]), proof.L, proof.R])
+    scalars = FrVec.concat([FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c, -c * c0]),
                             _smul(u2, R - c), _smul(ui2, R - c)])
-    _require_zero(points, scalars, "dot-product", "z1*Q + z2*h != A + c*P_final (final Schnorr check)")
+    _require_zero(points, scalars, "dot-product", "z1*Q + z2*h != A + c*P_final (final Schnorr check)",
+                  shared=(key.G, _smul(s, z1)))
 
 
 def verify_dot_product(key: PedersenKey, t: Transcript, C_vec: G1, C_y: G1, a: FrVec,
