@@ -742,3 +742,43 @@ def test_inference_point_outside_the_subgroup_is_refused(monkeypatch):
     proof = pv.prove_inference(cfg, W, model, msec, X)
     with pytest.raises(ProofFormatError, match="not in the prime-order subgroup"):
         tr.verify_inference(proof.to_bytes(), model)
+
+
+def _lie_in_one_limb_claim(monkeypatch, nth):
+    """Make the prover add 1 to the limb claim number state["nth"] it sends (a claim on limb
+    j >= 1 of a range tensor at a relation's point): the derived limb-0 claim absorbs it, so every
+    relation still holds and only the openings can tell (both limb claims are false)."""
+    orig = pv.ProverChannel.send_scalar_com
+    state = {"sent": 0, "nth": nth}
+
+    def send(self, label, value):
+        if label == b"limb-claim":
+            state["sent"] += 1
+            if state["sent"] == state["nth"] + 1:
+                return orig(self, label, lambda: int(value()) + 1)
+        return orig(self, label, value)
+
+    monkeypatch.setattr(pv.ProverChannel, "send_scalar_com", send)
+    return state
+
+
+@pytest.mark.parametrize("nth", [0, 3])
+def test_false_limb_claim_is_caught_by_the_openings(run, monkeypatch, nth):
+    """The openings reduce the claims per claimed point (format 5): a limb claim off by one,
+    its limb 0 derived consistently, passes every relation and is rejected by the openings
+    (whose pairs join several tensors claimed at the same point); on the window path and on the
+    inference path."""
+    state = _lie_in_one_limb_claim(monkeypatch, nth)
+    proof, _, _ = run.prove()
+    assert state["sent"] > nth
+    with pytest.raises(VerificationError, match=r"^openings"):
+        run.verify(proof)
+    cfg = tr.inference_config((5, 4, 3), 2)
+    W = init_weights_from_float(init_mlp(cfg.widths, 0), cfg.R)
+    X = np.random.default_rng(1).integers(0, 1 << cfg.R, size=(2, 5), dtype=np.int64)
+    model, msec = pv.commit_model(cfg, W)
+    state.update(sent=0, nth=0)
+    proof = pv.prove_inference(cfg, W, model, msec, X)
+    assert state["sent"] > 0
+    with pytest.raises(VerificationError, match=r"^openings"):
+        tr.verify_inference(proof.to_bytes(), model)
