@@ -97,6 +97,11 @@ class Layout:
     def group_key(self) -> tuple:
         return (self.num_vars, self.col_vars)
 
+    @property
+    def full(self) -> bool:
+        """No padding: every entry lies in the valid box (``mask`` is all ones), from the shapes."""
+        return all(v == 1 << e for v, e in zip(self.valid, self.axis_vars))
+
     def split(self, point: Sequence[int]) -> list[list[int]]:
         if len(point) != self.num_vars:
             raise ShapeError(f"layout {self.valid}: point of {len(point)} coordinates, expected {self.num_vars}")
@@ -192,6 +197,10 @@ class StackedLayout(Layout):
     @property
     def axis_vars(self) -> tuple[int, ...]:
         return self.pad_vars
+
+    @property
+    def full(self) -> bool:
+        return super().full and all(w == 1 << self.pad_vars[3] for w in self.widths)
 
     def _last_axis(self, ra: Sequence[int], sa: Sequence[int] | None) -> list[int]:
         """Per distinct width w: sum_{x < w} eq(ra, x) [eq(sa, x)]."""
@@ -461,7 +470,7 @@ class Claims:
         if by_point:
             index: dict = {}
             for a, (j, c) in zip(alpha, flat):
-                masked = c.masked and layouts[j].mask.min() == 0
+                masked = c.masked and not layouts[j].full
                 q = (ext[j], tuple(c.point), layouts[j] if masked else None)
                 if q not in index:
                     index[q] = len(pairs)
@@ -502,7 +511,7 @@ class Claims:
                     e = FrVec.eq_table(c.point) if c.point else FrVec.ones(1)
                     if a != 1:
                         e = e * a
-                    if c.masked and layouts[j].mask.min() == 0:
+                    if c.masked and not layouts[j].full:
                         if j not in mask_fr:
                             mask_fr[j] = FrVec.from_int64(layouts[j].mask)
                         e = e * mask_fr[j]

@@ -78,3 +78,21 @@ def test_matmul_shape_errors():
         matmul.verify(KEY, Transcript("m"), shape, [1], KEY.h, None)
     with pytest.raises(VerificationError, match="not a MatmulProof"):
         matmul.verify(KEY, Transcript("m"), shape, [1, 2], KEY.h, None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=4), st.data())
+def test_layout_full_agrees_with_its_mask(valid, data):
+    """Layout.full (from the shapes; the openings' verifier uses it to pair claims) is exactly
+    "the padded mask has no zero", for plain and stacked layouts."""
+    from zkdl.circuits.tensors import Layout, StackedLayout
+
+    lay = Layout(tuple(valid))
+    assert lay.full == (lay.mask.min() == 1)
+    L = data.draw(st.integers(1, 5))
+    widths = tuple(data.draw(st.lists(st.integers(1, 8), min_size=L, max_size=L)))
+    T, B = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    pad = tuple(max(0, (v - 1).bit_length()) for v in (L, T, B, max(widths)))
+    pad = tuple(p + data.draw(st.integers(0, 1)) for p in pad)
+    st_lay = StackedLayout((L, T, B, max(widths)), widths=widths, pad_vars=pad)
+    assert st_lay.full == (st_lay.mask.min() == 1)
