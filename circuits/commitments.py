@@ -80,14 +80,47 @@ class MasterCommitment(ModelCommitment):
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and self.W == other.W and self.b == other.b
 
+    def encoding(self) -> bytes:
+        """The bytes write() produces (cached: the commitment is never modified)."""
+        enc = getattr(self, "_encoding", None)
+        if enc is None:
+            enc = self._encoding = self.to_bytes()
+        return enc
+
+    @classmethod
+    def read_known(cls, r: Reader, config: FixedPointConfig, known: "MasterCommitment | None") -> "MasterCommitment":
+        """read(), except that when the next bytes are exactly ``known``'s encoding (a commitment
+        already decoded and checked: a chain's start, the previous window's end) and its shapes
+        are the configuration's, ``known`` itself is returned without decoding its points again
+        (the same object strict decoding would give, and its points are already known to lie in
+        the prime-order subgroup).  Anything else is decoded strictly."""
+        if isinstance(known, MasterCommitment) and _shapes_match(config, known):
+            enc = known.encoding()
+            if r.peek(len(enc)) == enc:
+                r.skip(len(enc))
+                return known
+        return cls.read(r, config)
+
+
+def _shapes_match(config: FixedPointConfig, mc: ModelCommitment) -> bool:
+    if len(mc.W) != config.num_layers or len(mc.b) != config.num_layers:
+        return False
+    lay = WindowLayout(config, 1)
+    return all((c.num_vars, c.col_vars) == (t.num_vars, t.col_vars)
+               for i in range(config.num_layers)
+               for c, t in ((mc.W[i], lay.weight(i)), (mc.b[i], lay.bias(i))))
+
 
 def master_of(config: FixedPointConfig, model: ModelCommitment) -> MasterCommitment:
     """Com(M_0) = 2^(R+k) Com(W): the master weights a chain starting from ``model`` starts
     from (a public linear map of its row commitments)."""
     if isinstance(model, MasterCommitment):
         raise ZkdlError("master_of: the commitment already holds master weights")
+    cache = model.__dict__.setdefault("_masters", {})   # per model object: commitments never change
     f = 1 << config.master_bits
-    return MasterCommitment([c.scale(f) for c in model.W], [c.scale(f) for c in model.b])
+    if f not in cache:
+        cache[f] = MasterCommitment([c.scale(f) for c in model.W], [c.scale(f) for c in model.b])
+    return cache[f]
 
 
 @dataclass(eq=False)

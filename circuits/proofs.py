@@ -36,9 +36,10 @@ class WindowProof:
         return wrap(PROOF_KIND, w.getvalue())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "WindowProof":
+    def from_bytes(cls, data: bytes, start=None) -> "WindowProof":
+        """Strict decoding; ``start`` as for Statement.from_bytes (a shortcut, never a check)."""
         r = Reader(unwrap(data, PROOF_KIND))
-        st = Statement.from_bytes(r.blob("statement", 1 << 30))
+        st = Statement.from_bytes(r.blob("statement", 1 << 30), start)
         body = r._take(len(r._buf) - r._pos, "proof body")
         return cls(st, body)
 
@@ -63,7 +64,7 @@ def verify_window(proof: "WindowProof | bytes", dataset: DatasetCommitment,
     verify_window = verify_window_alone (the proof, any number of them in parallel) then
     continue_chain (the chain rule, sequential and cheap)."""
     if isinstance(proof, (bytes, bytearray, memoryview)):
-        proof = WindowProof.from_bytes(bytes(proof))
+        proof = WindowProof.from_bytes(bytes(proof), start)
     st = _precheck(proof, dataset, expected)
     _check_start(st, start)         # cheap: a wrong start is refused before the proof is checked
     _check_proof(proof, st, dataset)

@@ -19,7 +19,7 @@ from zkdl.field import R_MODULUS, FrVec
 from zkdl.fixedpoint import FixedPointConfig
 from zkdl.transcript import Transcript
 
-from .commitments import MasterCommitment, ModelCommitment
+from .commitments import MasterCommitment, ModelCommitment, master_of
 from .layout import MAX_LAYERS, MAX_STEPS, _eq_tab
 from .tensors import Layout
 
@@ -29,6 +29,21 @@ STATEMENT_KIND = 0x0102
 
 
 # ============================================================================ statement
+def _expected_before(config: FixedPointConfig, start) -> "MasterCommitment | None":
+    """The master weights a window continuing ``start`` begins with, when cheaply known: a
+    previous statement's ``after``, a MasterCommitment itself, or master_of a ModelCommitment of
+    this architecture (None otherwise; the chain rule is still checked by verify_window)."""
+    if isinstance(start, MasterCommitment):
+        return start
+    if isinstance(start, ModelCommitment):
+        try:
+            return master_of(config, start)
+        except ZkdlError:
+            return None
+    after = getattr(start, "after", None)
+    return after if isinstance(after, MasterCommitment) else None
+
+
 def write_config(w: Writer, c: FixedPointConfig) -> None:
     """The public configuration of a run, as statements and run files carry it."""
     w.u32(len(c.widths))
@@ -94,14 +109,18 @@ class Statement:
         return wrap(STATEMENT_KIND, w.getvalue())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Statement":
+    def from_bytes(cls, data: bytes, start=None) -> "Statement":
+        """Strict decoding.  ``start`` (optional: the chain start verify_window is given, a
+        ModelCommitment or the previous window's Statement) lets the ``before`` commitment be
+        taken from it when the bytes are exactly its encoding instead of decoded again (the
+        decompression and subgroup check of every weight row; see MasterCommitment.read_known)."""
         r = Reader(unwrap(data, STATEMENT_KIND))
         config = read_config(r, "statement")
         t0, T, n = r.u32("t0"), r.u32("T", MAX_STEPS), r.u32("examples", 1 << 28)
         if T < 1:
             raise ProofFormatError("statement: a window has at least one step")
         digest = r._take(32, "dataset digest")
-        before = MasterCommitment.read(r, config)
+        before = MasterCommitment.read_known(r, config, _expected_before(config, start))
         after = MasterCommitment.read(r, config)
         flag = r.u32("losses flag", 1)
         losses = None

@@ -181,6 +181,39 @@ def test_honest_window_from_a_later_step_verifies(dataset):
         tr.verify_window(p2.to_bytes(), data, None)
 
 
+def test_the_known_start_is_reused_only_for_its_exact_bytes(dataset):
+    """verify_window takes the statement's before-commitment from its start (no second decoding
+    of every weight row) only when the bytes are exactly the start's encoding; any other bytes
+    are decoded strictly and checked by the chain rule as before."""
+    from zkdl.codec import ProofFormatError
+
+    X, Y, data, dsec = dataset
+    W = _weights()
+    model, msec = pv.commit_model(CFG, W)
+    proof, _, _ = pv.prove_window(Trainer(CFG, W, X, Y).run(1), model, msec, data, dsec)
+    blob = proof.to_bytes()
+    M0 = tr.master_of(CFG, model)
+    assert tr.WindowProof.from_bytes(blob, model).statement.before is M0
+    plain = tr.WindowProof.from_bytes(blob).statement.before
+    assert plain == M0 and plain is not M0
+    assert tr.verify_window(blob, data, model).before is M0
+    # another model: decoded, and refused by the chain rule
+    other, _ = pv.commit_model(CFG, _weights(seed=2))
+    assert tr.WindowProof.from_bytes(blob, other).statement.before is not tr.master_of(CFG, other)
+    with pytest.raises(VerificationError, match="does not start from the given model"):
+        tr.verify_window(blob, data, other)
+    # one byte of the before-commitment changed: strict decoding (here: a point off the curve,
+    # or another point, which the chain rule refuses)
+    enc = M0.encoding()
+    at = blob.find(enc)
+    assert at > 0 and blob.find(enc, at + 1) < 0
+    for off in (at + len(enc) - 20, at + len(enc) - 1):
+        bad = bytearray(blob)
+        bad[off] ^= 1
+        with pytest.raises((ProofFormatError, VerificationError)):
+            tr.verify_window(bytes(bad), data, model)
+
+
 def test_inference_against_out_of_range_model_is_rejected():
     cfg = tr.inference_config(CFG.widths, 2)
     W = _weights()

@@ -100,6 +100,13 @@ class Reader:
         self._pos += n
         return out
 
+    def peek(self, n: int) -> bytes:
+        """The next n bytes (fewer at the end), without consuming them."""
+        return self._buf[self._pos : self._pos + max(0, n)].tobytes()
+
+    def skip(self, n: int) -> None:
+        self._take(n, "skipped bytes")
+
     def u32(self, what: str = "count", max_value: int = 1 << 32) -> int:
         (v,) = struct.unpack("<I", self._take(4, what))
         if v > max_value:

@@ -24,9 +24,9 @@ from . import runfiles as rf
 from .runfiles import RunFormatError, RunInvalidError
 
 
-def _parse_proof(data: bytes, what: str) -> WindowProof:
+def _parse_proof(data: bytes, what: str, start=None) -> WindowProof:
     try:
-        return WindowProof.from_bytes(data)
+        return WindowProof.from_bytes(data, start)
     except ProofFormatError as e:
         raise RunFormatError(f"{what}: malformed proof: {e}") from None
     except ZkdlError as e:
@@ -213,7 +213,7 @@ def _verify_run(run_dir, initial_model, final_model, progress, pool, t_start) ->
         total_bytes += len(data)
         if rf.sha256_bytes(data) != w["sha256"]:
             raise RunInvalidError(f"{what}: sha256", f"{w['file']} does not match the manifest's sha256")
-        proof = _parse_proof(data, f"{what} ({w['file']})")
+        proof = _parse_proof(data, f"{what} ({w['file']})", prev_after)
         st = proof.statement
         if st.config != config:
             raise RunInvalidError(f"{what}: config", "the proof's configuration differs from the manifest's")
