@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from zkdl import hyrax, randomness, sigma
+from zkdl import hyrax, memory, randomness, sigma
 from zkdl.codec import Writer
 from zkdl.errors import FieldRangeError, ShapeError, ZkdlError
 from zkdl.field import R_MODULUS, FrVec
@@ -30,6 +30,8 @@ from .training import (
     WindowProof, master_of,
     _bits, _dataset_layouts, _dataset_protocol, _model_protocol, _protocol, inference_config, model_key, training_key,
 )
+
+memory.tune_allocator()          # reuse freed tables instead of faulting fresh pages in (zkdl/memory.py)
 
 P = R_MODULUS
 

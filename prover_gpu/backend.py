@@ -96,7 +96,8 @@ class GpuBackend:
         du = self._up(u) if k else self.dev.zeros((0, 4), np.uint64)
         self._down(out, pl.eq_table(self.dev, du, k))
 
-    def sc_term_evals(self, out, eq, factors, degree):
+    def sc_term_evals(self, out, eq, factors, degree, skip_one=False):
+        # skip_one only allows leaving out X = 1 (the caller derives it): the device computes all
         if not 1 <= len(factors) <= MAX_FACTORS or degree > MAX_DEGREE or len(factors[0]) < 2:
             from zkdl import _native
 

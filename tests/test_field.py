@@ -477,3 +477,20 @@ def test_numpy_scalar_on_the_left_defers_to_frvec():
                      (lambda x: np.uint8(2) + x, [1, 7])):
         got = op(a)
         assert isinstance(got, FrVec) and got.to_ints() == want
+
+
+def test_allocator_setting_is_the_provers_only():
+    """zkdl.memory.tune_allocator: on by default in a prover process (glibc), off with
+    ZKDL_MALLOC=system, never applied by the verifier."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    code = "import sys, zkdl.{m}; print('zkdl.memory' in sys.modules and sys.modules['zkdl.memory']._done)"
+    run = lambda mod, **env: subprocess.run([sys.executable, "-c", code.format(m=mod)], capture_output=True,  # noqa: E731
+                                            text=True, env={**os.environ, **env}, check=True).stdout.strip()
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert run("circuits.prover") == str(glibc)
+    assert run("circuits.prover", ZKDL_MALLOC="system") == "False"
+    assert run("verifier") == "False"

@@ -354,3 +354,35 @@ def test_codec_bounds():
     r = Reader(Writer().point(g).scalar(7).getvalue())
     assert r.point() == g and r.scalar() == 7
     r.done()
+
+
+@settings(max_examples=25, deadline=None)
+@given(instances(max_vars=5), st.data())
+def test_round_polynomial_with_t1_from_the_claim_equals_the_full_one(inst, data):
+    """The zk prover derives t(1) from the running claim (round relation) instead of summing it
+    over the tables: every round's polynomial must equal the fully summed one (eq points with
+    zero coordinates, where the relation cannot give t(1), included)."""
+    from zkdl.field import product_evals
+    from zkdl.sumcheck import _Prover, horner
+
+    spec, tables = inst
+    if data.draw(st.booleans()) and spec.eq_point is not None and spec.num_vars:
+        spec = SumcheckSpec(spec.num_vars, spec.num_factors, spec.terms, (0,) + spec.eq_point[1:])
+    P = _Prover(spec, list(tables))
+    claim, e = None, 1
+    for j in range(spec.num_vars):
+        a = spec.round_weights(j, e)
+        full = P.round_poly()
+        if claim is not None:
+            assert P.round_poly((a[0], a[1], claim)) == full
+        r = random.randrange(R_MODULUS)
+        e = spec.next_weight(j, e, r)
+        w = e if spec.eq_point is not None else 1
+        claim = w * horner(full, r) % R_MODULUS
+        P.bind(r)
+    # the kernel's option: X = 1 left out (0), every other point the same
+    f = [FrVec.random(16) for _ in range(3)]
+    eq = FrVec.random(8)
+    all_ = product_evals(eq, f, 3)
+    some = product_evals(eq, f, 3, skip_one=True)
+    assert some[1] == 0 and [some[0]] + some[2:] == [all_[0]] + all_[2:]

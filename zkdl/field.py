@@ -338,12 +338,14 @@ def _int64_vector(x, n: int, what: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def product_evals(eq: "FrVec | None", factors: Sequence[FrVec], degree: int) -> list[int]:
+def product_evals(eq: "FrVec | None", factors: Sequence[FrVec], degree: int, skip_one: bool = False) -> list[int]:
     """Sumcheck round kernel: for X = 0..degree,
     sum_i w_i * prod_j (f_j[i] + X * (f_j[m + i] - f_j[i])), with w = eq (length m) or 1 and
-    m = len(f_j) / 2 (the round binds the most significant variable)."""
+    m = len(f_j) / 2 (the round binds the most significant variable).  With ``skip_one`` the
+    value at X = 1 may be left out (returned as 0 by the CPU kernel): the caller derives it."""
     out = np.empty((degree + 1, 4), dtype=np.uint64)
-    _backend.active().sc_term_evals(out, None if eq is None else eq.limbs, tuple(f.limbs for f in factors), degree)
+    args = (out, None if eq is None else eq.limbs, tuple(f.limbs for f in factors), degree)
+    _backend.active().sc_term_evals(*args, True) if skip_one else _backend.active().sc_term_evals(*args)
     return FrVec(out).to_ints()
 
 

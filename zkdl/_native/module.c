@@ -30,7 +30,7 @@ static int zk_threads = 1;
 #define U8_SZ ((Py_ssize_t)1)
 #define ENC_SZ ((Py_ssize_t)48)             /* compressed G1 encoding */
 
-#define ZMAX 4 /* Python arguments of one operation */
+#define ZMAX 5 /* Python arguments of one operation */
 #define ZTUP 4 /* buffers in a tuple argument */
 
 enum { Z_END, Z_OUT, Z_IN, Z_IN_OR_NONE, Z_TUPLE, Z_INT, Z_BOOL }; /* argument kinds */
@@ -148,8 +148,8 @@ static PyObject *zcall(const zop *op, PyObject *args)
     }
     *f = '\0';
     for (int k = na; k < ZMAX; k++) cv[k] = conv_obj; /* not read: fmt has na units */
-    _Static_assert(ZMAX == 4, "zcall passes four argument slots");
-    if (!PyArg_ParseTuple(args, fmt, cv[0], &s[0], cv[1], &s[1], cv[2], &s[2], cv[3], &s[3]))
+    _Static_assert(ZMAX == 5, "zcall passes five argument slots");
+    if (!PyArg_ParseTuple(args, fmt, cv[0], &s[0], cv[1], &s[1], cv[2], &s[2], cv[3], &s[3], cv[4], &s[4]))
         return NULL;
 
     zargs z;
@@ -824,17 +824,18 @@ OP(msm_rows, RET_NONE, LEN(2) == LEN(0) * LEN(1), MSM_ARGS)
 
 /* ---------------------------------------------------------------- sumcheck rounds */
 
-/* sc_term_evals(out[D+1], eq_or_None, (f_1, ..., f_nf), D):
+/* sc_term_evals(out[D+1], eq_or_None, (f_1, ..., f_nf), D[, skip_one]):
  *   out[X] = sum_{i < m} w_i * prod_j (f_j[i] + X * (f_j[m + i] - f_j[i]))   for X = 0..D
  * with w = eq (length m) or 1, m = len(f_j) / 2 (the round binds the most significant variable).
  * Factor values at X = 0..D come by repeated addition of the difference: the only
- * multiplications are the products themselves. */
+ * multiplications are the products themselves.  With skip_one, out[1] = 0 and its products are
+ * not computed (the prover derives t(1) from the running claim: zkdl.sumcheck._Prover). */
 #define SC_MAX_F 4
 #define SC_MAX_D 8
 #define SC_RANGE "sc_term_evals: 1..4 factors and degree 1..8"
 static int k_sc_term_evals(zargs *z)
 {
-    int nf = z->nt, D = z->i[3];
+    int nf = z->nt, D = z->i[3], skip1 = z->i[4];
     size_t m = z->tn[0] / 2;
     const fr_t *F[SC_MAX_F];
     for (int j = 0; j < nf; j++) F[j] = z->t[j];
@@ -856,9 +857,11 @@ static int k_sc_term_evals(zargs *z)
                 fr_sub(&dif[j], &F[j][m + i], &F[j][i]);
             }
             for (int X = 0; X <= D; X++) {
-                fr_t p = W ? W[i] : val[0];
-                for (int j = W ? 0 : 1; j < nf; j++) fr_mul(&p, &p, &val[j]);
-                fr_add(&acc[X], &acc[X], &p);
+                if (X != 1 || !skip1) {
+                    fr_t p = W ? W[i] : val[0];
+                    for (int j = W ? 0 : 1; j < nf; j++) fr_mul(&p, &p, &val[j]);
+                    fr_add(&acc[X], &acc[X], &p);
+                }
                 if (X < D)
                     for (int j = 0; j < nf; j++) fr_add(&val[j], &val[j], &dif[j]);
             }
@@ -883,7 +886,7 @@ static int sc_lens(const zargs *z)
 }
 OP(sc_term_evals, RET_NONE, sc_lens(z),
    {OUT_BUF(FR_SZ), IN_BUF_OR_NONE(FR_SZ), TUPLE_OF(FR_SZ, 1, SC_MAX_F, SC_RANGE),
-    INT_IN(1, SC_MAX_D, SC_RANGE)})
+    INT_IN(1, SC_MAX_D, SC_RANGE), OPT_BOOL_ARG(0)})
 
 /* out[i] = a[i] + a[h + i], h = n (the eq table of the remaining variables after one round) */
 /* One level of the logUp fraction tree (zkdl.logup), children 2y and 2y + 1:
