@@ -142,13 +142,13 @@ def _sum_rows(v: FrVec, dims: tuple[int, int, int]) -> FrVec:
 def _weighted_rows(A: FrVec, g: FrVec, dims: tuple[int, int, int]) -> FrVec:
     """Σ_b A[s, b, c] g[s, b] for a (Tp, Bp, D) table A and a (Tp, Bp) table g: a (Tp, D) table."""
     D = dims[2]
-    return _sum_rows(A * FrVec(np.repeat(g.limbs, D, axis=0)), dims)
+    return _sum_rows(A * g.repeat_each(D), dims)
 
 
 def _repeat(v: Sequence[int] | FrVec, n: int) -> FrVec:
     """Each entry of v repeated n times (a table constant along its trailing variables)."""
     v = v if isinstance(v, FrVec) else FrVec.from_ints([int(x) % P for x in v])
-    return FrVec(np.repeat(v.limbs, n, axis=0))
+    return v.repeat_each(n)
 
 
 # ---------------------------------------------------------------------------- operands

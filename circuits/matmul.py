@@ -123,7 +123,7 @@ def prove(key, t: Transcript, shape: MatmulShape, A: FrVec, W: FrVec, z_point: S
     t.append_scalars(b"z-point", z_point)
     A1 = _bind_axis(A, (N, b, k), 1, u_r)  # (i, c)
     W1 = _bind_axis(W, (N, k, o), 2, u_o)  # (i, c)
-    E = FrVec(np.repeat(FrVec.eq_table(u_i).limbs, k, axis=0))  # eq(u_i, i) for every c
+    E = FrVec.eq_table(u_i).repeat_each(k)  # eq(u_i, i) for every c
     sc, r, openings = prove_zk(key, shape.spec(), [A1, W1, E], claim_blind, t, public=[2])
     ni = shape.vars[0]
     a_point = r[:ni] + u_r + r[ni:]
@@ -161,7 +161,7 @@ def claim_product(ch, N: int, b: int, k: int, o: int, A_fn, W_fn, point: Sequenc
     def tables():
         A1 = _bind_axis(A_fn(), (N, b, k), 1, u_r)
         W1 = _bind_axis(W_fn(), (N, k, o), 2, u_o)
-        E = FrVec(np.repeat((FrVec.eq_table(u_i) if u_i else FrVec.ones(1)).limbs, k, axis=0))
+        E = (FrVec.eq_table(u_i) if u_i else FrVec.ones(1)).repeat_each(k)
         return [A1, W1, E]
 
     with ch.check(what):

@@ -412,10 +412,10 @@ class Claims:
         """Open every claimed tensor: tensors with the same column split are grouped (largest first;
         a tensor joins a group whose largest member has at most MERGE_VARS more variables) and each
         group is reduced and opened once.  ``by_point`` selects the pairing of the reduction
-        (_open_group): one weight table per claimed point (window and inference proofs, format 5)
+        (_open_group): one weight table per claimed point (window and inference proofs, formats 5 and 6)
         or one per tensor (the one-time range proofs of models and datasets).  ``bounded`` splits
         a group whose tables (two per tensor, of the largest member's size) would exceed
-        OPEN_MAX_ENTRIES (window and inference proofs, format 5)."""
+        OPEN_MAX_ENTRIES (window and inference proofs, formats 5 and 6)."""
         names = [n for n, cl in self.claims.items() if cl]
         by_c: dict[int, list[str]] = {}
         for n in names:
@@ -506,7 +506,7 @@ class Claims:
             vs, ws = [], []
             for wts, vals in pairs:
                 e0 = ext[next(iter(vals))]          # every member of a pair has the same extension
-                w = FrVec.zeros(1 << (k - e0))
+                w = None
                 for a, j, c in wts:
                     e = FrVec.eq_table(c.point) if c.point else FrVec.ones(1)
                     if a != 1:
@@ -515,7 +515,9 @@ class Claims:
                         if j not in mask_fr:
                             mask_fr[j] = FrVec.from_int64(layouts[j].mask)
                         e = e * mask_fr[j]
-                    w = w + e
+                    w = e if w is None else w + e       # per point: one table, no sum
+                if w is None:
+                    w = FrVec.zeros(1 << (k - e0))
                 v = FrVec.zeros(1 << (k - e0))
                 for j, a in vals.items():
                     v = self.tensors[names[j]].secret.add_scaled_to(v, a)
@@ -530,13 +532,19 @@ class Claims:
         for g, (_, vals) in zip(gamma, pairs):
             for j, a in vals.items():
                 delta[j] = (delta[j] + g * a) % P
-        _open_combined(ch, [self.tensors[nm] for nm in names], delta, s, claim, k)
+        _open_combined(ch, [self.tensors[nm] for nm in names], delta, s, claim, k, derived=by_point)
 
 
 def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: list[int],
-                   claim: Claimed, k: int) -> None:
+                   claim: Claimed, k: int, derived: bool = False) -> None:
     """Hyrax opening of sum_j gamma_j T_j (each zero-extended to k variables) at point against
-    sum_j gamma_j Com(T_j) (the missing rows of a smaller tensor are the identity)."""
+    sum_j gamma_j Com(T_j) (the missing rows of a smaller tensor are the identity).
+
+    ``derived`` (window and inference proofs, format 6): the combined row commitment C_comb =
+    sum_j gamma_j sum_i eq_row_i Com(T_j)_i is a public function of the transcript (every row was
+    absorbed, point and gamma were drawn), so it is neither absorbed again nor computed: the
+    verifier hands its terms to the dot-product check, whose MSM joins the proof's batch.  The
+    one-time range proofs (format 3) absorb it as before."""
     from zkdl.curve import PointVec, msm
 
     c = tensors[0].layout.col_vars
@@ -545,7 +553,10 @@ def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: 
     eq_col = FrVec.eq_table(point[rv:]) if c else FrVec.ones(1)
     rows = PointVec.concat([tt.com.rows for tt in tensors])
     scal = FrVec.concat([eq_row[:len(tt.com.rows)] * g for g, tt in zip(gamma, tensors)])
-    c_comb = msm(rows, scal)
+    if derived:
+        c_comb = None if ch.prover else (rows, scal)
+    else:
+        c_comb = msm(rows, scal)
     ch.t.domain(b"zkdl/open-combined")
     ch.t.append_scalars(b"point", point)
     ch.t.append_point(b"claim", claim.com)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 
 from zkdl.curve import PointVec
 from zkdl.field import R_MODULUS, FrVec
@@ -219,7 +218,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
         spec = SumcheckSpec(rest, 2, (Term(1, (0, 0, 1)),))
         with ch.check("revealed losses"):
             r, fac = ch.sumcheck(spec, lambda: [fix_leading(fr("GZ", out_l), last),
-                                                FrVec(np.repeat(_eq_tab(u_t).limbs, 1 << (rest - nt), axis=0))],
+                                                _eq_tab(u_t).repeat_each(1 << (rest - nt))],
                                  ch.const(value), {1: lambda rr: eq_eval(u_t, rr[:nt])})
         GZ_claims.append((last + list(r), fac[0]))
 
@@ -305,8 +304,8 @@ class _LayerClaim:
         lam = FrVec.from_ints([int(x) % P for x in self.lam])
         mid = _eq_tab(self.mid)
         col = eq_ext_table(self.col, no)
-        t = FrVec(np.repeat(lam.limbs, len(mid), axis=0)) * FrVec(np.tile(mid.limbs, (len(lam), 1)))
-        return FrVec(np.repeat(t.limbs, len(col), axis=0)) * FrVec(np.tile(col.limbs, (len(t), 1)))
+        t = lam.repeat_each(len(mid)) * mid.tile(len(lam))
+        return t.repeat_each(len(col)) * col.tile(len(t))
 
     def at(self, r: Sequence[int], nl: int, n_mid: int) -> int:
         return layer_eval(self.lam, r[:nl]) * eq_eval(self.mid, r[nl:nl + n_mid]) % P * \

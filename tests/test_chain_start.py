@@ -462,7 +462,7 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
         tr.WindowProof.from_bytes(bytes(old))
     # version 3 proved each layer on its own (the statement, model and dataset formats did not
     # change): such a proof is refused with what changed
-    assert proof.to_bytes()[4:6] == (5).to_bytes(2, "little")
+    assert proof.to_bytes()[4:6] == (6).to_bytes(2, "little")
     assert good[4:6] == (3).to_bytes(2, "little")
     old[4:6] = (3).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 3, made by an older zkdl: it proves each layer on its own"):
@@ -470,6 +470,10 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     # version 4 reduced the openings' claims per tensor (a different transcript): refused by its header
     old[4:6] = (4).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 4, made by an earlier zkdl: it reduces the claims"):
+        tr.WindowProof.from_bytes(bytes(old))
+    # version 5 absorbed the openings' combined row commitments (another transcript): refused too
+    old[4:6] = (5).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="version 5, made by an earlier zkdl: its openings absorb"):
         tr.WindowProof.from_bytes(bytes(old))
 
 

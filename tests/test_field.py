@@ -10,7 +10,7 @@ from __future__ import annotations
 import galois
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import zkdl
 from zkdl import FieldRangeError, FrVec, ShapeError, ZkdlError
@@ -494,3 +494,12 @@ def test_allocator_setting_is_the_provers_only():
     assert run("circuits.prover") == str(glibc)
     assert run("circuits.prover", ZKDL_MALLOC="system") == "False"
     assert run("verifier") == "False"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 6), st.integers(0, R - 1))
+def test_repeat_each_tile_and_full_agree_with_numpy(n, k, value):
+    v = FrVec.random(n)
+    assert v.repeat_each(k) == FrVec(np.repeat(v.limbs, k, axis=0))
+    assert v.tile(k) == FrVec(np.tile(v.limbs, (k, 1)))
+    assert FrVec.full(k, value) == FrVec.from_ints([value] * k)

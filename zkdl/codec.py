@@ -156,10 +156,11 @@ class Reader:
 
 
 #: kinds whose format moved past FORMAT_VERSION: window proofs (0x0101) and inference proofs
-#: (0x0114) of version 5 stack the layers into one instance per relation (FAC4DNN) and reduce
-#: the claims of their openings per point; version 4 reduced them per tensor, version 3 proved
-#: each layer on its own
-KIND_VERSIONS = {0x0101: 5, 0x0114: 5}
+#: (0x0114) of version 6 stack the layers into one instance per relation (FAC4DNN), reduce
+#: the claims of their openings per point and leave the openings' combined row commitments out of
+#: the transcript; version 5 absorbed them, version 4 reduced the claims per tensor, version 3
+#: proved each layer on its own
+KIND_VERSIONS = {0x0101: 6, 0x0114: 6}
 
 
 def wrap(kind: int, body: bytes) -> bytes:
@@ -190,10 +191,14 @@ def unwrap(data: bytes, kind: int) -> bytes:
         raise ProofFormatError(f"proof of format version {version}, made by an older zkdl: it proves each layer "
                                f"on its own; this zkdl reads version {want} (every relation over all layers at once, "
                                "FAC4DNN); prove it again with this zkdl")
-    if got_kind == kind and version == 4 and want == 5:
+    if got_kind == kind and version == 4 and want == 6:
         raise ProofFormatError("proof of format version 4, made by an earlier zkdl: it reduces the claims of its "
-                               "openings per tensor; this zkdl reads version 5 (per claimed point); prove it again "
+                               "openings per tensor; this zkdl reads version 6 (per claimed point); prove it again "
                                "with this zkdl")
+    if got_kind == kind and version == 5 and want == 6:
+        raise ProofFormatError("proof of format version 5, made by an earlier zkdl: its openings absorb their "
+                               "combined row commitments in the transcript; this zkdl reads version 6; prove it "
+                               "again with this zkdl")
     if version != want:
         if version < FORMAT_VERSION:
             raise ProofFormatError(f"file of format version {version}, made by an older zkdl: this zkdl reads only "

@@ -74,7 +74,22 @@ class FrVec:
 
     @classmethod
     def full(cls, n: int, value: int) -> "FrVec":
-        return cls(np.repeat(scalar_limbs(value), _check_len(n), axis=0))
+        out = np.empty((_check_len(n), 4), dtype=np.uint64)
+        out[:] = scalar_limbs(value)
+        return cls(out)
+
+    def repeat_each(self, n: int) -> "FrVec":
+        """Every element n times in a row (numpy.repeat; a broadcast copy, several times faster
+        than np.repeat on rows)."""
+        out = np.empty((len(self), _check_len(n), 4), dtype=np.uint64)
+        out[:] = self.limbs[:, None, :]
+        return FrVec(out.reshape(-1, 4))
+
+    def tile(self, n: int) -> "FrVec":
+        """The whole vector n times (numpy.tile)."""
+        out = np.empty((_check_len(n), len(self), 4), dtype=np.uint64)
+        out[:] = self.limbs[None, :, :]
+        return FrVec(out.reshape(-1, 4))
 
     @classmethod
     def ones(cls, n: int) -> "FrVec":

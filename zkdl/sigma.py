@@ -491,11 +491,21 @@ def _log2_exact(n: int) -> int | None:
     return None
 
 
-def _dot_statement(t: Transcript, key: PedersenKey, C_vec: G1, C_y: G1, a: FrVec) -> None:
+#: what the transcript holds instead of C_vec when the caller says C_vec is a public function
+#: of the transcript so far (a combination of absorbed commitments with transcript challenges)
+DERIVED_VEC = b"derived from the transcript"
+
+
+def _dot_statement(t: Transcript, key: PedersenKey, C_vec, C_y: G1, a: FrVec) -> None:
+    """C_vec: a point, or None / a (points, scalars) combination when it is fixed by the transcript
+    already (not absorbed again: docs/protocol.md §5, "Derived C_vec")."""
     t.domain(b"zkdl/dot-product")
     _absorb_key(t, key)
     t.append_u64(b"n", len(a))
-    t.append_point(b"C_vec", C_vec)
+    if isinstance(C_vec, G1):
+        t.append_point(b"C_vec", C_vec)
+    else:
+        t.append_bytes(b"C_vec", DERIVED_VEC)
     t.append_point(b"C_y", C_y)
     t.append_scalars(b"a", a)
 
@@ -515,7 +525,9 @@ def dot_product_fold_weights(us: list[int], us_inv: FrVec | None = None) -> FrVe
 
 def prove_dot_product(key: PedersenKey, t: Transcript, C_vec: G1, C_y: G1, a: FrVec,
                       x: FrVec, rho: int, rho_y: int) -> DotProductProof:
-    """C_vec = Com(x; rho) over key.G[:n], C_y = Com(<x, a>; rho_y); n = len(a) a power of two."""
+    """C_vec = Com(x; rho) over key.G[:n], C_y = Com(<x, a>; rho_y); n = len(a) a power of two.
+    C_vec None: a commitment the transcript already fixes (see _dot_statement); the verifier is
+    then given it as a (points, scalars) combination."""
     if not isinstance(a, FrVec):
         raise ShapeError("dot-product: the public vector must be an FrVec")
     n = len(a)
@@ -606,17 +618,35 @@ def _check_dot_product(key: PedersenKey, C_vec: G1, C_y: G1, a: FrVec, proof: Do
     z1, z2 = proof.z1, proof.z2
     u2 = FrVec.from_ints(us).square()
     ui2 = us_inv.square()
-    points = PointVec.concat([PointVec.from_points([key.g, key.h, proof.A, C_vec, C_y]), proof.L, proof.R])
-    scalars = FrVec.concat([FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c, -c * c0]),
-                            _smul(u2, R - c), _smul(ui2, R - c)])
+    if isinstance(C_vec, G1):
+        points = PointVec.concat([PointVec.from_points([key.g, key.h, proof.A, C_vec, C_y]), proof.L, proof.R])
+        scalars = FrVec.concat([FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c, -c * c0]),
+                                _smul(u2, R - c), _smul(ui2, R - c)])
+    else:   # C_vec = sum_i w_i V_i, never computed on its own: its terms join the check's MSM
+        vp, vw = _combination(C_vec)
+        points = PointVec.concat([PointVec.from_points([key.g, key.h, proof.A, C_y]), vp, proof.L, proof.R])
+        scalars = FrVec.concat([FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c * c0]), _smul(vw, R - c),
+                                _smul(u2, R - c), _smul(ui2, R - c)])
     _require_zero(points, scalars, "dot-product", "z1*Q + z2*h != A + c*P_final (final Schnorr check)",
                   shared=(key.G, _smul(s, z1)))
 
 
-def verify_dot_product(key: PedersenKey, t: Transcript, C_vec: G1, C_y: G1, a: FrVec,
+def _combination(C_vec) -> tuple[PointVec, FrVec]:
+    ok = isinstance(C_vec, tuple) and len(C_vec) == 2 and isinstance(C_vec[0], PointVec) \
+        and isinstance(C_vec[1], FrVec) and len(C_vec[0]) == len(C_vec[1])
+    _require(ok, "dot-product", "C_vec must be a point or a (points, scalars) combination of equal lengths")
+    return C_vec
+
+
+def verify_dot_product(key: PedersenKey, t: Transcript, C_vec, C_y: G1, a: FrVec,
                        proof: DotProductProof) -> None:
+    """C_vec: the commitment to x, or -- when the transcript already fixes it -- the combination
+    (points, scalars) it equals, which is then not absorbed and not computed on its own (its terms
+    join the final check's MSM, batched with the proof's other checks)."""
     k = _dot_rounds(key, a)
     _dot_form(proof, k)
+    if not isinstance(C_vec, G1):
+        _combination(C_vec)
     _dot_statement(t, key, C_vec, C_y, a)
     c0 = challenge_nonzero(t, b"c0")
     us = []
