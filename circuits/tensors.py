@@ -551,12 +551,12 @@ def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: 
     rv = k - c
     eq_row = FrVec.eq_table(point[:rv]) if rv else FrVec.ones(1)
     eq_col = FrVec.eq_table(point[rv:]) if c else FrVec.ones(1)
-    rows = PointVec.concat([tt.com.rows for tt in tensors])
-    scal = FrVec.concat([eq_row[:len(tt.com.rows)] * g for g, tt in zip(gamma, tensors)])
-    if derived:
-        c_comb = None if ch.prover else (rows, scal)
+    if derived and ch.prover:
+        c_comb = None               # fixed by the transcript; the prover never needs the point
     else:
-        c_comb = msm(rows, scal)
+        rows = PointVec.concat([tt.com.rows for tt in tensors])
+        scal = FrVec.concat([eq_row[:len(tt.com.rows)] * g for g, tt in zip(gamma, tensors)])
+        c_comb = (rows, scal) if derived else msm(rows, scal)
     ch.t.domain(b"zkdl/open-combined")
     ch.t.append_scalars(b"point", point)
     ch.t.append_point(b"claim", claim.com)

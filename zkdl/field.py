@@ -360,7 +360,7 @@ def product_evals(eq: "FrVec | None", factors: Sequence[FrVec], degree: int, ski
     value at X = 1 may be left out (returned as 0 by the CPU kernel): the caller derives it."""
     out = np.empty((degree + 1, 4), dtype=np.uint64)
     args = (out, None if eq is None else eq.limbs, tuple(f.limbs for f in factors), degree)
-    _backend.active().sc_term_evals(*args, True) if skip_one else _backend.active().sc_term_evals(*args)
+    _backend.active().sc_term_evals(*args, *((True,) if skip_one else ()))   # 4-argument backends still work
     return FrVec(out).to_ints()
 
 

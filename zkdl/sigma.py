@@ -618,15 +618,11 @@ def _check_dot_product(key: PedersenKey, C_vec: G1, C_y: G1, a: FrVec, proof: Do
     z1, z2 = proof.z1, proof.z2
     u2 = FrVec.from_ints(us).square()
     ui2 = us_inv.square()
-    if isinstance(C_vec, G1):
-        points = PointVec.concat([PointVec.from_points([key.g, key.h, proof.A, C_vec, C_y]), proof.L, proof.R])
-        scalars = FrVec.concat([FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c, -c * c0]),
-                                _smul(u2, R - c), _smul(ui2, R - c)])
-    else:   # C_vec = sum_i w_i V_i, never computed on its own: its terms join the check's MSM
-        vp, vw = _combination(C_vec)
-        points = PointVec.concat([PointVec.from_points([key.g, key.h, proof.A, C_y]), vp, proof.L, proof.R])
-        scalars = FrVec.concat([FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c * c0]), _smul(vw, R - c),
-                                _smul(u2, R - c), _smul(ui2, R - c)])
+    # C_vec = sum_i w_i V_i (a point: one term): a derived one is never computed on its own
+    vp, vw = (PointVec.from_points([C_vec]), FrVec.ones(1)) if isinstance(C_vec, G1) else _combination(C_vec)
+    points = PointVec.concat([PointVec.from_points([key.g, key.h, proof.A, C_y]), vp, proof.L, proof.R])
+    scalars = FrVec.concat([FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c * c0]), _smul(vw, R - c),
+                            _smul(u2, R - c), _smul(ui2, R - c)])
     _require_zero(points, scalars, "dot-product", "z1*Q + z2*h != A + c*P_final (final Schnorr check)",
                   shared=(key.G, _smul(s, z1)))
 
