@@ -107,6 +107,22 @@ class GpuBackend:
         deq = None if eq is None else self._up(eq)
         self._down(out, pl.sumcheck_round(self.dev, deq, [self._up(f) for f in factors], int(degree)))
 
+    def sc_frac_evals(self, out, eq, factors, lam, skip_one=False):
+        """A logUp layer's round: on the device term by term (the round kernel per term), the
+        terms summed on the host (no fused device kernel yet)."""
+        from zkdl.field import FrVec
+
+        D = int(out.shape[0]) - 1
+        n = len(factors)
+        lam = FrVec(np.asarray(lam).reshape(1, 4)).to_ints()[0]
+        terms = ((1, (0, 3)), (1, (1, 2)), (lam, (2, 3))) if n == 4 else ((1, (1,)), (1, (0,)), (lam, (0, 1)))
+        total = FrVec.zeros(D + 1)
+        for c, fs in terms:
+            part = np.empty((D + 1, 4), dtype=np.uint64)
+            self.sc_term_evals(part, eq, tuple(factors[j] for j in fs), D, skip_one)
+            total = total + FrVec(part) * c
+        out[:] = total.limbs
+
     def fr_logup_layer(self, po, qo, p, q):
         h = int(po.shape[0])
         self.calls["fr_logup_layer"] += 1

@@ -300,6 +300,7 @@ def test_integer_kernels_against_galois(a, data):
     assert A.dot_int64(X) == (int(np.sum(gf(a) * gf(x))) if a else 0)
     out = A.copy().add_scaled_int64(X, s)
     assert out.to_ints() == (ints(gf(a) + gf(x) * GF(s % R)) if a else [])
+    assert FrVec.const_minus_int64(s, X).to_ints() == (ints(GF(s % R) - gf(x)) if x else [])
 
 
 def test_integer_kernels_reject_other_arrays():
@@ -309,6 +310,9 @@ def test_integer_kernels_reject_other_arrays():
             A.dot_int64(bad)
         with pytest.raises(ShapeError, match="1-D int64 array of length 3"):
             A.add_scaled_int64(bad, 5)
+    for bad in (np.zeros(3, dtype=np.int32), np.zeros((3, 1), dtype=np.int64)):
+        with pytest.raises(ShapeError, match="1-D int64 array"):
+            FrVec.const_minus_int64(5, bad)
 
 
 def test_binary_shape_errors():

@@ -1,13 +1,14 @@
 """Sumcheck (plain and zero-knowledge), claim reduction, transcript and proof codec."""
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from zkdl import claims, mle
 from zkdl.codec import ProofFormatError, Reader, Writer, unwrap, wrap
 from zkdl.curve import G1
-from zkdl.errors import VerificationError, ZkdlError
+from zkdl.errors import ShapeError, VerificationError, ZkdlError
 from zkdl.field import R_MODULUS, FrVec
 from zkdl.pedersen import PedersenKey, random_scalar
 from zkdl.sumcheck import (
@@ -386,3 +387,40 @@ def test_round_polynomial_with_t1_from_the_claim_equals_the_full_one(inst, data)
     all_ = product_evals(eq, f, 3)
     some = product_evals(eq, f, 3, skip_one=True)
     assert some[1] == 0 and [some[0]] + some[2:] == [all_[0]] + all_[2:]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([2, 4]), st.integers(1, 5), st.booleans(), st.booleans(), st.data())
+def test_logup_layer_kernel_equals_its_terms_one_by_one(nf, degree, with_eq, skip, data):
+    """field.frac_evals (the factored kernel of a logUp layer's round) against its three terms
+    through the per-term kernel, on tables long enough for the threaded path too."""
+    from zkdl.field import frac_evals, product_evals
+
+    m = data.draw(st.sampled_from([1, 4, 8192]))
+    f = [FrVec.random(2 * m) for _ in range(nf)]
+    eq = FrVec.random(m) if with_eq else None
+    lam = data.draw(st.sampled_from([0, 1, R_MODULUS - 1, random.randrange(R_MODULUS)]))
+    terms = [(1, (0, 3)), (1, (1, 2)), (lam, (2, 3))] if nf == 4 else [(1, (1,)), (1, (0,)), (lam, (0, 1))]
+    want = [0] * (degree + 1)
+    for c, fs in terms:
+        for x, v in enumerate(product_evals(eq, [f[j] for j in fs], degree)):
+            want[x] = (want[x] + c * v) % R_MODULUS
+    got = frac_evals(eq, f, lam, degree, skip_one=skip)
+    if skip:
+        assert got[1] == 0
+        got[1] = want[1]
+    assert got == want
+
+
+def test_logup_layer_kernel_refuses_other_shapes():
+    from zkdl import _native
+    from zkdl.field import frac_evals
+
+    f = FrVec.random(4)
+    with pytest.raises(ShapeError, match="factors"):
+        frac_evals(None, [f, f, f], 5, 2)
+    out = np.empty((3, 4), dtype=np.uint64)
+    with pytest.raises(ValueError, match="two factors"):
+        _native.sc_frac_evals(out, None, (f.limbs, f.limbs, f.limbs), FrVec.ones(1).limbs)
+    with pytest.raises(ValueError, match="mismatched"):
+        _native.sc_frac_evals(out, None, (f.limbs, FrVec.random(2).limbs), FrVec.ones(1).limbs)

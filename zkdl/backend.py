@@ -10,6 +10,7 @@ Montgomery limbs, points (n, 12) affine limbs):
     fr_fold(out, a, c)           out[i] = a[i] + c (a[h + i] - a[i]),  h = len(a) / 2
     fr_eq_table(out, u)          eq(u, x) for x in {0,1}^k, u_1 the most significant bit
     sc_term_evals(out, eq, factors, degree)     the sumcheck round kernel (field.product_evals)
+    sc_frac_evals(out, eq, factors, lam, skip_one)   a logUp layer's round, all terms (field.frac_evals)
     fr_logup_layer(p_out, q_out, p, q)          a logUp fraction-tree level (logup._layer; p may be None)
     msm(out, points, scalars, kind)             sum_i [k_i] P_i (curve.msm; out: affine)
     msm_rows(out, points, scalars, kind)        one MSM per row: row commitments (curve.msm_rows)
@@ -31,7 +32,7 @@ from .errors import ZkdlError
 
 #: the operations a backend provides (the rest of the C extension is shared by all backends)
 OPERATIONS = ("fr_add", "fr_sub", "fr_mul", "fr_add_scalar", "fr_scale", "fr_fold", "fr_eq_table",
-              "sc_term_evals", "fr_logup_layer", "msm", "msm_rows")
+              "sc_term_evals", "sc_frac_evals", "fr_logup_layer", "msm", "msm_rows")
 
 _active = _native        # the C extension has exactly these functions: it is the cpu backend
 

@@ -144,6 +144,17 @@ class FrVec:
         return cls(out)
 
     @classmethod
+    def const_minus_int64(cls, a: int, x) -> "FrVec":
+        """a - x[i] for an int64 array x, in one pass (logUp leaves alpha - v)."""
+        arr = np.asarray(x)
+        if arr.dtype != np.int64 or arr.ndim != 1:
+            raise ShapeError(f"const_minus_int64: need a 1-D int64 array, got {arr.dtype} {arr.shape}")
+        arr = np.ascontiguousarray(arr)
+        out = np.empty((arr.shape[0], 4), dtype=np.uint64)
+        _native.fr_rsub_i64(out, arr, scalar_limbs(a))
+        return cls(out)
+
+    @classmethod
     def random(cls, n: int) -> "FrVec":
         """Uniform elements for the prover (zkdl.randomness: the OS entropy source, or the run's PRF
         inside randomness.derived)."""
@@ -361,6 +372,21 @@ def product_evals(eq: "FrVec | None", factors: Sequence[FrVec], degree: int, ski
     out = np.empty((degree + 1, 4), dtype=np.uint64)
     args = (out, None if eq is None else eq.limbs, tuple(f.limbs for f in factors), degree)
     _backend.active().sc_term_evals(*args, *((True,) if skip_one else ()))   # 4-argument backends still work
+    return FrVec(out).to_ints()
+
+
+def frac_evals(eq: "FrVec | None", factors: Sequence[FrVec], lam: int, degree: int,
+               skip_one: bool = False) -> list[int]:
+    """Round kernel of a logUp fraction-tree layer (zkdl.logup._layer_spec), for X = 0..degree:
+    sum_i w_i (pL qR + pR qL + lam qL qR)(X) for factors (pL, pR, qL, qR), or
+    sum_i w_i (qR + qL + lam qL qR)(X) for (qL, qR) (unit numerators), w = eq or 1.  The same
+    values as the three terms through product_evals one by one (tests/test_sumcheck.py) with
+    about half the products: factored as qR (pL + lam qL) + pR qL, lam qL extended itself."""
+    if len(factors) not in (2, 4):
+        raise ShapeError(f"frac_evals: {len(factors)} factors, expected (qL, qR) or (pL, pR, qL, qR)")
+    out = np.empty((degree + 1, 4), dtype=np.uint64)
+    _backend.active().sc_frac_evals(out, None if eq is None else eq.limbs, tuple(f.limbs for f in factors),
+                                    scalar_limbs(lam), bool(skip_one))
     return FrVec(out).to_ints()
 
 

@@ -61,7 +61,7 @@ import numpy as np
 from .codec import ProofFormatError, Reader, Writer
 from .curve import G1, PointVec, msm
 from .errors import FieldRangeError, ShapeError, VerificationError
-from .field import R_MODULUS, FrVec
+from .field import R_MODULUS, FrVec, frac_evals
 from .mle import log2_exact
 from . import backend as _backend
 from .pedersen import random_scalar
@@ -234,11 +234,7 @@ def _tree(p: FrVec | None, q: FrVec, keep_leaves: bool = True) -> tuple[list, in
 def _leaf_quad(alpha: int, v: np.ndarray) -> tuple[FrVec, FrVec]:
     """(qL, qR) of the witness tree's leaves q = alpha - v, from the integers v: recomputed for
     the last layer instead of kept through the whole proof (a field element per leaf)."""
-    out = []
-    for half in (v[0::2], v[1::2]):
-        q = FrVec.full(len(half), alpha)
-        out.append(q.add_scaled_int64(np.ascontiguousarray(half), -1))
-    return out[0], out[1]
+    return tuple(FrVec.const_minus_int64(alpha, np.ascontiguousarray(half)) for half in (v[0::2], v[1::2]))
 
 
 def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, leaves=None):
@@ -256,7 +252,8 @@ def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, 
         spec = _layer_spec(j, lam, u, unit_leaves=unit)
         tables = list(quads[j])
         quads[j] = None
-        proof_j, r, op = prove_zk(key, spec, tables, (p_bl + lam * q_bl) % R_MODULUS, t)
+        kernel = (lambda eq, tabs, D, skip, lam=lam: frac_evals(eq, tabs, lam, D, skip))
+        proof_j, r, op = prove_zk(key, spec, tables, (p_bl + lam * q_bl) % R_MODULUS, t, kernel=kernel)
         del tables
         layers.append(proof_j)
         mu = t.challenge_scalar(b"mu")
@@ -315,7 +312,7 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec):
     alpha = _start(t, k, tb)
 
     if ints:
-        w_quads, Pw, Qw = _tree(None, FrVec.full(len(v), alpha).add_scaled_int64(v, -1), keep_leaves=False)
+        w_quads, Pw, Qw = _tree(None, FrVec.const_minus_int64(alpha, v), keep_leaves=False)
     else:
         w_quads, Pw, Qw = _tree(None, alpha - v)
     idx = FrVec.from_int64(np.arange(len(m), dtype=np.int64))

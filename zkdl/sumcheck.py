@@ -155,7 +155,7 @@ def horner(coeffs: Sequence[int], x: int) -> int:
 class _Prover:
     """Round engine shared by the plain and zero-knowledge provers."""
 
-    def __init__(self, spec: SumcheckSpec, tables: Sequence[FrVec], release: bool = False):
+    def __init__(self, spec: SumcheckSpec, tables: Sequence[FrVec], release: bool = False, kernel=None):
         if len(tables) != spec.num_factors:
             raise ShapeError(f"sumcheck: {len(tables)} tables for {spec.num_factors} factors")
         n = 1 << spec.num_vars
@@ -163,6 +163,7 @@ class _Prover:
             if not isinstance(tab, FrVec) or len(tab) != n:
                 raise ShapeError(f"sumcheck: factor {i} must be an FrVec of length {n}")
         self.spec = spec
+        self.kernel = kernel    # (eq, tables, degree, skip_one) -> the terms' sum at X = 0..degree
         self.tabs = list(tables)
         if release:         # the engine holds the only references: each table is freed at its first fold
             tables.clear()
@@ -176,11 +177,14 @@ class _Prover:
         point fewer: a quarter of the products at degree 3)."""
         D = self.spec.degree
         skip = relation is not None and relation[1] % R_MODULUS != 0
-        acc = [0] * (D + 1)
-        for term in self.spec.terms:
-            vals = product_evals(self.eq_rest, [self.tabs[f] for f in term.factors], D, skip)
-            for x in range(D + 1):
-                acc[x] += term.coeff * vals[x]
+        if self.kernel is not None:
+            acc = self.kernel(self.eq_rest, self.tabs, D, skip)
+        else:
+            acc = [0] * (D + 1)
+            for term in self.spec.terms:
+                vals = product_evals(self.eq_rest, [self.tabs[f] for f in term.factors], D, skip)
+                for x in range(D + 1):
+                    acc[x] += term.coeff * vals[x]
         if skip:
             a0, a1, claim = relation
             acc[1] = (claim - (a0 - a1) * acc[0]) * pow(a1, -1, R_MODULUS)
@@ -382,14 +386,17 @@ def _com_linear(points: Sequence, scalars: Sequence[int]):
 
 
 def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int, t: Transcript,
-             public: Sequence[int] = (), release: bool = False):
+             public: Sequence[int] = (), release: bool = False, kernel=None):
     """Zero-knowledge sumcheck of the claim committed as Com(S; claim_blind) with S the honest sum.
 
     `public` lists factors whose value at r the verifier computes itself (eq-combinations,
     public tables); the others are committed.  Returns (proof, r, openings) where openings maps
     each private factor index to (value at r, blind) of its commitment in the proof.
     With ``release`` the list ``tables`` is emptied once read, so that the full-size tables
-    (which the caller then no longer references) are freed as the first round folds them."""
+    (which the caller then no longer references) are freed as the first round folds them.
+    ``kernel(eq, tables, degree, skip_one)``, when given, computes a round's values at
+    X = 0..degree for all terms at once (a faster kernel for a known shape: zkdl.logup's layers);
+    it must equal the terms summed one by one."""
     from .curve import PointVec, msm_rows
     from .pedersen import random_scalar
     from .sigma import prove_equality, prove_product
@@ -398,7 +405,7 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     t.domain(b"zkdl/zk-sumcheck")
     spec.absorb(t)
     t.append_bytes(b"public-factors", bytes(sorted(public)) if max(public, default=0) < 256 else b"")
-    P = _Prover(spec, tables, release)
+    P = _Prover(spec, tables, release, kernel)
     D = spec.degree
     gh = PointVec.from_points([key.g, key.h])
     claim = None  # the running claim; the initial sum is never needed, only its blind

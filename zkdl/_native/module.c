@@ -283,6 +283,15 @@ MAP(fr_axpy_i64, fr_t, int64_t, fr_t, PAR_MIN,
     if (x < 0) fr_sub(&O[i], &O[i], &t); else fr_add(&O[i], &O[i], &t))
 OP(fr_axpy_i64, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ), IN_BUF(FR_SZ)})
 
+/* out[i] = a - x[i] for int64 x and one element a (logUp leaves alpha - v, written once: no
+ * table of a's filled first and read again). */
+MAP(fr_rsub_i64, fr_t, int64_t, fr_t, PAR_MIN,
+    int64_t x = A[i];
+    fr_t t = {{x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, 0, 0, 0}};
+    fr_to_mont(&t, &t);
+    if (x < 0) fr_add(&O[i], &B[0], &t); else fr_sub(&O[i], &B[0], &t))
+OP(fr_rsub_i64, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ), IN_BUF(FR_SZ)})
+
 /* centred lift of a canonical value: magnitude and sign (v or r - v, whichever is smaller). */
 ZK_FN int fr_centred(fr_t *mag, const fr_t *canon)
 {
@@ -888,6 +897,100 @@ OP(sc_term_evals, RET_NONE, sc_lens(z),
    {OUT_BUF(FR_SZ), IN_BUF_OR_NONE(FR_SZ), TUPLE_OF(FR_SZ, 1, SC_MAX_F, SC_RANGE),
     INT_IN(1, SC_MAX_D, SC_RANGE), OPT_BOOL_ARG(0)})
 
+/* sc_frac_evals(out[D+1], eq_or_None, (pL, pR, qL, qR) or (qL, qR), lam[1][, skip_one]): the round
+ * polynomial of a logUp fraction-tree layer (zkdl.logup), for X = 0..D (D = len(out) - 1):
+ *   out[X] = sum_{i < m} w_i * (pL qR + pR qL + lam qL qR)(X)     four factors
+ *   out[X] = sum_{i < m} w_i * (qR + qL + lam qL qR)(X)           two (unit numerators)
+ * each factor f(X) = f[i] + X (f[m + i] - f[i]), w = eq or 1.  Factored as qR (pL + lam qL) + pR qL
+ * and qL (1 + lam qR) + qR, with lam times the extended factor itself extended: per element 2 + 3D'
+ * products (2 + 2D' for two factors, D' the points computed) where the three terms one by one
+ * take 6D' (4D').  With skip_one, out[1] = 0 and its products are not computed. */
+static int k_sc_frac_evals(zargs *z)
+{
+    int nf = z->nt, D = (int)z->n[0] - 1, skip1 = z->i[4];
+    size_t m = z->tn[0] / 2;
+    const fr_t *PL = nf == 4 ? z->t[0] : NULL, *PR = nf == 4 ? z->t[1] : NULL;
+    const fr_t *QL = z->t[nf - 2], *QR = z->t[nf - 1];
+    const fr_t *W = z->p[1], *LAM = z->p[3];
+    fr_t *O = z->p[0];
+    int T = m >= PAR_MIN ? zk_threads : 1;
+    if (T > 64) T = 64;
+    fr_t parts[64][SC_MAX_D + 1];
+    size_t chunk = (m + T - 1) / T;
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+    for (int th = 0; th < T; th++) {
+        fr_t acc[SC_MAX_D + 1];
+        memset(acc, 0, sizeof acc);
+        size_t lo = (size_t)th * chunk, hi = lo + chunk < m ? lo + chunk : m;
+        for (size_t i = lo; i < hi; i++) {
+            fr_t ql = QL[i], qr = QR[i], dql, dqr, s, t;
+            fr_sub(&dql, &QL[m + i], &ql);
+            fr_sub(&dqr, &QR[m + i], &qr);
+            if (PL) {
+                fr_t pl = PL[i], pr = PR[i], dpl, dpr, lq, dlq;
+                fr_sub(&dpl, &PL[m + i], &pl);
+                fr_sub(&dpr, &PR[m + i], &pr);
+                fr_mul(&lq, &ql, LAM);  /* lam qL, extended alongside */
+                fr_mul(&dlq, &dql, LAM);
+                for (int X = 0; X <= D; X++) {
+                    if (X != 1 || !skip1) {
+                        fr_add(&t, &pl, &lq);
+                        fr_mul(&s, &t, &qr);
+                        fr_mul(&t, &pr, &ql);
+                        fr_add(&s, &s, &t);
+                        if (W) fr_mul(&s, &s, &W[i]);
+                        fr_add(&acc[X], &acc[X], &s);
+                    }
+                    if (X < D) {
+                        fr_add(&pl, &pl, &dpl); fr_add(&pr, &pr, &dpr); fr_add(&ql, &ql, &dql);
+                        fr_add(&qr, &qr, &dqr); fr_add(&lq, &lq, &dlq);
+                    }
+                }
+            } else {
+                fr_t lq, dlq;
+                fr_mul(&lq, &qr, LAM);  /* lam qR */
+                fr_mul(&dlq, &dqr, LAM);
+                for (int X = 0; X <= D; X++) {
+                    if (X != 1 || !skip1) {
+                        fr_add(&t, &lq, &fr_ONE);
+                        fr_mul(&s, &t, &ql);
+                        fr_add(&s, &s, &qr);
+                        if (W) fr_mul(&s, &s, &W[i]);
+                        fr_add(&acc[X], &acc[X], &s);
+                    }
+                    if (X < D) {
+                        fr_add(&ql, &ql, &dql); fr_add(&qr, &qr, &dqr); fr_add(&lq, &lq, &dlq);
+                    }
+                }
+            }
+        }
+        memcpy(parts[th], acc, sizeof(fr_t) * (D + 1));
+    }
+    for (int X = 0; X <= D; X++) {
+        fr_t s;
+        memset(&s, 0, sizeof s);
+        for (int th = 0; th < T; th++) fr_add(&s, &s, &parts[th][X]);
+        O[X] = s;
+    }
+    return Z_OK;
+}
+/* out: 2..9 elements (D + 1); two or four factors of one even length 2m; eq (if given) m; lam one */
+static int sc_frac_lens(const zargs *z)
+{
+    size_t len = z->tn[0];
+    int ok = LEN(0) >= 2 && LEN(0) <= SC_MAX_D + 1 && len % 2 == 0 && (!GIVEN(1) || LEN(1) == len / 2)
+             && LEN(3) == 1;
+    for (int j = 1; j < z->nt; j++) ok &= z->tn[j] == len;
+    return ok;
+}
+static const char *sc_frac_check(const zargs *z)
+{
+    return z->nt == 2 || z->nt == 4 ? NULL : "sc_frac_evals: two factors (qL, qR) or four (pL, pR, qL, qR)";
+}
+OP(sc_frac_evals, RET_NONE, sc_frac_lens(z),
+   {OUT_BUF(FR_SZ), IN_BUF_OR_NONE(FR_SZ), TUPLE_OF(FR_SZ, 2, SC_MAX_F, "sc_frac_evals: two factors (qL, qR) or four (pL, pR, qL, qR)"),
+    IN_BUF(FR_SZ), OPT_BOOL_ARG(0)}, sc_frac_check)
+
 /* out[i] = a[i] + a[h + i], h = n (the eq table of the remaining variables after one round) */
 /* One level of the logUp fraction tree (zkdl.logup), children 2y and 2y + 1:
  * p'[y] = p[2y] q[2y+1] + p[2y+1] q[2y], q'[y] = q[2y] q[2y+1]; p None: numerators 1, p'[y] = q[2y] + q[2y+1]. */
@@ -960,6 +1063,7 @@ static PyMethodDef methods[] = {
     M(fr_to_i64, "fr_to_i64(out_int64, a, bound_bits) -> index of first overflow, or -1"),
     M(fr_inner, "fr_inner(out1, a[, b]): out1 = sum a*b (or sum a)"),
     M(fr_inner_i64, "fr_inner_i64(out1, a, x_int64): out1 = sum a*x"),
+    M(fr_rsub_i64, "fr_rsub_i64(out, x_int64, a): out = a - x (a one element)"),
     M(fr_axpy_i64, "fr_axpy_i64(out, x_int64, s_r2): out += x*s (s_r2 = Mont(s*R), one element)"),
     M(fr_batch_inv, "fr_batch_inv(out, a) -> index of first zero, or -1"),
     M(fr_powers, "fr_powers(out, x): out[i] = x^i"),
@@ -981,6 +1085,7 @@ static PyMethodDef methods[] = {
     M(msm, "msm(out_aff, points_aff, scalars, kind)"),
     M(msm_rows, "msm_rows(out_aff, points_aff, scalars, kind)"),
     M(sc_term_evals, "sc_term_evals(out, eq_or_None, factors_tuple, D)"),
+    M(sc_frac_evals, "sc_frac_evals(out, eq_or_None, (pL, pR, qL, qR) or (qL, qR), lam[, skip_one]): a logUp layer's round"),
     M(fr_half_sum, "fr_half_sum(out, a): out[i] = a[i] + a[h+i]"),
     M(fr_logup_layer, "fr_logup_layer(p_out, q_out, p_or_None, q): one logUp tree level, children 2y, 2y+1"),
     M(set_num_threads, "set_num_threads(t)"),
