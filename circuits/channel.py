@@ -81,9 +81,13 @@ class Channel:
 
     prover: bool
 
-    def __init__(self, key: PedersenKey, transcript: Transcript):
+    def __init__(self, key: PedersenKey, transcript: Transcript, derived: bool = False):
         self.key = key
         self.t = transcript
+        #: format 7 (window and inference proofs): every zk sumcheck absorbs its claim and leaves
+        #: its final equality's sides out of the transcript (docs/protocol.md §5, "Derived
+        #: statements"); the one-time proofs (format 3) absorb them as before
+        self.derived = derived
 
     # -- public values
     def const(self, v: int) -> Claimed:
@@ -130,8 +134,8 @@ class Channel:
 class VerifierChannel(Channel):
     prover = False
 
-    def __init__(self, key: PedersenKey, transcript: Transcript, data: bytes):
-        super().__init__(key, transcript)
+    def __init__(self, key: PedersenKey, transcript: Transcript, data: bytes, derived: bool = False):
+        super().__init__(key, transcript, derived)
         self.r = Reader(data)
 
     def send_scalar_com(self, label: bytes, value=None) -> Claimed:
@@ -147,7 +151,7 @@ class VerifierChannel(Channel):
     def sumcheck(self, spec: SumcheckSpec, tables, claim: Claimed,
                  public: dict[int, Callable[[list[int]], int]]) -> tuple[list[int], dict[int, Claimed]]:
         proof = ZkSumcheckProof.read(self.r, spec, public=sorted(public))
-        r, coms = verify_zk(self.key, spec, claim.com, proof, self.t, public=public)
+        r, coms = verify_zk(self.key, spec, claim.com, proof, self.t, public=public, derived=self.derived)
         return r, {f: Claimed(c) for f, c in coms.items() if f not in public}
 
     def equal(self, a: Claimed, b: Claimed) -> None:

@@ -111,7 +111,7 @@ def _check_proof(proof: WindowProof, st: Statement, dataset: DatasetCommitment) 
     """The dataset's range proof (cached per process) and the window's protocol."""
     verify_dataset(st.config, dataset)
     lay = WindowLayout(st.config, st.T)
-    ch = VerifierChannel(training_key(lay.key_size()), Transcript(b"zkdl-train"), proof.body)
+    ch = VerifierChannel(training_key(lay.key_size()), Transcript(b"zkdl-train"), proof.body, derived=True)
     with sigma.batched_checks():
         _protocol(ch, st, dataset, None)
         ch.done()
@@ -190,7 +190,7 @@ def verify_inference(proof: "InferenceProof | bytes", model: ModelCommitment) ->
     lay = WindowLayout(st.config, 1)
     _check_size(lay)
     verify_model(st.config, model)
-    ch = VerifierChannel(training_key(lay.key_size()), Transcript(b"zkdl-inference"), proof.body)
+    ch = VerifierChannel(training_key(lay.key_size()), Transcript(b"zkdl-inference"), proof.body, derived=True)
     with sigma.batched_checks():
         _protocol(ch, st, None, None)
         ch.done()

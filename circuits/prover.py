@@ -39,8 +39,8 @@ P = R_MODULUS
 class ProverChannel(Channel):
     prover = True
 
-    def __init__(self, key: PedersenKey, transcript: Transcript):
-        super().__init__(key, transcript)
+    def __init__(self, key: PedersenKey, transcript: Transcript, derived: bool = False):
+        super().__init__(key, transcript, derived)
         self.w = Writer()
         self.sizes: dict[str, int] = {}
         #: seconds spent per phase: commit (Hyrax commitments), sumcheck (zk sumchecks), lookup
@@ -85,7 +85,7 @@ class ProverChannel(Channel):
         tabs = tables()
         with self.phase("sumcheck"):
             proof, r, openings = prove_zk(self.key, spec, tabs, claim.blind, self.t, public=sorted(public),
-                                          release=True)
+                                          release=True, claim_com=claim.com if self.derived else None)
         proof.write(self.w)
         priv = [f for f in range(spec.num_factors) if f not in public]
         out = {f: Claimed(proof.factor_coms[i], *openings[f]) for i, f in enumerate(priv)}
@@ -411,7 +411,7 @@ def prove_window(traces: Sequence[StepTrace], before: "ModelCommitment | MasterC
     losses = [tr.loss_int for tr in traces] if reveal_losses else None
     st = Statement(config, t0, T, dataset.n, dataset.digest(), before, after, losses)
     st.check_field_bound()          # the verifier would refuse the statement: say so before proving
-    ch = ProverChannel(key, Transcript(b"zkdl-train"))
+    ch = ProverChannel(key, Transcript(b"zkdl-train"), derived=True)
     if prf_key is None:
         _protocol(ch, st, dataset, wit, before_secret, dataset_secret)
     else:
@@ -484,7 +484,7 @@ def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], mod
     wit.t["P"] = [(S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]))[None] for i in range(L - 1)]
     wit.t["A"] = [A[i + 1][None] for i in range(L - 1)]
     wit.t["In"] = [A[i][None] for i in range(L)]
-    ch = ProverChannel(key, Transcript(b"zkdl-inference"))
+    ch = ProverChannel(key, Transcript(b"zkdl-inference"), derived=True)
     _protocol(ch, st, None, wit, model_secret, None)
     proof = InferenceProof(st, ch.getvalue())
     proof.timings = dict(ch.timings)

@@ -122,12 +122,13 @@ def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_
     cl.register(Tensor(m_name, m_lay, m_com, m_sec))
     if prover:
         with ch.phase("lookup"):
-            lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_np, FrVec.from_int64(m_np))
+            lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_np, FrVec.from_int64(m_np),
+                                                               derived=ch.derived)
         lproof.write(ch.w)
         com_v, com_m = Claimed(key.commit_scalar(vv, vb), vv, vb), Claimed(key.commit_scalar(mv, mb), mv, mb)
     else:
         lproof = logup.LogupProof.read(ch.r, kv, lb)
-        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb)
+        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb, derived=ch.derived)
         com_v, com_m = Claimed(cv), Claimed(cm)
     cl.add(m_name, x_m, com_m, masked=False)
     limb_claims: dict[str, Claimed] = {}

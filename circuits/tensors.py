@@ -412,10 +412,10 @@ class Claims:
         """Open every claimed tensor: tensors with the same column split are grouped (largest first;
         a tensor joins a group whose largest member has at most MERGE_VARS more variables) and each
         group is reduced and opened once.  ``by_point`` selects the pairing of the reduction
-        (_open_group): one weight table per claimed point (window and inference proofs, formats 5 and 6)
+        (_open_group): one weight table per claimed point (window and inference proofs, formats 5 to 7)
         or one per tensor (the one-time range proofs of models and datasets).  ``bounded`` splits
         a group whose tables (two per tensor, of the largest member's size) would exceed
-        OPEN_MAX_ENTRIES (window and inference proofs, formats 5 and 6)."""
+        OPEN_MAX_ENTRIES (window and inference proofs, formats 5 to 7)."""
         names = [n for n, cl in self.claims.items() if cl]
         by_c: dict[int, list[str]] = {}
         for n in names:
@@ -540,7 +540,7 @@ def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: 
     """Hyrax opening of sum_j gamma_j T_j (each zero-extended to k variables) at point against
     sum_j gamma_j Com(T_j) (the missing rows of a smaller tensor are the identity).
 
-    ``derived`` (window and inference proofs, format 6): the combined row commitment C_comb =
+    ``derived`` (window and inference proofs, formats 6 and 7): the combined row commitment C_comb =
     sum_j gamma_j sum_i eq_row_i Com(T_j)_i is a public function of the transcript (every row was
     absorbed, point and gamma were drawn), so it is neither absorbed again nor computed: the
     verifier hands its terms to the dot-product check, whose MSM joins the proof's batch.  The

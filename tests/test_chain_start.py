@@ -92,7 +92,7 @@ def _relations_only(proof, data, model):
     st_ = proof.statement
     assert st_.before == tr.master_of(st_.config, model)
     lay = tr.WindowLayout(st_.config, st_.T)
-    ch = VerifierChannel(tr.training_key(lay.key_size()), Transcript(b"zkdl-train"), proof.body)
+    ch = VerifierChannel(tr.training_key(lay.key_size()), Transcript(b"zkdl-train"), proof.body, derived=True)
     tr._protocol(ch, st_, data, None)
     ch.done()
 
@@ -462,7 +462,7 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
         tr.WindowProof.from_bytes(bytes(old))
     # version 3 proved each layer on its own (the statement, model and dataset formats did not
     # change): such a proof is refused with what changed
-    assert proof.to_bytes()[4:6] == (6).to_bytes(2, "little")
+    assert proof.to_bytes()[4:6] == (7).to_bytes(2, "little")
     assert good[4:6] == (3).to_bytes(2, "little")
     old[4:6] = (3).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 3, made by an older zkdl: it proves each layer on its own"):
@@ -474,6 +474,10 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     # version 5 absorbed the openings' combined row commitments (another transcript): refused too
     old[4:6] = (5).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 5, made by an earlier zkdl: its openings absorb"):
+        tr.WindowProof.from_bytes(bytes(old))
+    # version 6 absorbed both sides of every zk sumcheck's final equality: refused too
+    old[4:6] = (6).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="version 6, made by an earlier zkdl: its zk sumchecks absorb both"):
         tr.WindowProof.from_bytes(bytes(old))
 
 

@@ -124,13 +124,13 @@ def test_history_relations_complete(T, B, widths, big):
     eta, R = 3, 2
     prob = _problem(T, B, widths, eta, R, seed=T * 7 + B, big=big)
     sh = _shape(T, B, widths)
-    pc = ProverChannel(KEY, Transcript(b"t"))
+    pc = ProverChannel(KEY, Transcript(b"t"), derived=True)
     pclaims, tabs = _run(pc, sh, prob, eta, R)
     # every claim the relations output is true of the tables
     for n, cl in pclaims.items():
         for pt, c in cl:
             assert c.val == tabs[n].dot(FrVec.eq_table(pt) if pt else FrVec.ones(1)), n
-    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue())
+    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue(), derived=True)
     vclaims, _ = _run(vc, sh, prob, eta, R)
     vc.done()
     for n in pclaims:
@@ -142,9 +142,9 @@ def test_false_product_claim_rejected(tamper):
     eta, R = 3, 2
     prob = _problem(3, 2, (3, 2, 2), eta, R, seed=1)
     sh = _shape(3, 2, (3, 2, 2))
-    pc = ProverChannel(KEY, Transcript(b"t"))
+    pc = ProverChannel(KEY, Transcript(b"t"), derived=True)
     _run(pc, sh, prob, eta, R, tamper=tamper)
-    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue())
+    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue(), derived=True)
     with pytest.raises(VerificationError, match=tamper):
         _run(vc, sh, prob, eta, R)
 
@@ -179,10 +179,10 @@ def test_history_relations_complete_random_shapes(T, B, widths, eta, R, big, see
     prob = _problem(T, B, widths, eta, R, seed, big=big)
     sh = _shape(T, B, widths)
     assert sh.history == (T > 1)
-    pc = ProverChannel(KEY, Transcript(b"t"))
+    pc = ProverChannel(KEY, Transcript(b"t"), derived=True)
     pclaims, tabs = _run(pc, sh, prob, eta, R)
     assert _false_claims(pclaims, tabs) == []
-    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue())
+    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue(), derived=True)
     vclaims, _ = _run(vc, sh, prob, eta, R)
     vc.done()
     for n in pclaims:
@@ -194,7 +194,7 @@ class _LyingChannel(ProverChannel):
     k-th value sent under ``label`` gets ``offsets[label][k]`` (mod r)."""
 
     def __init__(self, key, transcript, offsets):
-        super().__init__(key, transcript)
+        super().__init__(key, transcript, derived=True)
         self.offsets = {k: list(v) for k, v in offsets.items()}
 
     def send_scalar_com(self, label, value):
@@ -208,7 +208,7 @@ def _prove_and_verify(sh, prob, eta, R, offsets=None, tamper=None):
     or None with the names of the tensors on which the prover's output claims are false."""
     pc = _LyingChannel(KEY, Transcript(b"t"), offsets or {})
     pclaims, tabs = _run(pc, sh, prob, eta, R, tamper=tamper)
-    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue())
+    vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue(), derived=True)
     try:
         _run(vc, sh, prob, eta, R)
         vc.done()
@@ -260,7 +260,7 @@ def test_history_value_of_a_wrong_step_rejected():
     honest = _problem(T, 2, widths, eta, R, seed=7)
     sh = _shape(T, 2, widths)
     # the lhs the prover sends is Z~(u) of the wrong Z; find u as the prover will (same transcript)
-    pc = ProverChannel(KEY, Transcript(b"t"))
+    pc = ProverChannel(KEY, Transcript(b"t"), derived=True)
     u = pc.challenges(b"u", sh.nl + sh.nt + sh.nb + sh.no)
     dz = _mle(_stacked(prob["Z"], sh, sh.no), u) - _mle(_stacked(honest["Z"], sh, sh.no), u)
     assert dz % P

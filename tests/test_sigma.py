@@ -574,3 +574,23 @@ def test_dot_product_on_a_commitment_the_transcript_fixes(n):
         verify_dot_product(k, T(), msm(both, FrVec.from_ints([3, 5])), C_y, a, proof)
     with pytest.raises(VerificationError, match="combination of equal lengths"):
         verify_dot_product(k, T(), (both, FrVec.from_ints([3])), C_y, a, proof)
+
+
+def test_equality_of_commitments_the_transcript_fixes():
+    """Format 7 zk sumchecks: both sides of the final equality are combinations the verifier
+    hands to the check (not absorbed, not computed).  Wrong weights, the point itself in place of
+    the derived tag (another transcript) and a malformed combination are rejected."""
+    k = key()
+    v, r1, r2, rho2 = random_scalar(), random_scalar(), random_scalar(), random_scalar()
+    A, B = k.commit_scalar(v, r1), k.commit_scalar(2 * v, r2)        # C1 = 2A - B commits 0
+    C2 = k.commit_scalar(0, rho2)
+    proof = prove_equality(k, T(), None, None, (2 * r1 - r2) % R, rho2)
+    lhs = (PointVec.from_points([A, B]), FrVec.from_ints([2, R - 1]))
+    with pytest.raises(VerificationError):
+        verify_equality(k, T(), lhs, C2, proof)                     # C2 absorbed: another transcript
+    verify_equality(k, T(), lhs, (PointVec.from_points([C2]), FrVec.ones(1)), proof)
+    with pytest.raises(VerificationError, match="z\\*h != alpha"):
+        verify_equality(k, T(), (lhs[0], FrVec.from_ints([2, R - 2])), (PointVec.from_points([C2]), FrVec.ones(1)),
+                        proof)
+    with pytest.raises(VerificationError, match="combination of equal lengths"):
+        verify_equality(k, T(), (lhs[0], FrVec.from_ints([2])), (PointVec.from_points([C2]), FrVec.ones(1)), proof)

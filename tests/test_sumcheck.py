@@ -424,3 +424,54 @@ def test_logup_layer_kernel_refuses_other_shapes():
         _native.sc_frac_evals(out, None, (f.limbs, f.limbs, f.limbs), FrVec.ones(1).limbs)
     with pytest.raises(ValueError, match="mismatched"):
         _native.sc_frac_evals(out, None, (f.limbs, FrVec.random(2).limbs), FrVec.ones(1).limbs)
+
+
+# ------------------------------------------------------------------ derived statements (format 7)
+
+
+@settings(max_examples=15)
+@given(instances(max_vars=4))
+def test_zk_derived_statements_complete_and_simulatable(inst):
+    """Window and inference proofs (format 7): the claim commitment is absorbed at the start and
+    the final equality's two sides are handed to its check as combinations.  Honest proofs
+    verify; the simulator's proofs (no witness) verify as well: what is hidden does not change."""
+    spec, tables = inst
+    S = claimed_sum(spec, tables)
+    rho = random_scalar()
+    C = KEY.commit_scalar(S, rho)
+    proof, r, openings = prove_zk(KEY, spec, tables, rho, Transcript("t"), claim_com=C)
+    r2, coms = verify_zk(KEY, spec, C, proof, Transcript("t"), derived=True)
+    assert r2 == r and all(coms[f] == KEY.commit_scalar(v, b) for f, (v, b) in openings.items())
+    claim_com = KEY.h * random_scalar()
+    n_prod = sum(len(t.factors) - 1 for t in spec.terms)
+    ch = [random.randrange(1, R_MODULUS) for _ in range(spec.num_vars + n_prod + 1)]
+    t = ProgrammedTranscript(ch)
+    verify_zk(KEY, spec, claim_com, simulate_zk(KEY, spec, claim_com, ch, {}), t, {}, derived=True)
+    assert t.remaining() == 0
+
+
+def test_zk_derived_statements_reject_false_claims_and_the_other_transcript():
+    """A false claim, a proof replayed against another claim commitment, a modified round
+    commitment, and a proof of either transcript checked under the other are all rejected."""
+    tables = [FrVec.random(8) for _ in range(2)]
+    spec = SumcheckSpec.product(3, 2, rand_point(3))
+    S, rho = claimed_sum(spec, tables), random_scalar()
+    C = KEY.commit_scalar(S, rho)
+    derived, _, _ = prove_zk(KEY, spec, tables, rho, Transcript("t"), claim_com=C)
+    plain, _, _ = prove_zk(KEY, spec, tables, rho, Transcript("t"))
+    verify_zk(KEY, spec, C, derived, Transcript("t"), derived=True)
+    verify_zk(KEY, spec, C, plain, Transcript("t"))
+    false_C = KEY.commit_scalar(S + 1, rho)
+    lying, _, _ = prove_zk(KEY, spec, tables, rho, Transcript("t"), claim_com=false_C)   # claims S + 1
+    with pytest.raises(VerificationError, match="equality"):     # same transcript: the final equality fails
+        verify_zk(KEY, spec, false_C, lying, Transcript("t"), derived=True)
+    for claim, proof, mode in ((false_C, derived, True), (KEY.commit_scalar(S, rho + 1), derived, True),
+                               (C, plain, True), (C, derived, False)):
+        with pytest.raises(VerificationError):               # another transcript: a Σ-check fails
+            verify_zk(KEY, spec, claim, proof, Transcript("t"), derived=mode)
+    rounds = list(derived.rounds)
+    rounds[1] = type(rounds[1]).from_points([KEY.h * random_scalar()] + list(rounds[1])[1:])
+    bad = ZkSumcheckProof(tuple(rounds), derived.factor_coms, derived.product_coms, derived.product_proofs,
+                          derived.final_proof)
+    with pytest.raises(VerificationError):
+        verify_zk(KEY, spec, C, bad, Transcript("t"), derived=True)

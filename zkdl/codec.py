@@ -156,11 +156,12 @@ class Reader:
 
 
 #: kinds whose format moved past FORMAT_VERSION: window proofs (0x0101) and inference proofs
-#: (0x0114) of version 6 stack the layers into one instance per relation (FAC4DNN), reduce
-#: the claims of their openings per point and leave the openings' combined row commitments out of
-#: the transcript; version 5 absorbed them, version 4 reduced the claims per tensor, version 3
-#: proved each layer on its own
-KIND_VERSIONS = {0x0101: 6, 0x0114: 6}
+#: (0x0114) of version 7 stack the layers into one instance per relation (FAC4DNN), reduce
+#: the claims of their openings per point, leave the openings' combined row commitments out of
+#: the transcript and absorb each zk sumcheck's claim instead of its final equality's two sides;
+#: version 6 absorbed those sides, version 5 also the combined row commitments, version 4 reduced
+#: the claims per tensor, version 3 proved each layer on its own
+KIND_VERSIONS = {0x0101: 7, 0x0114: 7}
 
 
 def wrap(kind: int, body: bytes) -> bytes:
@@ -191,14 +192,12 @@ def unwrap(data: bytes, kind: int) -> bytes:
         raise ProofFormatError(f"proof of format version {version}, made by an older zkdl: it proves each layer "
                                f"on its own; this zkdl reads version {want} (every relation over all layers at once, "
                                "FAC4DNN); prove it again with this zkdl")
-    if got_kind == kind and version == 4 and want == 6:
-        raise ProofFormatError("proof of format version 4, made by an earlier zkdl: it reduces the claims of its "
-                               "openings per tensor; this zkdl reads version 6 (per claimed point); prove it again "
-                               "with this zkdl")
-    if got_kind == kind and version == 5 and want == 6:
-        raise ProofFormatError("proof of format version 5, made by an earlier zkdl: its openings absorb their "
-                               "combined row commitments in the transcript; this zkdl reads version 6; prove it "
-                               "again with this zkdl")
+    earlier = {4: "it reduces the claims of its openings per tensor",
+               5: "its openings absorb their combined row commitments in the transcript",
+               6: "its zk sumchecks absorb both sides of their final equality in the transcript"}
+    if got_kind == kind and version in earlier and want == 7:
+        raise ProofFormatError(f"proof of format version {version}, made by an earlier zkdl: {earlier[version]}; "
+                               f"this zkdl reads version {want}; prove it again with this zkdl")
     if version != want:
         if version < FORMAT_VERSION:
             raise ProofFormatError(f"file of format version {version}, made by an older zkdl: this zkdl reads only "

@@ -237,10 +237,12 @@ def _leaf_quad(alpha: int, v: np.ndarray) -> tuple[FrVec, FrVec]:
     return tuple(FrVec.const_minus_int64(alpha, np.ascontiguousarray(half)) for half in (v[0::2], v[1::2]))
 
 
-def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, leaves=None):
+def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, leaves=None, coms=None):
     """Layers j = 0..n-1 from root claims (value, blind); returns the leaf point and the leaf
     claims (value, blind) of p and q (p is None after a unit-leaves last layer).  ``leaves``:
-    computes the last layer's quad when the tree did not keep it."""
+    computes the last layer's quad when the tree did not keep it.  ``coms`` = (Com(p), Com(q)) of
+    the root claims (format 7, derived statements): each layer's claim commitment is absorbed by
+    its sumcheck, as the verifier holds it."""
     (p_val, p_bl), (q_val, q_bl) = p_claim, q_claim
     u: list[int] = []
     layers = []
@@ -253,7 +255,9 @@ def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, 
         tables = list(quads[j])
         quads[j] = None
         kernel = (lambda eq, tabs, D, skip, lam=lam: frac_evals(eq, tabs, lam, D, skip))
-        proof_j, r, op = prove_zk(key, spec, tables, (p_bl + lam * q_bl) % R_MODULUS, t, kernel=kernel)
+        claim_com = None if coms is None else coms[0] + coms[1] * lam
+        proof_j, r, op = prove_zk(key, spec, tables, (p_bl + lam * q_bl) % R_MODULUS, t, kernel=kernel,
+                                  claim_com=claim_com)
         del tables
         layers.append(proof_j)
         mu = t.challenge_scalar(b"mu")
@@ -265,19 +269,23 @@ def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, 
         q_val = (a * op[iq][0] + mu * op[iq + 1][0]) % R_MODULUS
         q_bl = (a * op[iq][1] + mu * op[iq + 1][1]) % R_MODULUS
         u = list(r) + [mu]
+        if coms is not None:
+            fc = proof_j.factor_coms
+            coms = (None if unit else _lin([fc[0], fc[1]], [a, mu]), _lin([fc[iq], fc[iq + 1]], [a, mu]))
         if unit:
             p_val = p_bl = None
     return tuple(layers), u, (p_val, p_bl), (q_val, q_bl)
 
 
-def _gkr_verify(key, t: Transcript, layers: tuple, com_p: G1, com_q: G1, what: str, unit_leaves: bool):
+def _gkr_verify(key, t: Transcript, layers: tuple, com_p: G1, com_q: G1, what: str, unit_leaves: bool,
+                derived: bool = False):
     u: list[int] = []
     for j, layer in enumerate(layers):
         lam = t.challenge_scalar(b"lambda")
         unit = unit_leaves and j == len(layers) - 1
         spec = _layer_spec(j, lam, u, unit_leaves=unit)
         with labelled(f"logup: {what} layer {j}"):
-            r, coms = verify_zk(key, spec, com_p + com_q * lam, layer, t)
+            r, coms = verify_zk(key, spec, com_p + com_q * lam, layer, t, derived=derived)
         mu = t.challenge_scalar(b"mu")
         a = (1 - mu) % R_MODULUS
         iq = 0 if unit else 2
@@ -290,7 +298,7 @@ def _gkr_verify(key, t: Transcript, layers: tuple, com_p: G1, com_q: G1, what: s
 # ---------------------------------------------------------------------------- prover
 
 
-def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec):
+def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool = False):
     """Prove sum 1/(alpha - v) = sum m/(alpha - j) for v of length 2^k and m of length 2^b.
     v may be an int64 array (limbs): the leaves alpha - v are then computed from the integers
     and recomputed for the last layer, not kept (the prover's memory: about three field elements
@@ -299,7 +307,9 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec):
     Returns (proof, x_v, (v(x_v), blind), x_m, (m(x_m), blind)): the caller must prove that its
     commitments to v and m evaluate at x_v, x_m to the values committed as
     key.commit_scalar(value, blind) (verify returns those commitments).  The prover does not check
-    the range of v: an out-of-range v gives a proof the verifier rejects."""
+    the range of v: an out-of-range v gives a proof the verifier rejects.With ``derived`` (window and inference proofs, format 7) every layer's sumcheck absorbs its
+    claim commitment and leaves its final equality's sides out of the transcript (verify likewise).
+    """
     ints = isinstance(v, np.ndarray)
     if ints and (v.dtype != np.int64 or v.ndim != 1):
         raise ShapeError("logup: v must be an FrVec or a 1-D int64 array")
@@ -327,12 +337,14 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec):
              prove_product(key, t, C[2], C[1], -C[4], Pt, blinds[2], Qw, blinds[1], (-blinds[4]) % R_MODULUS))
 
     w_layers, x_v, (pv_, pb), (qv, qb) = _gkr_prove(key, t, w_quads, (Pw, blinds[0]), (Qw, blinds[1]),
-                                                    leaves=(lambda: _leaf_quad(alpha, v)) if ints else None)
+                                                    leaves=(lambda: _leaf_quad(alpha, v)) if ints else None,
+                                                    coms=(C[0], C[1]) if derived else None)
     # the numerators are 1: implicit in the last layer's sumcheck, or (one leaf) shown on the root
     w_leaf = prove_equality(key, t, C[0], key.g, blinds[0], 0) if k == 0 else None
     v_open = ((alpha - qv) % R_MODULUS, (-qb) % R_MODULUS)
 
-    t_layers, x_m, (pv_, pb), (qv, qb) = _gkr_prove(key, t, t_quads, (Pt, blinds[2]), (Qt, blinds[3]))
+    t_layers, x_m, (pv_, pb), (qv, qb) = _gkr_prove(key, t, t_quads, (Pt, blinds[2]), (Qt, blinds[3]),
+                                                    coms=(C[2], C[3]) if derived else None)
     t_leaf = prove_equality(key, t, key.commit_scalar(qv, qb), key.g.mul_in_group((alpha - _idx_eval(x_m)) % R_MODULUS),
                             qb, 0)
     m_open = ((-pv_) % R_MODULUS, (-pb) % R_MODULUS)
@@ -342,7 +354,7 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec):
 # ---------------------------------------------------------------------------- verifier
 
 
-def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABLE_BITS):
+def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABLE_BITS, derived: bool = False):
     """Check a logUp range proof for 2^k values against a 2^b table.  Returns
     (x_v, Com(v(x_v)), x_m, Com(m(x_m))); the caller must prove those claims against its
     commitments to v and m.  Raises VerificationError on a bad proof."""
@@ -362,12 +374,12 @@ def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABL
     with labelled("logup: the two sums do not cancel"):
         verify_product(key, t, C[0], C[3], C[4], proof.root_products[0])
         verify_product(key, t, C[2], C[1], -C[4], proof.root_products[1])
-    x_v, cp, cq = _gkr_verify(key, t, proof.witness_layers, C[0], C[1], "witness", unit_leaves=True)
+    x_v, cp, cq = _gkr_verify(key, t, proof.witness_layers, C[0], C[1], "witness", unit_leaves=True, derived=derived)
     if k == 0:
         with labelled("logup: witness leaves"):
             verify_equality(key, t, C[0], key.g, proof.witness_leaf)
     com_v = key.g.mul_in_group(alpha) - cq
-    x_m, cp, cq = _gkr_verify(key, t, proof.table_layers, C[2], C[3], "table", unit_leaves=False)
+    x_m, cp, cq = _gkr_verify(key, t, proof.table_layers, C[2], C[3], "table", unit_leaves=False, derived=derived)
     with labelled("logup: table leaves"):
         verify_equality(key, t, cq, key.g.mul_in_group((alpha - _idx_eval(x_m)) % R_MODULUS), proof.table_leaf)
     com_m = -cp

@@ -320,15 +320,21 @@ class EqualityProof:
         return cls(r.point("equality.alpha"), r.scalar("equality.z"))
 
 
-def _equality_statement(t: Transcript, key: PedersenKey, C1: G1, C2: G1) -> None:
+def _equality_statement(t: Transcript, key: PedersenKey, C1, C2) -> None:
+    """C1, C2: points, or None / (points, scalars) combinations when the transcript fixes them
+    already (not absorbed again: docs/protocol.md §5, "Derived statements")."""
     t.domain(b"zkdl/equality")
     _absorb_key(t, key)
-    t.append_point(b"C1", C1)
-    t.append_point(b"C2", C2)
+    for label, C in ((b"C1", C1), (b"C2", C2)):
+        if isinstance(C, G1):
+            t.append_point(label, C)
+        else:
+            t.append_bytes(label, DERIVED_VEC)
 
 
-def prove_equality(key: PedersenKey, t: Transcript, C1: G1, C2: G1, rho1: int, rho2: int) -> EqualityProof:
-    """C1 = Com(v; rho1), C2 = Com(v; rho2) (the common value v is not needed)."""
+def prove_equality(key: PedersenKey, t: Transcript, C1, C2, rho1: int, rho2: int) -> EqualityProof:
+    """C1 = Com(v; rho1), C2 = Com(v; rho2) (the common value v is not needed).  C1 or C2 None:
+    the caller's transcript fixes it already (the verifier passes its combination)."""
     _equality_statement(t, key, C1, C2)
     a = random_scalar()
     alpha = key.h * a
@@ -343,16 +349,23 @@ def _check_equality_form(proof) -> None:
     _check_points("equality", alpha=proof.alpha)
 
 
-def _check_equality(key: PedersenKey, C1: G1, C2: G1, proof: EqualityProof, c: int) -> None:
-    """z h == alpha + c (C1 - C2)."""
+def _check_equality(key: PedersenKey, C1, C2, proof: EqualityProof, c: int) -> None:
+    """z h == alpha + c (C1 - C2), C1 and C2 points or (points, scalars) combinations."""
     _check_equality_form(proof)
     _challenges_ok("equality", c)
-    _require_zero([key.h, proof.alpha, C1, C2], [proof.z, -1, -c, c],
+    p1, s1 = _as_combination(C1, "equality")
+    p2, s2 = _as_combination(C2, "equality")
+    _require_zero(PointVec.concat([PointVec.from_points([key.h, proof.alpha]), p1, p2]),
+                  FrVec.concat([FrVec.from_ints([proof.z, R_MODULUS - 1]), _smul(s1, -c), _smul(s2, c)]),
                   "equality", "z*h != alpha + c*(C1 - C2)")
 
 
-def verify_equality(key: PedersenKey, t: Transcript, C1: G1, C2: G1, proof: EqualityProof) -> None:
+def verify_equality(key: PedersenKey, t: Transcript, C1, C2, proof: EqualityProof) -> None:
+    """C1, C2: points, or -- when the transcript already fixes them -- the combinations
+    (points, scalars) they equal, not absorbed and not computed (their terms join the check)."""
     _check_equality_form(proof)
+    _as_combination(C1, "equality")
+    _as_combination(C2, "equality")
     _equality_statement(t, key, C1, C2)
     t.append_point(b"alpha", proof.alpha)
     c = challenge_nonzero(t, b"c")
@@ -619,7 +632,7 @@ def _check_dot_product(key: PedersenKey, C_vec: G1, C_y: G1, a: FrVec, proof: Do
     u2 = FrVec.from_ints(us).square()
     ui2 = us_inv.square()
     # C_vec = sum_i w_i V_i (a point: one term): a derived one is never computed on its own
-    vp, vw = (PointVec.from_points([C_vec]), FrVec.ones(1)) if isinstance(C_vec, G1) else _combination(C_vec)
+    vp, vw = _as_combination(C_vec, "dot-product")
     points = PointVec.concat([PointVec.from_points([key.g, key.h, proof.A, C_y]), vp, proof.L, proof.R])
     scalars = FrVec.concat([FrVec.from_ints([z1 * a_final % R * c0, z2, -1, -c * c0]), _smul(vw, R - c),
                             _smul(u2, R - c), _smul(ui2, R - c)])
@@ -627,11 +640,14 @@ def _check_dot_product(key: PedersenKey, C_vec: G1, C_y: G1, a: FrVec, proof: Do
                   shared=(key.G, _smul(s, z1)))
 
 
-def _combination(C_vec) -> tuple[PointVec, FrVec]:
-    ok = isinstance(C_vec, tuple) and len(C_vec) == 2 and isinstance(C_vec[0], PointVec) \
-        and isinstance(C_vec[1], FrVec) and len(C_vec[0]) == len(C_vec[1])
-    _require(ok, "dot-product", "C_vec must be a point or a (points, scalars) combination of equal lengths")
-    return C_vec
+def _as_combination(C, proto: str) -> tuple[PointVec, FrVec]:
+    """A point as the one-term combination; a (points, scalars) combination as it is."""
+    if isinstance(C, G1):
+        return PointVec.from_points([C]), FrVec.ones(1)
+    ok = isinstance(C, tuple) and len(C) == 2 and isinstance(C[0], PointVec) \
+        and isinstance(C[1], FrVec) and len(C[0]) == len(C[1])
+    _require(ok, proto, "a commitment must be a point or a (points, scalars) combination of equal lengths")
+    return C
 
 
 def verify_dot_product(key: PedersenKey, t: Transcript, C_vec, C_y: G1, a: FrVec,
@@ -641,8 +657,7 @@ def verify_dot_product(key: PedersenKey, t: Transcript, C_vec, C_y: G1, a: FrVec
     join the final check's MSM, batched with the proof's other checks)."""
     k = _dot_rounds(key, a)
     _dot_form(proof, k)
-    if not isinstance(C_vec, G1):
-        _combination(C_vec)
+    _as_combination(C_vec, "dot-product")
     _dot_statement(t, key, C_vec, C_y, a)
     c0 = challenge_nonzero(t, b"c0")
     us = []

@@ -386,7 +386,7 @@ def _com_linear(points: Sequence, scalars: Sequence[int]):
 
 
 def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int, t: Transcript,
-             public: Sequence[int] = (), release: bool = False, kernel=None):
+             public: Sequence[int] = (), release: bool = False, kernel=None, claim_com=None):
     """Zero-knowledge sumcheck of the claim committed as Com(S; claim_blind) with S the honest sum.
 
     `public` lists factors whose value at r the verifier computes itself (eq-combinations,
@@ -396,7 +396,12 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     (which the caller then no longer references) are freed as the first round folds them.
     ``kernel(eq, tables, degree, skip_one)``, when given, computes a round's values at
     X = 0..degree for all terms at once (a faster kernel for a known shape: zkdl.logup's layers);
-    it must equal the terms summed one by one."""
+    it must equal the terms summed one by one.
+    ``claim_com`` (the claim's commitment; window and inference proofs, format 7): absorbed at the
+    start, and the final equality's two sides -- the running claim, a combination of it and the
+    round commitments, and the terms' product, one of the factor and product commitments -- are
+    then fixed by the transcript and not absorbed again (docs/protocol.md §5, "Derived
+    statements"): the verifier never computes them (verify_zk with derived=True)."""
     from .curve import PointVec, msm_rows
     from .pedersen import random_scalar
     from .sigma import prove_equality, prove_product
@@ -405,6 +410,8 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     t.domain(b"zkdl/zk-sumcheck")
     spec.absorb(t)
     t.append_bytes(b"public-factors", bytes(sorted(public)) if max(public, default=0) < 256 else b"")
+    if claim_com is not None:
+        t.append_point(b"claim", claim_com)
     P = _Prover(spec, tables, release, kernel)
     D = spec.degree
     gh = PointVec.from_points([key.g, key.h])
@@ -465,11 +472,14 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
         term_blinds.append(cur_b)
     # final relation: Com(claim; rho) and e * sum alpha_t Com(P_t) commit the same value
     comb_scalars = [e * term.coeff % R_MODULUS for term in spec.terms]
-    rhs = _com_linear(term_coms, comb_scalars)
     rhs_blind = sum(s * b for s, b in zip(comb_scalars, term_blinds)) % R_MODULUS
-    if claim is None:  # no rounds: the claim is the final value itself
-        claim = spec.final_value(finals, e)
-    lhs = key.commit_scalar(claim, rho)
+    if claim_com is not None:   # both sides fixed by the transcript: not computed
+        lhs = rhs = None
+    else:
+        rhs = _com_linear(term_coms, comb_scalars)
+        if claim is None:  # no rounds: the claim is the final value itself
+            claim = spec.final_value(finals, e)
+        lhs = key.commit_scalar(claim, rho)
     final = prove_equality(key, t, lhs, rhs, rho, rhs_blind)
     proof = ZkSumcheckProof(tuple(rounds), fac_coms, PointVec.from_points(prod_coms) if prod_coms
                             else PointVec.identity(0), tuple(proofs), final)
@@ -478,10 +488,12 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
 
 
 def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Transcript,
-              public: dict | None = None):
+              public: dict | None = None, derived: bool = False):
     """Verify a zero-knowledge sumcheck of the value committed in `claim_com`.
 
     `public` maps public factor indices to a function of r returning the factor's value at r.
+    ``derived`` (format 7): claim_com is absorbed at the start and the final equality's sides are
+    handed to its check as combinations (prove_zk with claim_com).
     Returns (r, factor_coms) with factor_coms mapping each private factor to the commitment of its
     value at r; the caller must still prove those (Hyrax openings or further sumchecks)."""
     from .curve import PointVec
@@ -504,6 +516,8 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
     t.domain(b"zkdl/zk-sumcheck")
     spec.absorb(t)
     t.append_bytes(b"public-factors", bytes(sorted(pub)) if max(pub, default=0) < 256 else b"")
+    if derived:
+        t.append_point(b"claim", claim_com)
     # The running claim is a linear combination of the initial claim and the round commitments:
     # C_0 = (C_claim - sum_{k>=1} a_k C_k) / a_0 (the round relation) and the next claim is
     # sum_k w r^k C_k.  Only the final one is needed, so the verifier keeps the coefficients and
@@ -525,7 +539,10 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
         pts.extend(coms)
         e = e_next
         rs.append(r)
-    cur = _com_linear(pts, coef) if len(pts) > 1 else claim_com
+    if derived:
+        cur = (PointVec.from_points(pts), FrVec.from_ints(coef))
+    else:
+        cur = _com_linear(pts, coef) if len(pts) > 1 else claim_com
     t.append_points(b"factor-coms", proof.factor_coms)
     coms_f = {f: proof.factor_coms[i] for i, f in enumerate(priv)}
     pub_vals = {}
@@ -542,7 +559,11 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
         return nc
 
     term_coms = _term_commitments(spec, pub, coms_f, pub_vals, multiply)
-    rhs = _com_linear(term_coms, [e * term.coeff % R_MODULUS for term in spec.terms])
+    scal = [e * term.coeff % R_MODULUS for term in spec.terms]
+    if derived:
+        rhs = (PointVec.from_points(term_coms), FrVec.from_ints(scal))
+    else:
+        rhs = _com_linear(term_coms, scal)
     verify_equality(key, t, cur, rhs, proof.final_proof)
     return rs, coms_f
 
