@@ -356,17 +356,26 @@ def _term_order(term: Term, public: frozenset) -> list[int]:
 
 
 def _term_commitments(spec: SumcheckSpec, pub: frozenset, coms_f: dict, pub_vals: dict, multiply) -> list:
-    """Commitment to each term's product, as the verifier replays it: public factors scale the
-    running commitment; a private factor goes through multiply(running, factor_commitment),
-    which returns the next committed partial product (checked by a product proof)."""
+    """Commitment to each term's product, as the verifier replays it, as (point, scalar): a
+    private factor goes through multiply(running, factor_commitment), which returns the next
+    committed partial product (checked by a product proof); the public factors, which come last
+    (_term_order), multiply the scalar (a term of public factors only: g times their product)."""
     out = []
     for term in spec.terms:
         order = _term_order(term, pub)
-        cur = coms_f[order[0]]
+        cur, k = (coms_f[order[0]], 1) if order[0] not in pub else (None, pub_vals[order[0]])
         for f in order[1:]:
-            cur = cur * pub_vals[f] if f in pub else multiply(cur, coms_f[f])
-        out.append(cur)
+            if f in pub:
+                k = k * pub_vals[f] % R_MODULUS
+            else:
+                cur = multiply(cur, coms_f[f])
+        out.append((cur, k))
     return out
+
+
+def _term_points(key, terms: list) -> list:
+    """The points of _term_commitments' (point, scalar) pairs (None: the generator g)."""
+    return [key.g.mul_in_group(k) if p is None else (p if k == 1 else p * k) for p, k in terms]
 
 
 def _next_claim_weights(a: Sequence[int], w: int, r: int) -> list[int]:
@@ -548,7 +557,8 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
     pub_vals = {}
     for f, fn in public.items():
         pub_vals[f] = int(fn(rs)) % R_MODULUS
-        coms_f[f] = key.g.mul_in_group(pub_vals[f])
+        if not derived:
+            coms_f[f] = key.g.mul_in_group(pub_vals[f])
     k = [0]
 
     def multiply(cur_c, f_com):
@@ -558,12 +568,13 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
         k[0] += 1
         return nc
 
-    term_coms = _term_commitments(spec, pub, coms_f, pub_vals, multiply)
+    terms = _term_commitments(spec, pub, coms_f, pub_vals, multiply)
     scal = [e * term.coeff % R_MODULUS for term in spec.terms]
-    if derived:
-        rhs = (PointVec.from_points(term_coms), FrVec.from_ints(scal))
+    if derived:     # public factors as scalars on their term's point: no point is multiplied
+        rhs = (PointVec.from_points([key.g if p is None else p for p, _ in terms]),
+               FrVec.from_ints([s * k for s, (_, k) in zip(scal, terms)]))
     else:
-        rhs = _com_linear(term_coms, scal)
+        rhs = _com_linear(_term_points(key, terms), scal)
     verify_equality(key, t, cur, rhs, proof.final_proof)
     return rs, coms_f
 
@@ -611,7 +622,7 @@ def simulate_zk(key, spec: SumcheckSpec, claim_com, challenges: Sequence[int], p
         prods.append(nc)
         return nc
 
-    term_coms = _term_commitments(spec, pub, coms_f, pub_vals, multiply)
+    term_coms = _term_points(key, _term_commitments(spec, pub, coms_f, pub_vals, multiply))
     rhs = _com_linear(term_coms, [e * term.coeff % R_MODULUS for term in spec.terms])
     final = simulate_equality(key, cur, rhs, rest.pop(0))
     return ZkSumcheckProof(tuple(rounds), fac, PointVec.from_points(prods) if prods else PointVec.identity(0),
