@@ -511,7 +511,7 @@ DERIVED_VEC = b"derived from the transcript"
 
 def _dot_statement(t: Transcript, key: PedersenKey, C_vec, C_y: G1, a: FrVec) -> None:
     """C_vec: a point, or None / a (points, scalars) combination when it is fixed by the transcript
-    already (not absorbed again: docs/protocol.md §5, "Derived C_vec")."""
+    already (not absorbed again: docs/protocol.md §5, "Derived statements")."""
     t.domain(b"zkdl/dot-product")
     _absorb_key(t, key)
     t.append_u64(b"n", len(a))
