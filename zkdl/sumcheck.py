@@ -409,7 +409,7 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     ``claim_com`` (the claim's commitment; window and inference proofs, format 7): absorbed at the
     start, and the final equality's two sides -- the running claim, a combination of it and the
     round commitments, and the terms' product, one of the factor and product commitments -- are
-    then fixed by the transcript and not absorbed again (docs/protocol.md §5, "Derived
+    then fixed by the transcript and not absorbed again (docs/protocol.md §4 and §5, "Derived
     statements"): the verifier never computes them (verify_zk with derived=True)."""
     from .curve import PointVec, msm_rows
     from .pedersen import random_scalar
