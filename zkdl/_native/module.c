@@ -842,6 +842,22 @@ OP(msm_rows, RET_NONE, LEN(2) == LEN(0) * LEN(1), MSM_ARGS)
 #define SC_MAX_F 4
 #define SC_MAX_D 8
 #define SC_RANGE "sc_term_evals: 1..4 factors and degree 1..8"
+#define SC_MAX_T 64 /* threads of a round kernel (their partial sums live on the stack) */
+static int sc_threads(size_t m)
+{
+    int T = m >= PAR_MIN ? zk_threads : 1;
+    return T > SC_MAX_T ? SC_MAX_T : T;
+}
+/* out[X] = sum over threads of their partial sums, X = 0..D */
+static void sc_sum_parts(fr_t *O, fr_t parts[][SC_MAX_D + 1], int T, int D)
+{
+    for (int X = 0; X <= D; X++) {
+        fr_t s;
+        memset(&s, 0, sizeof s);
+        for (int t = 0; t < T; t++) fr_add(&s, &s, &parts[t][X]);
+        O[X] = s;
+    }
+}
 static int k_sc_term_evals(zargs *z)
 {
     int nf = z->nt, D = z->i[3], skip1 = z->i[4];
@@ -850,9 +866,8 @@ static int k_sc_term_evals(zargs *z)
     for (int j = 0; j < nf; j++) F[j] = z->t[j];
     const fr_t *W = z->p[1];
     fr_t *O = z->p[0];
-    int T = m >= PAR_MIN ? zk_threads : 1;
-    if (T > 64) T = 64;
-    fr_t parts[64][SC_MAX_D + 1];
+    int T = sc_threads(m);
+    fr_t parts[SC_MAX_T][SC_MAX_D + 1];
     size_t chunk = (m + T - 1) / T;
 #pragma omp parallel for num_threads(T) schedule(static, 1)
     for (int t = 0; t < T; t++) {
@@ -877,12 +892,7 @@ static int k_sc_term_evals(zargs *z)
         }
         memcpy(parts[t], acc, sizeof(fr_t) * (D + 1));
     }
-    for (int X = 0; X <= D; X++) {
-        fr_t s;
-        memset(&s, 0, sizeof s);
-        for (int t = 0; t < T; t++) fr_add(&s, &s, &parts[t][X]);
-        O[X] = s;
-    }
+    sc_sum_parts(O, parts, T, D);
     return Z_OK;
 }
 /* out has D + 1 elements; the factors one even length 2m; eq (if given) m */
@@ -913,9 +923,8 @@ static int k_sc_frac_evals(zargs *z)
     const fr_t *QL = z->t[nf - 2], *QR = z->t[nf - 1];
     const fr_t *W = z->p[1], *LAM = z->p[3];
     fr_t *O = z->p[0];
-    int T = m >= PAR_MIN ? zk_threads : 1;
-    if (T > 64) T = 64;
-    fr_t parts[64][SC_MAX_D + 1];
+    int T = sc_threads(m);
+    fr_t parts[SC_MAX_T][SC_MAX_D + 1];
     size_t chunk = (m + T - 1) / T;
 #pragma omp parallel for num_threads(T) schedule(static, 1)
     for (int th = 0; th < T; th++) {
@@ -966,12 +975,7 @@ static int k_sc_frac_evals(zargs *z)
         }
         memcpy(parts[th], acc, sizeof(fr_t) * (D + 1));
     }
-    for (int X = 0; X <= D; X++) {
-        fr_t s;
-        memset(&s, 0, sizeof s);
-        for (int th = 0; th < T; th++) fr_add(&s, &s, &parts[th][X]);
-        O[X] = s;
-    }
+    sc_sum_parts(O, parts, T, D);
     return Z_OK;
 }
 /* out: 2..9 elements (D + 1); two or four factors of one even length 2m; eq (if given) m; lam one */
