@@ -85,7 +85,7 @@ class Channel:
         self.key = key
         self.t = transcript
         #: format 7 (window and inference proofs): every zk sumcheck absorbs its claim and leaves
-        #: its final equality's sides out of the transcript (docs/protocol.md §5, "Derived
+        #: its final equality's sides out of the transcript (docs/protocol.md §4, "Derived
         #: statements"); the one-time proofs (format 3) absorb them as before
         self.derived = derived
 

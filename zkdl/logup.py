@@ -269,7 +269,7 @@ def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, 
         q_val = (a * op[iq][0] + mu * op[iq + 1][0]) % R_MODULUS
         q_bl = (a * op[iq][1] + mu * op[iq + 1][1]) % R_MODULUS
         u = list(r) + [mu]
-        if coms is not None:
+        if coms is not None and j < len(quads) - 1:     # the next layer's claim commitment
             fc = proof_j.factor_coms
             coms = (None if unit else _lin([fc[0], fc[1]], [a, mu]), _lin([fc[iq], fc[iq + 1]], [a, mu]))
         if unit:
@@ -307,9 +307,9 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool =
     Returns (proof, x_v, (v(x_v), blind), x_m, (m(x_m), blind)): the caller must prove that its
     commitments to v and m evaluate at x_v, x_m to the values committed as
     key.commit_scalar(value, blind) (verify returns those commitments).  The prover does not check
-    the range of v: an out-of-range v gives a proof the verifier rejects.With ``derived`` (window and inference proofs, format 7) every layer's sumcheck absorbs its
-    claim commitment and leaves its final equality's sides out of the transcript (verify likewise).
-    """
+    the range of v: an out-of-range v gives a proof the verifier rejects.  With ``derived``
+    (window and inference proofs, format 7) every layer's sumcheck absorbs its claim commitment
+    and leaves its final equality's sides out of the transcript (verify likewise)."""
     ints = isinstance(v, np.ndarray)
     if ints and (v.dtype != np.int64 or v.ndim != 1):
         raise ShapeError("logup: v must be an FrVec or a 1-D int64 array")
