@@ -238,6 +238,10 @@ MAP(fr_sub, fr_t, fr_t, fr_t, PAR_MIN, fr_sub(&O[i], &A[i], &B[i]))
 OP(fr_sub, RET_NONE, SAME3, FR3)
 MAP(fr_mul, fr_t, fr_t, fr_t, PAR_MIN, fr_mul(&O[i], &A[i], &B[i]))
 OP(fr_mul, RET_NONE, SAME3, FR3)
+/* Fp Montgomery product of raw limbs (a * b / 2^384 mod p, inputs < p): only for the tests
+ * that hold the assembly and portable products to an independent oracle */
+MAP(fp_mont_mul, fp_t, fp_t, fp_t, PAR_MIN, fp_mul(&O[i], &A[i], &B[i]))
+OP(fp_mont_mul, RET_NONE, SAME3, {OUT_BUF(FP_SZ), IN_BUF(FP_SZ), IN_BUF(FP_SZ)})
 /* b holds one element: O = A * b */
 MAP(fr_scale, fr_t, fr_t, fr_t, PAR_MIN, fr_mul(&O[i], &A[i], &B[0]))
 OP(fr_scale, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, FR3)
@@ -1052,6 +1056,38 @@ static PyObject *py_max_threads(PyObject *self, PyObject *args)
 #endif
 }
 
+/* set_asm(on) -> whether it was on: the mulx/adcx/adox Fr and Fp products (zk_field.h) or the
+ * portable C ones.  Turning it on where the CPU lacks BMI2/ADX raises.  Tests run both paths. */
+static PyObject *py_set_asm(PyObject *self, PyObject *args)
+{
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
+#ifdef ZK_HAVE_ASM
+    int was = zk_asm;
+    if (on && !zk_cpu_has_adx()) {
+        PyErr_SetString(PyExc_ValueError, "set_asm: this CPU lacks the BMI2/ADX instructions");
+        return NULL;
+    }
+    zk_asm = on;
+    return PyBool_FromLong(was);
+#else
+    if (on) {
+        PyErr_SetString(PyExc_ValueError, "set_asm: no assembly products in this build");
+        return NULL;
+    }
+    Py_RETURN_FALSE;
+#endif
+}
+
+static PyObject *py_asm_available(PyObject *self, PyObject *args)
+{
+#ifdef ZK_HAVE_ASM
+    return PyBool_FromLong(zk_cpu_has_adx());
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
 #define M(name, doc) {#name, py_##name, METH_VARARGS, doc}
 static PyMethodDef methods[] = {
     M(fr_add, "fr_add(out, a, b)"),
@@ -1092,6 +1128,9 @@ static PyMethodDef methods[] = {
     M(sc_frac_evals, "sc_frac_evals(out, eq_or_None, (pL, pR, qL, qR) or (qL, qR), lam[, skip_one]): a logUp layer's round"),
     M(fr_half_sum, "fr_half_sum(out, a): out[i] = a[i] + a[h+i]"),
     M(fr_logup_layer, "fr_logup_layer(p_out, q_out, p_or_None, q): one logUp tree level, children 2y, 2y+1"),
+    M(fp_mont_mul, "fp_mont_mul(out, a, b): raw-limb Montgomery product in Fp (tests)"),
+    M(set_asm, "set_asm(on) -> previous: the BMI2/ADX Fr and Fp products (on where available) or portable C"),
+    M(asm_available, "asm_available() -> whether this CPU has BMI2/ADX"),
     M(set_num_threads, "set_num_threads(t)"),
     M(get_num_threads, "get_num_threads()"),
     M(max_threads, "max_threads()"),
@@ -1105,6 +1144,12 @@ PyMODINIT_FUNC PyInit__native(void)
 #ifdef _OPENMP
     zk_threads = omp_get_num_procs();
     if (zk_threads > 64) zk_threads = 64;
+#endif
+#ifdef ZK_HAVE_ASM
+    {
+        const char *no = getenv("ZKDL_NO_ASM");
+        zk_asm = zk_cpu_has_adx() && !(no && *no && strcmp(no, "0") != 0);
+    }
 #endif
     return PyModule_Create(&moddef);
 }

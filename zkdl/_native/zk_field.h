@@ -134,6 +134,7 @@ ZK_FN void pre##_neg(pre##_t *r, const pre##_t *a)                              
 /* Montgomery product, no-carry CIOS (top bit of the modulus is clear). */                 \
 pre##_MUL_FN void pre##_mul(pre##_t *r, const pre##_t *a, const pre##_t *b)                \
 {                                                                                          \
+    if (pre##_MUL_ASM(r->v, a->v, b->v)) { pre##_reduce_once(r, r); return; }              \
     uint64_t t[N];                                                                         \
     for (int i = 0; i < N; i++) t[i] = 0;                                                  \
     ZK_UNROLL                                                                              \
@@ -204,7 +205,6 @@ ZK_FN void pre##_inv(pre##_t *r, const pre##_t *a)                              
                      0x0748d9d99f59ff11ULL
 #define fr_INV 0xfffffffeffffffffULL
 #define fr_MUL_FN ZK_FN /* inlined: the Fr vector kernels are tight loops around one product */
-ZK_DEFINE_FIELD(fr, 4)
 
 /* ---- Fp: p = 0x1a0111ea...ffffaaab (381 bits) ---- */
 #define fp_MOD_LIMBS 0xb9feffffffffaaabULL, 0x1eabfffeb153ffffULL, 0x6730d2a0f6b0f624ULL, \
@@ -215,6 +215,94 @@ ZK_DEFINE_FIELD(fr, 4)
                      0x67eb88a9939d83c0ULL, 0x9a793e85b519952dULL, 0x11988fe592cae3aaULL
 #define fp_INV 0x89f3fffcfffcfffdULL
 #define fp_MUL_FN ZK_FN_OUTLINE
+
+/*
+ * Products in x86-64 assembly (BMI2 mulx, ADX adcx/adox): the same no-carry CIOS as the portable
+ * loop above, with two independent carry chains per row of products (adcx: low halves, adox:
+ * high halves) and the accumulator in registers (r8.., renamed by one each row instead of
+ * shifted).  Measured on this project's AMD EPYC machines: a chained Fp product 53 ns against
+ * 75 ns, an Fr product 30 ns against 43 ns (independent elements).  Used when the CPU has both
+ * extensions (zk_asm: set at module load by the extension, off with ZKDL_NO_ASM=1 or
+ * _native.set_asm(False)); never under nvcc.  The result is < 2m; pre_mul reduces it once, as
+ * the C path does.  bench/machine.py measures the machine with the portable path (the yardstick
+ * every benchmark target is scaled by).
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
+#define ZK_HAVE_ASM 1
+#include <cpuid.h>
+static int zk_asm = 0;
+static int zk_cpu_has_adx(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 8)) && (b & (1u << 19));     /* BMI2 (mulx) and ADX (adcx, adox) */
+}
+static const uint64_t zk_fr_mod_asm[4] = {fr_MOD_LIMBS}, zk_fr_inv_asm = fr_INV;
+static const uint64_t zk_fp_mod_asm[6] = {fp_MOD_LIMBS}, zk_fp_inv_asm = fp_INV;
+/* t_lo += lo(x_j * rdx) on the CF chain, t_hi += hi(x_j * rdx) on the OF chain; x = a or p */
+#define ZK_MA(j, tl, th) "mulxq " #j "*8(%[a]), %%rax, %%rbx\n\t" \
+    "adcxq %%rax, %%" #tl "\n\t" "adoxq %%rbx, %%" #th "\n\t"
+#define ZK_MP(j, tl, th) "mulxq " #j "*8+%[p], %%rax, %%rbx\n\t" \
+    "adcxq %%rax, %%" #tl "\n\t" "adoxq %%rbx, %%" #th "\n\t"
+/* one CIOS row: t += a * b_i (the top limb tN is 0 on entry), m = t0 * inv, t += m * p (t0
+ * becomes 0: the next row's top limb) */
+#define ZK_ROW_HEAD(i) "xorl %%ecx, %%ecx\n\t" "movq " #i "*8(%[b]), %%rdx\n\t"
+#define ZK_ROW_MID(t0, tN) "adcxq %%rcx, %%" #tN "\n\t" \
+    "movq %%" #t0 ", %%rdx\n\t" "imulq %[inv], %%rdx\n\t" "xorl %%ecx, %%ecx\n\t"
+#define ZK_ROW_END(tN) "adcxq %%rcx, %%" #tN "\n\t"
+#define ZK_ROW4(i, t0, t1, t2, t3, t4) ZK_ROW_HEAD(i)                                          \
+    ZK_MA(0, t0, t1) ZK_MA(1, t1, t2) ZK_MA(2, t2, t3) ZK_MA(3, t3, t4) ZK_ROW_MID(t0, t4)     \
+    ZK_MP(0, t0, t1) ZK_MP(1, t1, t2) ZK_MP(2, t2, t3) ZK_MP(3, t3, t4) ZK_ROW_END(t4)
+#define ZK_ROW6(i, t0, t1, t2, t3, t4, t5, t6) ZK_ROW_HEAD(i)                                  \
+    ZK_MA(0, t0, t1) ZK_MA(1, t1, t2) ZK_MA(2, t2, t3)                                        \
+    ZK_MA(3, t3, t4) ZK_MA(4, t4, t5) ZK_MA(5, t5, t6) ZK_ROW_MID(t0, t6)                     \
+    ZK_MP(0, t0, t1) ZK_MP(1, t1, t2) ZK_MP(2, t2, t3)                                        \
+    ZK_MP(3, t3, t4) ZK_MP(4, t4, t5) ZK_MP(5, t5, t6) ZK_ROW_END(t6)
+#define ZK_ZERO(r) "xorl %%" #r "d, %%" #r "d\n\t"
+#define ZK_STORE(r, i) "movq %%" #r ", " #i "*8(%[r])\n\t"
+static inline __attribute__((always_inline)) int zk_fr_mul_asm(uint64_t *r, const uint64_t *a,
+                                                                const uint64_t *b)
+{
+    if (!zk_asm) return 0;
+    __asm__ volatile(
+        ZK_ZERO(r8) ZK_ZERO(r9) ZK_ZERO(r10) ZK_ZERO(r11) ZK_ZERO(r12)
+        ZK_ROW4(0, r8, r9, r10, r11, r12)
+        ZK_ROW4(1, r9, r10, r11, r12, r8)
+        ZK_ROW4(2, r10, r11, r12, r8, r9)
+        ZK_ROW4(3, r11, r12, r8, r9, r10)
+        ZK_STORE(r12, 0) ZK_STORE(r8, 1) ZK_STORE(r9, 2) ZK_STORE(r10, 3)
+        :
+        : [a] "r"(a), [b] "r"(b), [r] "r"(r), [p] "m"(zk_fr_mod_asm), [inv] "m"(zk_fr_inv_asm)
+        : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+    return 1;
+}
+static inline __attribute__((always_inline)) int zk_fp_mul_asm(uint64_t *r, const uint64_t *a,
+                                                                const uint64_t *b)
+{
+    if (!zk_asm) return 0;
+    __asm__ volatile(
+        ZK_ZERO(r8) ZK_ZERO(r9) ZK_ZERO(r10) ZK_ZERO(r11) ZK_ZERO(r12) ZK_ZERO(r13) ZK_ZERO(r14)
+        ZK_ROW6(0, r8, r9, r10, r11, r12, r13, r14)
+        ZK_ROW6(1, r9, r10, r11, r12, r13, r14, r8)
+        ZK_ROW6(2, r10, r11, r12, r13, r14, r8, r9)
+        ZK_ROW6(3, r11, r12, r13, r14, r8, r9, r10)
+        ZK_ROW6(4, r12, r13, r14, r8, r9, r10, r11)
+        ZK_ROW6(5, r13, r14, r8, r9, r10, r11, r12)
+        ZK_STORE(r14, 0) ZK_STORE(r8, 1) ZK_STORE(r9, 2)
+        ZK_STORE(r10, 3) ZK_STORE(r11, 4) ZK_STORE(r12, 5)
+        :
+        : [a] "r"(a), [b] "r"(b), [r] "r"(r), [p] "m"(zk_fp_mod_asm), [inv] "m"(zk_fp_inv_asm)
+        : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "cc", "memory");
+    return 1;
+}
+#define fr_MUL_ASM(r, a, b) zk_fr_mul_asm(r, a, b)
+#define fp_MUL_ASM(r, a, b) zk_fp_mul_asm(r, a, b)
+#else
+#define fr_MUL_ASM(r, a, b) 0
+#define fp_MUL_ASM(r, a, b) 0
+#endif
+
+ZK_DEFINE_FIELD(fr, 4)
 ZK_DEFINE_FIELD(fp, 6)
 
 /* sqrt in Fp (p = 3 mod 4): r = a^((p+1)/4); returns 1 iff r^2 == a. */
