@@ -93,8 +93,9 @@ class Channel:
     def const(self, v: int) -> Claimed:
         """A public value as a claimed value with blind 0."""
         v = int(v) % P
-        com = self.key.g.mul_in_group(v)
-        return Claimed(com, v, 0) if self.prover else Claimed(com)
+        if self.prover:         # the comb table of (g, h): no doubling
+            return Claimed(self.key.commit_scalar(v, 0), v, 0)
+        return Claimed(self.key.g.mul_in_group(v))
 
     def zero(self) -> Claimed:
         return Claimed(G1.identity(), 0, 0) if self.prover else Claimed(G1.identity())

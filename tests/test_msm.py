@@ -16,7 +16,7 @@ from py_ecc.fields import optimized_bls12_381_FQ as FQ
 
 import zkdl
 from zkdl import G1, FrVec, PointVec, ShapeError, msm, msm_rows
-from zkdl.curve import naive_msm
+from zkdl.curve import CombTable, naive_msm
 from zkdl.generators import derive
 
 R = zkdl.R_MODULUS
@@ -394,3 +394,66 @@ def test_msm_rows_two_generators_against_py_ecc(points):
     gp, hp = to_py(g), to_py(h)
     for r in range(40):
         assert same_py(got[r], add(multiply(gp, ks[2 * r]), multiply(hp, ks[2 * r + 1])))
+
+
+# ------------------------------------------------------------------ fixed-base comb tables
+
+
+@examples(0.5)
+@given(st.integers(1, 5), st.integers(1, 6), st.sampled_from(INT_KINDS + FR_KINDS), st.sampled_from(LAYOUTS),
+       st.sampled_from([2, 5, 8]), st.integers(0, 2**32 - 1))
+def test_comb_table_rows_match_msm(points, m, rows, kind, layout, c, seed):
+    """CombTable (kept tables, no doubling) against the per-row MSM, every scalar kind (edges,
+    negatives, zeros) and point layout (repeated, negated, identity points)."""
+    rng = np.random.default_rng(seed)
+    pts = make_points(layout, m, points, rng)
+    sc, _ = make_scalars(kind, rows * m, rng)
+    table = CombTable(pts, c)
+    if isinstance(sc, FrVec):
+        got = table.msm_rows(sc)
+        want = [msm(pts, sc[r * m:(r + 1) * m]) for r in range(rows)]
+    else:
+        got = table.msm_rows(sc.reshape(rows, m))
+        want = [msm(pts, sc[r * m:(r + 1) * m]) for r in range(rows)]
+    assert list(got) == want
+    assert table.msm(sc[:m] if isinstance(sc, FrVec) else sc[:m]) == want[0]
+
+
+def test_comb_table_against_py_ecc_and_pedersen():
+    pts = derive("tests/msm-oracle", 2)
+    ks = [(R - 1) // 2, R - 1]
+    acc = add(multiply(to_py(pts[0]), ks[0]), multiply(to_py(pts[1]), ks[1]))
+    assert same_py(CombTable(pts).msm(FrVec.from_ints(ks)), acc)
+    from zkdl.pedersen import PedersenKey
+
+    key = PedersenKey("tests/comb", 4)
+    assert key.commit_scalar(5, 7) == key.g * 5 + key.h * 7
+    assert list(key.commit_scalars([0, R - 1, 3], [1, 0, R - 2])) == [
+        key.h, -key.g, key.g * 3 - key.h * 2]
+    assert len(key.commit_scalars([], [])) == 0
+    # Hyrax rows: the blinds' [rho] h come from the same table
+    rows = np.array([[1, -2, 3, 0], [0, 0, 0, 0], [2**40, 5, -7, 1]], dtype=np.int64)
+    blinds = FrVec.from_ints([R - 1, 0, 2**200])
+    got = key.commit_rows(rows, blinds)
+    gh = PointVec.concat([key.G[:4], PointVec.from_points([key.h])])
+    assert list(got) == [msm(gh, FrVec.concat([FrVec.from_int64(rows[i]), blinds[i:i + 1]])) for i in range(3)]
+
+
+def test_comb_table_shape_errors(points):
+    with pytest.raises(ShapeError):
+        CombTable(points[:0])
+    with pytest.raises(ShapeError):
+        CombTable(points[:2], 13)
+    t = CombTable(points[:3], 4)
+    with pytest.raises(ShapeError):
+        t.msm_rows(FrVec.from_ints([1, 2, 3, 4]))          # not rows of 3
+    with pytest.raises(ShapeError):
+        t.msm_rows(np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(ShapeError):
+        t.msm(FrVec.from_ints([1, 2]))
+    from zkdl import _native
+
+    with pytest.raises(ValueError):      # a table of the wrong size for its window
+        _native.comb_msm_rows(np.zeros((1, 12), dtype=np.uint64), t.table[:-1], np.zeros(3, dtype=np.int64), 0, 4)
+    with pytest.raises(ValueError, match="window"):
+        _native.comb_table(np.zeros((1, 12), dtype=np.uint64), points[:1].limbs, 1)

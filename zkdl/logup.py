@@ -345,7 +345,7 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool =
 
     t_layers, x_m, (pv_, pb), (qv, qb) = _gkr_prove(key, t, t_quads, (Pt, blinds[2]), (Qt, blinds[3]),
                                                     coms=(C[2], C[3]) if derived else None)
-    t_leaf = prove_equality(key, t, key.commit_scalar(qv, qb), key.g.mul_in_group((alpha - _idx_eval(x_m)) % R_MODULUS),
+    t_leaf = prove_equality(key, t, key.commit_scalar(qv, qb), key.commit_scalar((alpha - _idx_eval(x_m)) % R_MODULUS, 0),
                             qb, 0)
     m_open = ((-pv_) % R_MODULUS, (-pb) % R_MODULUS)
     return LogupProof(roots, prods, w_layers, w_leaf, t_layers, t_leaf), x_v, v_open, x_m, m_open

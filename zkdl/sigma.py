@@ -337,7 +337,7 @@ def prove_equality(key: PedersenKey, t: Transcript, C1, C2, rho1: int, rho2: int
     the caller's transcript fixes it already (the verifier passes its combination)."""
     _equality_statement(t, key, C1, C2)
     a = random_scalar()
-    alpha = key.h * a
+    alpha = key.commit_scalar(0, a)
     t.append_point(b"alpha", alpha)
     c = challenge_nonzero(t, b"c")
     return EqualityProof(alpha, (a + c * (rho1 - rho2)) % R_MODULUS)

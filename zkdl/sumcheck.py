@@ -411,7 +411,7 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     round commitments, and the terms' product, one of the factor and product commitments -- are
     then fixed by the transcript and not absorbed again (docs/protocol.md §4 and §5, "Derived
     statements"): the verifier never computes them (verify_zk with derived=True)."""
-    from .curve import PointVec, msm_rows
+    from .curve import PointVec
     from .pedersen import random_scalar
     from .sigma import prove_equality, prove_product
 
@@ -423,7 +423,6 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
         t.append_point(b"claim", claim_com)
     P = _Prover(spec, tables, release, kernel)
     D = spec.degree
-    gh = PointVec.from_points([key.g, key.h])
     claim = None  # the running claim; the initial sum is never needed, only its blind
     rho = claim_blind % R_MODULUS
     e = 1
@@ -436,7 +435,7 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
         blinds = [0] + [random_scalar() for _ in range(D)]
         blinds[0] = (rho - sum(ak * bk for ak, bk in zip(a[1:], blinds[1:]))) * pow(a[0], -1, R_MODULUS) % R_MODULUS
         # C_0 is not sent: the verifier derives it from the round relation
-        coms = msm_rows(gh, FrVec.from_ints([v for pair in zip(coeffs[1:], blinds[1:]) for v in pair]))
+        coms = key.commit_scalars(coeffs[1:], blinds[1:])
         t.append_points(b"round", coms)
         r = t.challenge_scalar(b"r")
         e_next = spec.next_weight(j, e, r)
@@ -455,12 +454,11 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     for f in range(spec.num_factors):
         vals[f] = finals[f]
         blinds_f[f] = 0 if f in public else random_scalar()
-    fac_coms = msm_rows(gh, FrVec.from_ints([v for f in priv for v in (vals[f], blinds_f[f])])) \
-        if priv else PointVec.identity(0)
+    fac_coms = key.commit_scalars([vals[f] for f in priv], [blinds_f[f] for f in priv])
     for i, f in enumerate(priv):
         coms_f[f] = fac_coms[i]
     for f in public:
-        coms_f[f] = key.g.mul_in_group(vals[f])
+        coms_f[f] = key.commit_scalar(vals[f], 0)
     t.append_points(b"factor-coms", fac_coms)
     # partial products per term
     prod_coms, proofs, term_coms, term_blinds = [], [], [], []

@@ -834,6 +834,54 @@ static int k_msm_rows(zargs *z)
 }
 OP(msm_rows, RET_NONE, LEN(2) == LEN(0) * LEN(1), MSM_ARGS)
 
+/* Fixed-base comb tables kept by the caller (zkdl.curve.CombTable: the Pedersen bases g, h of
+ * every scalar commitment): comb_table(out_table_aff, points_aff, c) builds
+ * m * nwin * 2^(c-1) entries (nwin = 255 / c + 1, full-width scalars) once; then
+ * comb_msm_rows(out_aff[rows], table_aff, scalars[rows * m], kind, c) evaluates one MSM per
+ * row with nwin mixed additions per point and no doubling. */
+#define COMB_NWIN(c) (255 / (c) + 1)
+#define COMB_PER_POINT(c) ((size_t)COMB_NWIN(c) << ((c) - 1))
+#define COMB_RANGE "comb: window c must be in [2, 12]"
+static int k_comb_table(zargs *z)
+{
+    int c = z->i[2];
+    return zk_comb_build((g1_aff *)z->p[0], (const g1_aff *)z->p[1], z->n[1], COMB_NWIN(c), c,
+                         z->n[1] * COMB_PER_POINT(c) >= 4096 ? zk_threads : 1) ? Z_NOMEM : Z_OK;
+}
+OP(comb_table, RET_NONE, LEN(0) == LEN(1) * COMB_PER_POINT(IARG(2)),
+   {OUT_BUF(AFF_SZ), IN_BUF(AFF_SZ), INT_IN(2, 12, COMB_RANGE)})
+
+static int k_comb_msm_rows(zargs *z)
+{
+    int c = z->i[4], kind = z->i[3];
+    size_t rows = z->n[0], m = z->n[1] / COMB_PER_POINT(c);
+    g1_jac *res = (g1_jac *)malloc((rows ? rows : 1) * sizeof(g1_jac));
+    uint64_t *mag = NULL;
+    uint8_t *neg = NULL;
+    zk_scalars s = {NULL, NULL, NULL};
+    int fail = !res;
+    if (kind) {
+        mag = (uint64_t *)malloc((rows * m > 0 ? rows * m : 1) * 32);
+        neg = (uint8_t *)malloc(rows * m > 0 ? rows * m : 1);
+        if (mag && neg) fr_to_signed_mags(mag, neg, (const fr_t *)z->p[2], rows * m);
+        else fail = 1;
+        s.mag = mag;
+        s.neg = neg;
+    } else s.i64 = (const int64_t *)z->p[2];
+    if (!fail) {
+        /* a parallel region costs a scheduling round trip: a few rows stay on this thread */
+        zk_comb_eval(res, (const g1_aff *)z->p[1], &s, m, rows, COMB_NWIN(c), c, rows >= 64 ? zk_threads : 1);
+        g1_batch_normalize((g1_aff *)z->p[0], res, rows);
+    }
+    free(mag);
+    free(neg);
+    free(res);
+    return fail ? Z_NOMEM : Z_OK;
+}
+OP(comb_msm_rows, RET_NONE,
+   LEN(1) % COMB_PER_POINT(IARG(4)) == 0 && LEN(2) == LEN(0) * (LEN(1) / COMB_PER_POINT(IARG(4))),
+   {OUT_BUF(AFF_SZ), IN_BUF(AFF_SZ), SCALARS(3), INT_ARG, INT_IN(2, 12, COMB_RANGE)})
+
 
 /* ---------------------------------------------------------------- sumcheck rounds */
 
@@ -1124,6 +1172,8 @@ static PyMethodDef methods[] = {
     M(g1_fixed_base_mul, "g1_fixed_base_mul(out_aff, base_aff, k_fr): out[i] = k_i * base"),
     M(msm, "msm(out_aff, points_aff, scalars, kind)"),
     M(msm_rows, "msm_rows(out_aff, points_aff, scalars, kind)"),
+    M(comb_table, "comb_table(out_table_aff, points_aff, c): fixed-base comb table, m * (255 // c + 1) * 2^(c-1) entries"),
+    M(comb_msm_rows, "comb_msm_rows(out_aff, table_aff, scalars, kind, c): one MSM per row from a comb table"),
     M(sc_term_evals, "sc_term_evals(out, eq_or_None, factors_tuple, D)"),
     M(sc_frac_evals, "sc_frac_evals(out, eq_or_None, (pL, pR, qL, qR) or (qL, qR), lam[, skip_one]): a logUp layer's round"),
     M(fr_half_sum, "fr_half_sum(out, a): out[i] = a[i] + a[h+i]"),

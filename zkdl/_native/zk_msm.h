@@ -524,19 +524,16 @@ static int zk_comb_window(size_t m, size_t rows, int bits, double *cost)
     return best;
 }
 
-/* Comb: tab[(i * nwin + j) * nb + e] = (e + 1) 2^(cj) P_i; row r = sum_i sum_j d_ij(r) ...,
- * with the Booth digits d of the scalars (negative digits add the negated entry). */
-static int zk_msm_rows_comb(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t m, size_t rows,
-                            int bits, int c, int T)
+/* Comb table: ta[(i * nwin + j) * nb + e] = (e + 1) 2^(cj) P_i, nb = 2^(c-1), for the m points
+ * (affine, one shared normalisation); pre: nt scratch elements, tj: nt Jacobian scratch. */
+static int zk_comb_build(g1_aff *ta, const g1_aff *pts, size_t m, int nwin, int c, int T)
 {
-    int nwin = bits / c + 1;
     size_t nb = (size_t)1 << (c - 1), nt = m * (size_t)nwin * nb;
     g1_jac *base = (g1_jac *)malloc(m * (size_t)nwin * sizeof(g1_jac));
     g1_jac *tj = (g1_jac *)malloc(nt * sizeof(g1_jac));
-    g1_aff *ta = (g1_aff *)malloc(nt * sizeof(g1_aff));
     fp_t *pre = (fp_t *)malloc(nt * sizeof(fp_t));
     int rc = -1;
-    if (base && tj && ta && pre) {
+    if (base && tj && pre) {
         for (size_t i = 0; i < m; i++) {
             g1_jac b;
             g1_aff_to_jac(&b, &pts[i]);
@@ -561,30 +558,55 @@ static int zk_msm_rows_comb(g1_jac *out, const g1_aff *pts, const zk_scalars *s,
             size_t a = (size_t)t * chunk;
             if (a < nt) g1_batch_normalize_tab(ta + a, tj + a, nt - a < chunk ? nt - a : chunk, pre + a);
         }
-#pragma omp parallel for num_threads(T) schedule(static)
-        for (size_t r = 0; r < rows; r++) {
-            zk_scalars sr = zk_scalars_row(s, r, m);
-            g1_jac acc;
-            g1_jac_set_inf(&acc);
-            uint64_t mg[4];
-            int neg;
-            for (size_t i = 0; i < m; i++) {
-                zk_scalar_get(&sr, i, mg, &neg);
-                if (!(mg[0] | mg[1] | mg[2] | mg[3])) continue;
-                for (int j = 0; j < nwin; j++) {
-                    int d = zk_booth_digit(mg, j, c);
-                    if (!d) continue;
-                    if (neg) d = -d;
-                    g1_aff q = ta[(i * nwin + j) * nb + (size_t)((d < 0 ? -d : d) - 1)];
-                    if (d < 0) g1_aff_neg(&q, &q);
-                    g1_jac_madd(&acc, &acc, &q);
-                }
-            }
-            out[r] = acc;
-        }
         rc = 0;
     }
-    free(base); free(tj); free(ta); free(pre);
+    free(base); free(tj); free(pre);
+    return rc;
+}
+
+/* Row r = sum_i sum_j d_ij(r) 2^(cj) P_i from a comb table, with the Booth digits d of the
+ * scalars (negative digits add the negated entry): nwin mixed additions per point and row, no
+ * doublings. */
+static void zk_comb_eval(g1_jac *out, const g1_aff *ta, const zk_scalars *s, size_t m, size_t rows,
+                         int nwin, int c, int T)
+{
+    size_t nb = (size_t)1 << (c - 1);
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        zk_scalars sr = zk_scalars_row(s, r, m);
+        g1_jac acc;
+        g1_jac_set_inf(&acc);
+        uint64_t mg[4];
+        int neg;
+        for (size_t i = 0; i < m; i++) {
+            zk_scalar_get(&sr, i, mg, &neg);
+            if (!(mg[0] | mg[1] | mg[2] | mg[3])) continue;
+            for (int j = 0; j < nwin; j++) {
+                int d = zk_booth_digit(mg, j, c);
+                if (!d) continue;
+                if (neg) d = -d;
+                g1_aff q = ta[(i * nwin + j) * nb + (size_t)((d < 0 ? -d : d) - 1)];
+                if (d < 0) g1_aff_neg(&q, &q);
+                g1_jac_madd(&acc, &acc, &q);
+            }
+        }
+        out[r] = acc;
+    }
+}
+
+/* Comb over tables built for this call (bits: the scalars' largest bit length). */
+static int zk_msm_rows_comb(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size_t m, size_t rows,
+                            int bits, int c, int T)
+{
+    int nwin = bits / c + 1;
+    size_t nt = m * (size_t)nwin * ((size_t)1 << (c - 1));
+    g1_aff *ta = (g1_aff *)malloc(nt * sizeof(g1_aff));
+    int rc = -1;
+    if (ta && !zk_comb_build(ta, pts, m, nwin, c, T)) {
+        zk_comb_eval(out, ta, s, m, rows, nwin, c, T);
+        rc = 0;
+    }
+    free(ta);
     return rc;
 }
 
