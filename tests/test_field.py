@@ -367,6 +367,28 @@ def test_fold(k, data):
     assert FrVec.from_ints(a).fold(1).to_ints() == a[h:]
 
 
+@given(st.integers(1, 6), st.integers(1, 5), st.data())
+def test_rows_dot_and_fix_trailing(rows, k, data):
+    """rows_dot (native fr_inner_rows, threaded from 8192 products) against galois'
+    matrix-vector product; fix_trailing (which uses it) against the MLE at the joined point."""
+    from zkdl.mle import evaluate, fix_trailing
+
+    m = 1 << k
+    a = data.draw(vectors(rows * m, rows * m))
+    b = data.draw(vectors(m, m))
+    want = ints(gf(a).reshape(rows, m) @ gf(b))
+    assert FrVec.from_ints(a).rows_dot(FrVec.from_ints(b)).to_ints() == want
+    big = FrVec.from_ints(a * (8192 // len(a) + 1))[:(8192 // m + 1) * m]
+    assert big.rows_dot(FrVec.from_ints(b)).to_ints() == ints(
+        gf(big.to_ints()).reshape(-1, m) @ gf(b))
+    lead = data.draw(vectors(0, 3))
+    table = FrVec.from_ints(data.draw(vectors(m << len(lead), m << len(lead))))
+    trail = data.draw(vectors(k, k))
+    assert evaluate(fix_trailing(table, trail), lead) == evaluate(table, lead + trail)
+    with pytest.raises(ShapeError, match="rows_dot"):
+        FrVec.ones(3).rows_dot(FrVec.ones(2))
+
+
 @given(st.integers(0, 12).map(lambda h: 2 * h + 1))
 def test_fold_and_half_sum_of_odd_length(n):
     with pytest.raises(ShapeError, match=rf"fold: length {n} is odd"):

@@ -308,6 +308,16 @@ class FrVec:
         _native.fr_inner(out, self.limbs, other.limbs)
         return scalar_from_limbs(out)
 
+    def rows_dot(self, other: "FrVec") -> "FrVec":
+        """self read as a row-major matrix of len(other) columns, times other: out[i] =
+        sum_j self[i * m + j] * other[j] (one native pass)."""
+        m = len(other) if isinstance(other, FrVec) else 0
+        if not m or len(self) % m:
+            raise ShapeError("rows_dot: need a non-empty FrVec whose length divides this one's")
+        out = np.empty((len(self) // m, 4), dtype=np.uint64)
+        _native.fr_inner_rows(out, self.limbs, other.limbs)
+        return FrVec(out)
+
     def dot_int64(self, x) -> int:
         """sum_i self[i] * x[i] for an int64 array x of the same length: one Montgomery product
         per element, no conversion of x (small-integer tensors: limbs, signs, activations)."""

@@ -78,8 +78,4 @@ def fix_trailing(table: FrVec, r: Sequence[int]) -> FrVec:
     rows = len(table) >> k
     if rows << k != len(table):
         raise ShapeError("fix_trailing: too many variables")
-    eqv = FrVec.eq_table(list(r))
-    out = []
-    for i in range(rows):
-        out.append(table[i << k : (i + 1) << k].dot(eqv))
-    return FrVec.from_ints(out)
+    return table.rows_dot(FrVec.eq_table(list(r)))

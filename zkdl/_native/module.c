@@ -369,6 +369,27 @@ static int k_fr_inner(zargs *z)
 OP(fr_inner, RET_NONE, LEN(0) == 1 && (!GIVEN(2) || LEN(2) == LEN(1)),
    {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), OPT_BUF_OR_NONE(FR_SZ)})
 
+/* out[i] = sum_j a[i * m + j] * b[j], m = len(b): a row-major matrix times a vector (binding the
+ * trailing variables of a table: zkdl.mle.fix_trailing).  Rows split over the threads. */
+static int k_fr_inner_rows(zargs *z)
+{
+    fr_t *out = z->p[0];
+    const fr_t *A = z->p[1], *B = z->p[2];
+    size_t rows = z->n[0], m = z->n[2];
+    int T = (rows >= 2 && rows * m >= PAR_MIN) ? zk_threads : 1;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (size_t i = 0; i < rows; i++) {
+        fr_t acc, p;
+        memset(&acc, 0, sizeof acc);
+        const fr_t *row = A + i * m;
+        for (size_t j = 0; j < m; j++) { fr_mul(&p, &row[j], &B[j]); fr_add(&acc, &acc, &p); }
+        out[i] = acc;
+    }
+    return Z_OK;
+}
+OP(fr_inner_rows, RET_NONE, LEN(2) >= 1 && LEN(1) == LEN(0) * LEN(2),
+   {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), IN_BUF(FR_SZ)})
+
 /* out[0] = sum a[i] * x[i] for small integers x (int64): the raw |x| times a (Montgomery)
  * is the canonical product, summed and converted to Montgomery form once. */
 static int k_fr_inner_i64(zargs *z)
@@ -1150,6 +1171,7 @@ static PyMethodDef methods[] = {
     M(fr_from_i64, "fr_from_i64(out, a_int64)"),
     M(fr_to_i64, "fr_to_i64(out_int64, a, bound_bits) -> index of first overflow, or -1"),
     M(fr_inner, "fr_inner(out1, a[, b]): out1 = sum a*b (or sum a)"),
+    M(fr_inner_rows, "fr_inner_rows(out[rows], a[rows * m], b[m]): out[i] = sum_j a[i*m + j] * b[j]"),
     M(fr_inner_i64, "fr_inner_i64(out1, a, x_int64): out1 = sum a*x"),
     M(fr_rsub_i64, "fr_rsub_i64(out, x_int64, a): out = a - x (a one element)"),
     M(fr_axpy_i64, "fr_axpy_i64(out, x_int64, s_r2): out += x*s (s_r2 = Mont(s*R), one element)"),
