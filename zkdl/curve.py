@@ -341,20 +341,26 @@ def msm_rows(points: PointVec, scalars) -> PointVec:
     (rows, len(points)), or an FrVec of length rows * len(points) in row-major order."""
     if not isinstance(points, PointVec):
         raise ShapeError("msm_rows: points must be a PointVec")
-    m = len(points)
+    arr, kind, rows = _row_scalar_args(scalars, len(points), "msm_rows")
+    out = _affine_array(rows)
+    _backend.active().msm_rows(out, points.limbs, arr, kind)
+    return PointVec(out)
+
+
+def _row_scalar_args(scalars, m: int, what: str):
+    """(native scalars, kind, rows) for rows of m scalars: an FrVec of rows * m (row-major) or a
+    2-D integer array of shape (rows, m)."""
     if isinstance(scalars, FrVec):
         total = len(scalars)
     else:
         scalars = np.asarray(scalars)
         if scalars.ndim != 2 or scalars.shape[1] != m:
-            raise ShapeError(f"msm_rows: integer scalars must have shape (rows, {m}), got {scalars.shape}")
+            raise ShapeError(f"{what}: integer scalars must have shape (rows, {m}), got {scalars.shape}")
         total = scalars.size
     if m == 0 or total % m:
-        raise ShapeError(f"msm_rows: {total} scalars do not form rows of {m}")
-    arr, kind = _scalar_args(scalars, total, "msm_rows")
-    out = _affine_array(total // m)
-    _backend.active().msm_rows(out, points.limbs, arr, kind)
-    return PointVec(out)
+        raise ShapeError(f"{what}: {total} scalars do not form rows of {m}")
+    arr, kind = _scalar_args(scalars, total, what)
+    return arr, kind, total // m
 
 
 def fixed_base_mul(base: G1, scalars: FrVec) -> PointVec:
@@ -386,18 +392,8 @@ class CombTable:
     def msm_rows(self, scalars) -> PointVec:
         """One MSM per row: scalars an FrVec of length rows * len(points) (row-major) or an
         integer array of shape (rows, len(points))."""
-        m = len(self.points)
-        if isinstance(scalars, FrVec):
-            total = len(scalars)
-        else:
-            scalars = np.asarray(scalars)
-            if scalars.ndim != 2 or scalars.shape[1] != m:
-                raise ShapeError(f"CombTable.msm_rows: integer scalars must have shape (rows, {m})")
-            total = scalars.size
-        if total % m:
-            raise ShapeError(f"CombTable.msm_rows: {total} scalars do not form rows of {m}")
-        arr, kind = _scalar_args(scalars, total, "CombTable.msm_rows")
-        out = _affine_array(total // m)
+        arr, kind, rows = _row_scalar_args(scalars, len(self.points), "CombTable.msm_rows")
+        out = _affine_array(rows)
         _native.comb_msm_rows(out, self.table, arr, kind, self.c)
         return PointVec(out)
 
