@@ -787,24 +787,33 @@ static void fr_to_signed_mags(uint64_t *mag, uint8_t *neg, const fr_t *K, size_t
 }
 
 /* msm(out_aff, points_aff, scalars, kind): kind 0 = int64 scalars, 1 = Montgomery Fr. */
+/* The scalars argument of an MSM as zk_scalars: int64 as given (kind 0), or Fr converted to
+ * signed magnitudes into *mag / *neg (allocated here; the caller frees them).  0 when out of
+ * memory. */
+static int zk_scalars_load(zk_scalars *s, uint64_t **mag, uint8_t **neg, const void *buf, int kind, size_t n)
+{
+    s->i64 = NULL; s->mag = NULL; s->neg = NULL;
+    *mag = NULL;
+    *neg = NULL;
+    if (!kind) { s->i64 = (const int64_t *)buf; return 1; }
+    *mag = (uint64_t *)malloc((n ? n : 1) * 32);
+    *neg = (uint8_t *)malloc(n ? n : 1);
+    if (!*mag || !*neg) return 0;
+    fr_to_signed_mags(*mag, *neg, (const fr_t *)buf, n);
+    s->mag = *mag;
+    s->neg = *neg;
+    return 1;
+}
+
 static int k_msm(zargs *z)
 {
     size_t n = z->n[1];
-    int kind = z->i[3];
     int rc = 0;
-    uint64_t *mag = NULL;
-    uint8_t *neg = NULL;
-    zk_scalars s = {NULL, NULL, NULL};
-    if (kind == 0) s.i64 = (const int64_t *)z->p[2];
-    else {
-        mag = (uint64_t *)malloc((n ? n : 1) * 32);
-        neg = (uint8_t *)malloc(n ? n : 1);
-        if (mag && neg) fr_to_signed_mags(mag, neg, (const fr_t *)z->p[2], n);
-        s.mag = mag;
-        s.neg = neg;
-    }
+    uint64_t *mag;
+    uint8_t *neg;
+    zk_scalars s;
     g1_jac r;
-    if (kind && (!mag || !neg)) rc = -1;
+    if (!zk_scalars_load(&s, &mag, &neg, z->p[2], z->i[3], n)) rc = -1;
     else rc = zk_msm(&r, (const g1_aff *)z->p[1], &s, n, zk_threads);
     if (!rc) g1_jac_to_aff((g1_aff *)z->p[0], &r);
     free(mag);
@@ -820,30 +829,20 @@ OP(msm, RET_NONE, LEN(0) == 1 && LEN(2) == LEN(1), MSM_ARGS)
 static int k_msm_rows(zargs *z)
 {
     size_t m = z->n[1], rows = z->n[0];
-    int kind = z->i[3];
     int fail = 0;
-    uint64_t *mag = NULL;
-    uint8_t *neg = NULL;
+    uint64_t *mag;
+    uint8_t *neg;
+    zk_scalars s;
     g1_jac *res = (g1_jac *)malloc((rows ? rows : 1) * sizeof(g1_jac));
-    if (kind) {
-        mag = (uint64_t *)malloc((rows * m > 0 ? rows * m : 1) * 32);
-        neg = (uint8_t *)malloc(rows * m > 0 ? rows * m : 1);
-        if (mag && neg) fr_to_signed_mags(mag, neg, (const fr_t *)z->p[2], rows * m);
-    }
-    if (!res || (kind && (!mag || !neg))) fail = 1;
+    if (!zk_scalars_load(&s, &mag, &neg, z->p[2], z->i[3], rows * m) || !res) fail = 1;
     else {
         int T = zk_threads;
         if (rows >= (size_t)T) {
-            zk_scalars s = {NULL, NULL, NULL};
-            if (kind) { s.mag = mag; s.neg = neg; }
-            else s.i64 = (const int64_t *)z->p[2];
             if (zk_msm_rows(res, (const g1_aff *)z->p[1], &s, m, rows, T)) fail = 1;
         } else {
             for (size_t r = 0; r < rows && !fail; r++) {
-                zk_scalars s = {NULL, NULL, NULL};
-                if (kind) { s.mag = mag + 4 * r * m; s.neg = neg + r * m; }
-                else s.i64 = (const int64_t *)z->p[2] + r * m;
-                if (zk_msm(&res[r], (const g1_aff *)z->p[1], &s, m, T)) fail = 1;
+                zk_scalars sr = zk_scalars_row(&s, r, m);
+                if (zk_msm(&res[r], (const g1_aff *)z->p[1], &sr, m, T)) fail = 1;
             }
         }
         if (!fail) g1_batch_normalize((g1_aff *)z->p[0], res, rows);
@@ -874,21 +873,13 @@ OP(comb_table, RET_NONE, LEN(0) == LEN(1) * COMB_PER_POINT(IARG(2)),
 
 static int k_comb_msm_rows(zargs *z)
 {
-    int c = z->i[4], kind = z->i[3];
+    int c = z->i[4];
     size_t rows = z->n[0], m = z->n[1] / COMB_PER_POINT(c);
     g1_jac *res = (g1_jac *)malloc((rows ? rows : 1) * sizeof(g1_jac));
-    uint64_t *mag = NULL;
-    uint8_t *neg = NULL;
-    zk_scalars s = {NULL, NULL, NULL};
-    int fail = !res;
-    if (kind) {
-        mag = (uint64_t *)malloc((rows * m > 0 ? rows * m : 1) * 32);
-        neg = (uint8_t *)malloc(rows * m > 0 ? rows * m : 1);
-        if (mag && neg) fr_to_signed_mags(mag, neg, (const fr_t *)z->p[2], rows * m);
-        else fail = 1;
-        s.mag = mag;
-        s.neg = neg;
-    } else s.i64 = (const int64_t *)z->p[2];
+    uint64_t *mag;
+    uint8_t *neg;
+    zk_scalars s;
+    int fail = !zk_scalars_load(&s, &mag, &neg, z->p[2], z->i[3], rows * m) || !res;
     if (!fail) {
         /* a parallel region costs a scheduling round trip: a few rows stay on this thread */
         zk_comb_eval(res, (const g1_aff *)z->p[1], &s, m, rows, COMB_NWIN(c), c, rows >= 64 ? zk_threads : 1);
