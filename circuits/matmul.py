@@ -27,7 +27,7 @@ import numpy as np
 from zkdl.codec import Reader, Writer
 from zkdl.errors import ShapeError, VerificationError
 from zkdl.field import FrVec
-from zkdl.mle import ceil_log2, eq_eval, fix_leading
+from zkdl.mle import ceil_log2, eq_eval, fix_leading, fix_middle, fix_trailing
 from zkdl.sumcheck import SumcheckSpec, Term, ZkSumcheckProof, prove_zk, verify_zk
 from zkdl.transcript import Transcript
 
@@ -82,11 +82,12 @@ def stack(mats: Sequence[np.ndarray], count: int, rows: int, cols: int) -> np.nd
 
 def _bind_axis(table: FrVec, dims: tuple[int, int, int], axis: int, point: Sequence[int]) -> FrVec:
     """Bind the variables of one axis of a 3-axis table (row-major) to `point`; the result keeps
-    the other two axes in their order.  Moves the axis to the front (a permutation of rows, no
-    arithmetic), then folds its variables."""
-    order = [axis] + [a for a in range(3) if a != axis]
-    idx = np.arange(len(table)).reshape(dims).transpose(order).reshape(-1)
-    return fix_leading(FrVec(table.limbs[idx]), point)
+    the other two axes in their order (one pass over the table, no transposition)."""
+    if axis == 0:
+        return fix_leading(table, point)
+    if axis == 2:
+        return fix_trailing(table, point)
+    return fix_middle(table, dims, point)
 
 
 def _split(shape: MatmulShape, point: Sequence[int]):

@@ -412,10 +412,10 @@ class Claims:
         """Open every claimed tensor: tensors with the same column split are grouped (largest first;
         a tensor joins a group whose largest member has at most MERGE_VARS more variables) and each
         group is reduced and opened once.  ``by_point`` selects the pairing of the reduction
-        (_open_group): one weight table per claimed point (window and inference proofs, formats 5 to 7)
+        (_open_group): one weight table per claimed point (window and inference proofs, formats 5 and later)
         or one per tensor (the one-time range proofs of models and datasets).  ``bounded`` splits
         a group whose tables (two per tensor, of the largest member's size) would exceed
-        OPEN_MAX_ENTRIES (window and inference proofs, formats 5 to 7)."""
+        OPEN_MAX_ENTRIES (window and inference proofs, formats 5 and later)."""
         names = [n for n, cl in self.claims.items() if cl]
         by_c: dict[int, list[str]] = {}
         for n in names:
@@ -502,7 +502,7 @@ class Claims:
             return v if not e else FrVec.concat([v, FrVec.zeros((1 << k) - len(v))])
 
         def tables():
-            mask_fr: dict = {}
+            off: dict = {}                  # per masked tensor: where its 0/1 mask is 0
             vs, ws = [], []
             for wts, vals in pairs:
                 e0 = ext[next(iter(vals))]          # every member of a pair has the same extension
@@ -512,9 +512,9 @@ class Claims:
                     if a != 1:
                         e = e * a
                     if c.masked and not layouts[j].full:
-                        if j not in mask_fr:
-                            mask_fr[j] = FrVec.from_int64(layouts[j].mask)
-                        e = e * mask_fr[j]
+                        if j not in off:
+                            off[j] = layouts[j].mask == 0
+                        e = e.zero_where(off[j])     # e is this loop's own table
                     w = e if w is None else w + e       # per point: one table, no sum
                 if w is None:
                     w = FrVec.zeros(1 << (k - e0))

@@ -389,6 +389,56 @@ def test_rows_dot_and_fix_trailing(rows, k, data):
         FrVec.ones(3).rows_dot(FrVec.ones(2))
 
 
+@given(st.integers(1, 4), st.integers(0, 4), st.integers(1, 5), st.data())
+def test_mid_dot_and_fix_middle(outer, k, inner, data):
+    """mid_dot (native fr_inner_mid) against galois' contraction over the middle axis, also at a
+    size past its threading threshold; fix_middle against the MLE at the joined point; the matmul
+    circuits' _bind_axis against binding the moved-to-front axis by folds."""
+    from zkdl.circuits.matmul import _bind_axis
+    from zkdl.mle import evaluate, fix_leading, fix_middle
+
+    m = 1 << k
+    n = outer * m * inner
+    a = data.draw(vectors(n, n))
+    b = data.draw(vectors(m, m))
+    def contract(vals, rows):
+        t3 = gf(vals).reshape(rows, m, inner)
+        return [x for i in range(rows) for x in ints(gf(b) @ t3[i])]
+
+    want = contract(a, outer)
+    assert FrVec.from_ints(a).mid_dot(FrVec.from_ints(b), inner).to_ints() == want
+    reps = 8192 // n + 1
+    big = FrVec.from_ints(a * reps)
+    assert big.mid_dot(FrVec.from_ints(b), inner).to_ints() == contract(big.to_ints(), outer * reps)
+    # binding the middle variables: the MLE of the result at (x, z) is the table's at (x, y, z)
+    ao, ai = (outer - 1).bit_length(), (inner - 1).bit_length()
+    dims = (1 << ao, m, 1 << ai)
+    table = FrVec.from_ints(data.draw(vectors(dims[0] * m * dims[2], dims[0] * m * dims[2])))
+    x, y, z = data.draw(vectors(ao, ao)), data.draw(vectors(k, k)), data.draw(vectors(ai, ai))
+    assert evaluate(fix_middle(table, dims, y), x + z) == evaluate(table, x + y + z)
+    moved = FrVec(table.limbs[np.arange(len(table)).reshape(dims).transpose(1, 0, 2).reshape(-1)])
+    assert _bind_axis(table, dims, 1, y).to_ints() == fix_leading(moved, y).to_ints()
+    with pytest.raises(ShapeError, match="mid_dot"):
+        FrVec.ones(6).mid_dot(FrVec.ones(2), 4)
+    with pytest.raises(ShapeError, match="fix_middle"):
+        fix_middle(table, (dims[0], 2 * m, dims[2]), y)
+
+
+@given(st.integers(1, 40), st.data())
+def test_zero_where_is_the_product_by_a_mask(n, data):
+    """zero_where (the openings' masked weight tables) equals the product by the 0/1 mask."""
+    a = data.draw(vectors(n, n))
+    keep = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    mask = np.array(keep, dtype=np.int64)
+    v = FrVec.from_ints(a)
+    assert v.zero_where(mask == 0) is v
+    assert v.to_ints() == (FrVec.from_ints(a) * FrVec.from_int64(mask)).to_ints()
+    with pytest.raises(ShapeError, match="zero_where"):
+        v.zero_where(mask)
+    with pytest.raises(ShapeError, match="zero_where"):
+        v.zero_where(np.zeros(n + 1, dtype=bool))
+
+
 @given(st.integers(0, 12).map(lambda h: 2 * h + 1))
 def test_fold_and_half_sum_of_odd_length(n):
     with pytest.raises(ShapeError, match=rf"fold: length {n} is odd"):

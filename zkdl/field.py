@@ -318,6 +318,28 @@ class FrVec:
         _native.fr_inner_rows(out, self.limbs, other.limbs)
         return FrVec(out)
 
+    def zero_where(self, off) -> "FrVec":
+        """In place: self[i] = 0 wherever the boolean array ``off`` is true (a 0/1 mask applied
+        without products); returns self."""
+        off = np.asarray(off)
+        if off.dtype != np.bool_ or off.shape != (len(self),):
+            raise ShapeError(f"zero_where: need a boolean array of length {len(self)}, got {off.dtype} {off.shape}")
+        self.limbs[off] = 0
+        return self
+
+    def mid_dot(self, other: "FrVec", inner: int) -> "FrVec":
+        """self read as a row-major (outer, len(other), inner) table, contracted with other over
+        its middle axis: out[i * inner + c] = sum_j self[(i * m + j) * inner + c] * other[j]
+        (one native pass, no transposition)."""
+        m = len(other) if isinstance(other, FrVec) else 0
+        inner = int(inner)
+        if not m or inner < 1 or len(self) % (m * inner):
+            raise ShapeError("mid_dot: need a non-empty FrVec and an inner size whose product divides "
+                             "this one's length")
+        out = np.empty((len(self) // m, 4), dtype=np.uint64)
+        _native.fr_inner_mid(out, self.limbs, other.limbs, inner)
+        return FrVec(out)
+
     def dot_int64(self, x) -> int:
         """sum_i self[i] * x[i] for an int64 array x of the same length: one Montgomery product
         per element, no conversion of x (small-integer tensors: limbs, signs, activations)."""

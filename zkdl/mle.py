@@ -70,6 +70,18 @@ def fix_leading(table: FrVec, r: Sequence[int]) -> FrVec:
     return out
 
 
+def fix_middle(table: FrVec, dims: tuple[int, int, int], r: Sequence[int]) -> FrVec:
+    """Partial evaluation of a row-major (a, b, c) table (dims, b = 2^len(r)): bind the variables
+    of the middle axis to r; the result is the (a, c) table."""
+    a, b, c = dims
+    if b != 1 << len(r) or a * b * c != len(table):
+        raise ShapeError(f"fix_middle: dims {dims} do not match a table of {len(table)} entries "
+                         f"and {len(r)} variables")
+    if not r:
+        return table
+    return table.mid_dot(FrVec.eq_table(list(r)), c)
+
+
 def fix_trailing(table: FrVec, r: Sequence[int]) -> FrVec:
     """Partial evaluation: bind the last len(r) variables to r."""
     k = len(r)

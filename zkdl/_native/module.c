@@ -390,6 +390,34 @@ static int k_fr_inner_rows(zargs *z)
 OP(fr_inner_rows, RET_NONE, LEN(2) >= 1 && LEN(1) == LEN(0) * LEN(2),
    {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), IN_BUF(FR_SZ)})
 
+/* out[i * n + c] = sum_j a[(i * m + j) * n + c] * b[j], m = len(b), n = inner: a row-major
+ * (outer, m, n) table contracted with a vector over its middle axis (binding the variables of
+ * the middle axis of a 3-axis table: zkdl.mle.fix_middle) -- one pass, no transposition.  Work
+ * items are (outer index, chunk of the inner axis), accumulated in the output chunk. */
+#define MID_CHUNK 512
+static int k_fr_inner_mid(zargs *z)
+{
+    fr_t *out = z->p[0];
+    const fr_t *A = z->p[1], *B = z->p[2];
+    size_t m = z->n[2], n = (size_t)IARG(3), outer = z->n[0] / n;
+    size_t nch = (n + MID_CHUNK - 1) / MID_CHUNK, items = outer * nch;
+    int T = (items >= 2 && z->n[1] >= PAR_MIN) ? zk_threads : 1;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (size_t it = 0; it < items; it++) {
+        size_t i = it / nch, c0 = (it % nch) * MID_CHUNK, c1 = c0 + MID_CHUNK < n ? c0 + MID_CHUNK : n;
+        fr_t *o = out + i * n;
+        memset(&o[c0], 0, (c1 - c0) * sizeof(fr_t));
+        for (size_t j = 0; j < m; j++) {
+            const fr_t *row = A + (i * m + j) * n;
+            fr_t b = B[j], p;
+            for (size_t c = c0; c < c1; c++) { fr_mul(&p, &row[c], &b); fr_add(&o[c], &o[c], &p); }
+        }
+    }
+    return Z_OK;
+}
+OP(fr_inner_mid, RET_NONE, LEN(2) >= 1 && LEN(0) % (size_t)IARG(3) == 0 && LEN(1) == LEN(0) * LEN(2),
+   {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), IN_BUF(FR_SZ), INT_IN(1, 1 << 30, "fr_inner_mid: inner must be in 1..2^30")})
+
 /* out[0] = sum a[i] * x[i] for small integers x (int64): the raw |x| times a (Montgomery)
  * is the canonical product, summed and converted to Montgomery form once. */
 static int k_fr_inner_i64(zargs *z)
@@ -1163,6 +1191,7 @@ static PyMethodDef methods[] = {
     M(fr_to_i64, "fr_to_i64(out_int64, a, bound_bits) -> index of first overflow, or -1"),
     M(fr_inner, "fr_inner(out1, a[, b]): out1 = sum a*b (or sum a)"),
     M(fr_inner_rows, "fr_inner_rows(out[rows], a[rows * m], b[m]): out[i] = sum_j a[i*m + j] * b[j]"),
+    M(fr_inner_mid, "fr_inner_mid(out[k * n], a[k * m * n], b[m], n): out[i*n + c] = sum_j a[(i*m + j)*n + c] * b[j]"),
     M(fr_inner_i64, "fr_inner_i64(out1, a, x_int64): out1 = sum a*x"),
     M(fr_rsub_i64, "fr_rsub_i64(out, x_int64, a): out = a - x (a one element)"),
     M(fr_axpy_i64, "fr_axpy_i64(out, x_int64, s_r2): out += x*s (s_r2 = Mont(s*R), one element)"),
