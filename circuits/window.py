@@ -239,48 +239,47 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
             hidden.append((ph + pt[nl:], fh, c - g * coef))
         yh = cl.send_value(ch, rts["Yh"], mid + py)
         cl.add("Y", mid + py, yh - g)
-    if hidden:
-        beta = ch.challenges(b"beta-gz", len(hidden))
-        start = lincomb([c for _, _, c in hidden], beta)
-        pts = [p for p, _, _ in hidden]
-        beta = [b * f % P for b, (_, f, _) in zip(beta, hidden)]     # the zero-extension factors
-        spec = SumcheckSpec(hid_l.num_vars, 3, (Term(1, (0, 1, 2)),))
-
-        def eq_comb(pts=pts, beta=beta):
-            acc = FrVec.zeros(hid_l.size)
-            for p, bta in zip(pts, beta):
-                acc = acc + _eq_tab(p) * bta
-            return acc
-
-        with ch.check("G_Z = S * G_A"):
-            r, fac = ch.sumcheck(spec, lambda: [cl.tensors["S"].values, fr("GA", hid_l), eq_comb()], start,
-                                 {2: lambda rr, pts=pts, beta=beta: sum(bt * eq_eval(p, rr)
-                                                                        for p, bt in zip(pts, beta)) % P})
-        cl.add("S", r, fac[0])
-        cl.value_claim(ch, rts["GA"], r, fac[1])
     if L > 1:
-        # A = S (P + 1) on every claim (each with its layer weights and column embedding);
-        # S (S - 1) = 0 everywhere (zero-check at tau)
+        # one sumcheck over the hidden stacks for zkReLU: A = S (P + 1) on every claim on A (each
+        # with its layer weights and column embedding), S (S - 1) = 0 everywhere (zero-check at
+        # tau) and, in training, G_Z = S * G_A on every claim on the hidden G_Z; it ends at one
+        # point r for S, P and G_A (docs/protocol.md §11, "zkReLU")
         claims = A_claims
+        beta_g = ch.challenges(b"beta-gz", len(hidden)) if hidden else []
         beta = ch.challenges(b"beta-a", len(claims))
         tau = ch.challenges(b"tau-binary", hid_l.num_vars)
         gam = ch.challenge(b"gamma-binary")
-        start = lincomb([c.value for c in claims], beta)
-        spec = SumcheckSpec(hid_l.num_vars, 4, (Term(1, (0, 1, 2)), Term(1, (0, 2)), Term(gam, (0, 0, 3)),
-                                                 Term(P - gam, (0, 3))))
+        start = lincomb([c.value for c in claims] + [c for _, _, c in hidden], beta + beta_g)
+        pts = [p for p, _, _ in hidden]
+        w_g = [b * f % P for b, (_, f, _) in zip(beta_g, hidden)]     # with the zero-extension factors
+        terms = [Term(1, (0, 1, 2)), Term(1, (0, 2)), Term(gam, (0, 0, 3)), Term(P - gam, (0, 3))]
+        if hidden:
+            terms.append(Term(1, (0, 4, 5)))
 
         def tabs():
             acc = FrVec.zeros(hid_l.size)
             for c, bta in zip(claims, beta):
                 acc = acc + c.table(nt + nb, no) * bta
-            return [cl.tensors["S"].values, fr("P", hid_l), acc, _eq_tab(tau)]
+            out = [cl.tensors["S"].values, fr("P", hid_l), acc, _eq_tab(tau)]
+            if hidden:
+                eqc = FrVec.zeros(hid_l.size)
+                for p, w in zip(pts, w_g):
+                    eqc = eqc + _eq_tab(p) * w
+                out += [fr("GA", hid_l), eqc]
+            return out
 
-        with ch.check("ReLU (A = S * (P + 1), S binary)"):
-            r, fac = ch.sumcheck(spec, tabs, start, {
-                2: lambda rr: sum(bt * c.at(rr, nlh, nt + nb) for c, bt in zip(claims, beta)) % P,
-                3: lambda rr: eq_eval(tau, rr)})
+        public = {2: lambda rr: sum(bt * c.at(rr, nlh, nt + nb) for c, bt in zip(claims, beta)) % P,
+                  3: lambda rr: eq_eval(tau, rr)}
+        if hidden:
+            public[5] = lambda rr: sum(w * eq_eval(p, rr) for p, w in zip(pts, w_g)) % P
+        what = "ReLU (A = S * (P + 1), S binary)" + (" and G_Z = S * G_A" if hidden else "")
+        with ch.check(what):
+            r, fac = ch.sumcheck(SumcheckSpec(hid_l.num_vars, 6 if hidden else 4, tuple(terms)), tabs, start,
+                                 public)
         cl.add("S", r, fac[0])
         cl.value_claim(ch, rts["P"], r, fac[1])
+        if hidden:
+            cl.value_claim(ch, rts["GA"], r, fac[4])
 
     # ---------------------------------------------------------------- 5. openings
     with ch.check("openings"):

@@ -462,7 +462,7 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
         tr.WindowProof.from_bytes(bytes(old))
     # version 3 proved each layer on its own (the statement, model and dataset formats did not
     # change): such a proof is refused with what changed
-    assert proof.to_bytes()[4:6] == (7).to_bytes(2, "little")
+    assert proof.to_bytes()[4:6] == (8).to_bytes(2, "little")
     assert good[4:6] == (3).to_bytes(2, "little")
     old[4:6] = (3).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 3, made by an older zkdl: it proves each layer on its own"):
@@ -478,6 +478,10 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     # version 6 absorbed both sides of every zk sumcheck's final equality: refused too
     old[4:6] = (6).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 6, made by an earlier zkdl: its zk sumchecks absorb both"):
+        tr.WindowProof.from_bytes(bytes(old))
+    # version 7 proved ReLU and G_Z = S * G_A by two sumchecks (two points on S): refused too
+    old[4:6] = (7).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="version 7, made by an earlier zkdl: it proves ReLU and G_Z"):
         tr.WindowProof.from_bytes(bytes(old))
 
 

@@ -349,7 +349,7 @@ KINDS = {
     "remainder_out_of_range": r"^range checks",
     "backward_remainder_out_of_range": r"^range checks",
     "end_weight": r"^update \(M after = M before - eta_int A\^T G_Z\), window end",
-    "end_bias": r"^G_Z = S \* G_A",               # the bias part reduces to a claim on G_Z
+    "end_bias": r"^ReLU .* and G_Z = S \* G_A",   # the bias part reduces to a claim on G_Z
     "loss": r"^revealed losses",
 }
 
@@ -405,7 +405,7 @@ def test_omitted_last_update_is_rejected_by_the_window_end(run):
     (1, 0, r"^update .*, window end"),
     # the last layer's bias: a claim on the stacked G_Z; the prover sends the last layer's part
     # (Yhat - Y) honestly, so the rest, claimed of S * G_A, is false
-    (1, -1, r"^G_Z = S \* G_A"),
+    (1, -1, r"^ReLU .* and G_Z = S \* G_A"),
 ])
 def test_end_weights_off_in_one_entry(run, layer, row, match):
     """M_T differs from M_0 - eta_int sum_s [A_s | 2^R]^T G_Z_s in one entry (the weight part is

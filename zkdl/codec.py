@@ -159,9 +159,10 @@ class Reader:
 #: (0x0114) of version 7 stack the layers into one instance per relation (FAC4DNN), reduce
 #: the claims of their openings per point, leave the openings' combined row commitments out of
 #: the transcript and absorb each zk sumcheck's claim instead of its final equality's two sides;
-#: version 6 absorbed those sides, version 5 also the combined row commitments, version 4 reduced
-#: the claims per tensor, version 3 proved each layer on its own
-KIND_VERSIONS = {0x0101: 7, 0x0114: 7}
+#: window proofs of version 8 also prove ReLU and G_Z = S * G_A by one sumcheck (version 7: two);
+#: version 6 absorbed the final equalities' sides, version 5 also the combined row commitments,
+#: version 4 reduced the claims per tensor, version 3 proved each layer on its own
+KIND_VERSIONS = {0x0101: 8, 0x0114: 7}
 
 
 def wrap(kind: int, body: bytes) -> bytes:
@@ -194,8 +195,9 @@ def unwrap(data: bytes, kind: int) -> bytes:
                                "FAC4DNN); prove it again with this zkdl")
     earlier = {4: "it reduces the claims of its openings per tensor",
                5: "its openings absorb their combined row commitments in the transcript",
-               6: "its zk sumchecks absorb both sides of their final equality in the transcript"}
-    if got_kind == kind and version in earlier and want == 7:
+               6: "its zk sumchecks absorb both sides of their final equality in the transcript",
+               7: "it proves ReLU and G_Z = S * G_A by two sumchecks"}
+    if got_kind == kind and version in earlier and FORMAT_VERSION < version < want:
         raise ProofFormatError(f"proof of format version {version}, made by an earlier zkdl: {earlier[version]}; "
                                f"this zkdl reads version {want}; prove it again with this zkdl")
     if version != want:
