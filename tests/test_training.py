@@ -416,6 +416,59 @@ def test_end_weights_off_in_one_entry(run, layer, row, match):
     _assert_rejected(run, trs, match)
 
 
+def test_non_binary_relu_sign_is_caught_by_the_zero_check(run, monkeypatch):
+    """A sign S = 2 (or -1) at one hidden entry, with P and A chosen so that the circuit's zkReLU
+    relations hold there -- Z' = 2A - S - P and A = S (P + 1), P in range -- and everything after
+    it computed from that A (the next layer, G_Z = S * G_A in the backward pass, the update):
+    every relation of the window holds but S (S - 1) = 0, so only the zero-check of the zkReLU
+    sumcheck can reject it (and does)."""
+    j = a = b = None
+    for j, t in enumerate(run.traces):                  # an entry with Z' = 2 (mod 3), Z' != 0
+        hits = [tuple(h) for h in np.argwhere((t.Zp[0] % 3 == 2) & (t.Zp[0] != 0))]
+        if hits:
+            a, b = hits[0]
+            break
+    assert a is not None, "no hidden entry with Z' = 2 (mod 3) in the fixture's traces"
+    z = int(run.traces[j].Zp[0][a, b])
+    s = 2 if z > 0 else -1                 # Z' = (2s - 1) P + s: P = (z - s) / (2s - 1) >= 0
+    p = (z - s) // (2 * s - 1)
+    assert (2 * s - 1) * p + s == z and 0 <= p < 1 << (CFG.Q - 1)
+    a_val = s * (p + 1)
+    assert 2 * a_val - s - p == z
+
+    def forward(config, W, X, where, shift=None):        # fixedpoint._forward with the cheat
+        L = config.num_layers
+        Zp, E, S, A = [], [], [], [X]
+        for i in range(L):
+            q, e = fp._matmul_rescale(fp._with_one(A[i], config.one), W[i], shift)
+            Zp.append(q)
+            E.append(e)
+            if i < L - 1:
+                sg, act = (q > 0).astype(np.int64), np.maximum(q, 0)
+                if i == 0:
+                    sg[a, b], act[a, b] = s, a_val
+                S.append(sg)
+                A.append(act)
+        return Zp, E, S, A
+
+    trs = [copy.deepcopy(t) for t in run.traces]
+    with monkeypatch.context() as mp:
+        mp.setattr(fp, "_forward", forward)
+        old = trs[j]
+        trs[j] = train_step(run.cfg, old.W_before, old.X, old.Y, old.step, old.batch)
+    assert trs[j].S[0][a, b] == s and trs[j].A[1][a, b] == a_val and trs[j].Zp[0][a, b] == z
+    _continue(run, trs, j)
+    orig = pv._witness
+
+    def witness(traces):                                 # P from the cheat, not S (Z' - 1) + ...
+        w = orig(traces)
+        w.t["P"][0][j, a, b] = p
+        return w
+
+    monkeypatch.setattr(pv, "_witness", witness)
+    _assert_rejected(run, trs, r"^ReLU \(A = S \* \(P \+ 1\), S binary\) and G_Z = S \* G_A")
+
+
 def test_remainder_out_of_range_is_caught_by_the_range_check_alone(run, monkeypatch):
     """E = Z - 2^(2R+k) Z' outside [-2^(2R+k-1), 2^(2R+k-1)) with Z' shifted to compensate (and
     every later value computed from the shifted Z'): with the range check removed from both
