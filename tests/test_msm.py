@@ -127,6 +127,52 @@ def test_msm_matches_naive_sum(points, n, kind, layout, seed):
             assert msm(pts, sc.astype(np.uint64)) == got
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([1, 3, 64, 700, 2500]), st.sampled_from([1, 9, 4095, 4096, 5000]),
+       st.sampled_from(INT_KINDS + FR_KINDS), st.sampled_from(INT_KINDS + FR_KINDS), st.sampled_from(LAYOUTS),
+       st.integers(0, 2**32 - 1))
+def test_msm_pair_equals_two_msms(points, n1, n2, kind1, kind2, layout, seed):
+    """msm_pair (native msm2: the two at once below 4096 points each, else one after the other)
+    equals two msm calls, for every scalar kind and point layout, each half on its own kind."""
+    from zkdl.curve import msm_pair
+    from zkdl.threads import threads
+
+    rng = np.random.default_rng(seed)
+    p1, p2 = make_points(layout, n1, points, rng), make_points(layout, n2, points, rng)
+    (s1, _), (s2, _) = make_scalars(kind1, n1, rng), make_scalars(kind2, n2, rng)
+    assert msm_pair(p1, s1, p2, s2) == (msm(p1, s1), msm(p2, s2))
+    with threads(1):
+        assert msm_pair(p2, s2, p1, s1) == (msm(p2, s2), msm(p1, s1))
+
+
+def test_msm_pair_shape_errors_and_other_backends(points):
+    from zkdl import backend
+    from zkdl.curve import msm_pair
+
+    p4 = points[:4]
+    with pytest.raises(ShapeError, match="msm_pair: 3 scalars for 4 points"):
+        msm_pair(p4, np.array([1, 2, 3]), p4, np.arange(4))
+    with pytest.raises(ShapeError, match="msm_pair: 5 scalars for 4 points"):
+        msm_pair(p4, np.arange(4), p4, FrVec.zeros(5))
+    with pytest.raises(ShapeError, match="msm_pair: points must be PointVecs"):
+        msm_pair(p4, np.arange(4), [points[0]], np.array([1]))
+
+    class Counting:             # a backend with the operations: msm_pair falls back to its msm
+        calls = 0
+
+        def __getattr__(self, name):
+            return getattr(zkdl._native, name)
+
+        def msm(self, *a):
+            Counting.calls += 1
+            return zkdl._native.msm(*a)
+
+    with backend.use(Counting()):
+        got = msm_pair(p4, np.arange(4), points[4:9], FrVec.from_ints([5, 6, 7, 8, 9]))
+    assert Counting.calls == 2
+    assert got == (msm(p4, np.arange(4)), msm(points[4:9], FrVec.from_ints([5, 6, 7, 8, 9])))
+
+
 def test_msm_against_py_ecc():
     pts = derive("tests/msm-oracle", 4)
     py_pts = [to_py(p) for p in pts]

@@ -35,7 +35,7 @@ import threading
 from dataclasses import dataclass
 
 from .codec import ProofFormatError, Reader, Writer
-from .curve import G1, PointVec, _pending_subgroup, deferred_subgroup_checks, msm
+from .curve import G1, PointVec, _pending_subgroup, deferred_subgroup_checks, msm, msm_pair
 from .errors import EncodingError, ShapeError, VerificationError
 from .field import R_MODULUS, FrVec
 from .pedersen import PedersenKey, random_scalar
@@ -567,8 +567,8 @@ def prove_dot_product(key: PedersenKey, t: Transcript, C_vec: G1, C_y: G1, a: Fr
         GL, GR = Gc[:m], Gc[m:]
         sL, sR = random_scalar(), random_scalar()
         cL, cR = xL.dot(aR), xR.dot(aL)
-        L = msm(PointVec.concat([GR, gh]), FrVec.concat([_smul(xL, f), FrVec.from_ints([cL * c0, sL])]))
-        Rp = msm(PointVec.concat([GL, gh]), FrVec.concat([_smul(xR, f), FrVec.from_ints([cR * c0, sR])]))
+        L, Rp = msm_pair(PointVec.concat([GR, gh]), FrVec.concat([_smul(xL, f), FrVec.from_ints([cL * c0, sL])]),
+                         PointVec.concat([GL, gh]), FrVec.concat([_smul(xR, f), FrVec.from_ints([cR * c0, sR])]))
         t.append_point(b"L", L)
         t.append_point(b"R", Rp)
         u = challenge_nonzero(t, b"u")

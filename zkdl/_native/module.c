@@ -30,7 +30,7 @@ static int zk_threads = 1;
 #define U8_SZ ((Py_ssize_t)1)
 #define ENC_SZ ((Py_ssize_t)48)             /* compressed G1 encoding */
 
-#define ZMAX 5 /* Python arguments of one operation */
+#define ZMAX 7 /* Python arguments of one operation (msm2 has seven) */
 #define ZTUP 4 /* buffers in a tuple argument */
 
 enum { Z_END, Z_OUT, Z_IN, Z_IN_OR_NONE, Z_TUPLE, Z_INT, Z_BOOL }; /* argument kinds */
@@ -148,8 +148,9 @@ static PyObject *zcall(const zop *op, PyObject *args)
     }
     *f = '\0';
     for (int k = na; k < ZMAX; k++) cv[k] = conv_obj; /* not read: fmt has na units */
-    _Static_assert(ZMAX == 5, "zcall passes five argument slots");
-    if (!PyArg_ParseTuple(args, fmt, cv[0], &s[0], cv[1], &s[1], cv[2], &s[2], cv[3], &s[3], cv[4], &s[4]))
+    _Static_assert(ZMAX == 7, "zcall passes seven argument slots");
+    if (!PyArg_ParseTuple(args, fmt, cv[0], &s[0], cv[1], &s[1], cv[2], &s[2], cv[3], &s[3], cv[4], &s[4],
+                          cv[5], &s[5], cv[6], &s[6]))
         return NULL;
 
     zargs z;
@@ -851,6 +852,38 @@ static int k_msm(zargs *z)
 #define MSM_ARGS {OUT_BUF(AFF_SZ), IN_BUF(AFF_SZ), SCALARS(3), INT_ARG}
 OP(msm, RET_NONE, LEN(0) == 1 && LEN(2) == LEN(1), MSM_ARGS)
 
+/* msm2(out_aff[2], points1, scalars1, kind1, points2, scalars2, kind2): two independent MSMs.
+ * Below zk_msm's threading threshold (4096 points, where each would run on one thread) they run
+ * at once, one per thread (the inner-product argument's L and R of every round); otherwise one
+ * after the other, each on all threads. */
+#define MSM2_SMALL 4096
+static int k_msm2(zargs *z)
+{
+    size_t n[2] = {z->n[1], z->n[4]};
+    uint64_t *mag[2] = {NULL, NULL};
+    uint8_t *neg[2] = {NULL, NULL};
+    zk_scalars s[2];
+    g1_jac r[2];
+    int rc[2] = {0, 0};
+    int ok = zk_scalars_load(&s[0], &mag[0], &neg[0], z->p[2], z->i[3], n[0])
+             && zk_scalars_load(&s[1], &mag[1], &neg[1], z->p[5], z->i[6], n[1]);
+    if (ok) {
+        const g1_aff *pts[2] = {(const g1_aff *)z->p[1], (const g1_aff *)z->p[4]};
+        if (zk_threads >= 2 && n[0] < MSM2_SMALL && n[1] < MSM2_SMALL) {
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+            for (int j = 0; j < 2; j++) rc[j] = zk_msm(&r[j], pts[j], &s[j], n[j], 1);
+        } else {
+            for (int j = 0; j < 2; j++) rc[j] = zk_msm(&r[j], pts[j], &s[j], n[j], zk_threads);
+        }
+        if (!rc[0] && !rc[1])
+            for (int j = 0; j < 2; j++) g1_jac_to_aff(&((g1_aff *)z->p[0])[j], &r[j]);
+    }
+    for (int j = 0; j < 2; j++) { free(mag[j]); free(neg[j]); }
+    return ok && !rc[0] && !rc[1] ? Z_OK : Z_NOMEM;
+}
+OP(msm2, RET_NONE, LEN(0) == 2 && LEN(2) == LEN(1) && LEN(5) == LEN(4),
+   {OUT_BUF(AFF_SZ), IN_BUF(AFF_SZ), SCALARS(3), INT_ARG, IN_BUF(AFF_SZ), SCALARS(6), INT_ARG})
+
 /* msm_rows(out_aff[rows], points_aff[m], scalars[rows * m], kind): one MSM per row over the
  * same points (Hyrax commits a matrix row by row).  With at least as many rows as threads,
  * groups of rows share batch-affine buckets (zk_msm_rows); otherwise each row uses all threads. */
@@ -1213,6 +1246,7 @@ static PyMethodDef methods[] = {
     M(g1_hash_to_curve, "g1_hash_to_curve(out_aff, x_canonical, sign_bytes)"),
     M(g1_fixed_base_mul, "g1_fixed_base_mul(out_aff, base_aff, k_fr): out[i] = k_i * base"),
     M(msm, "msm(out_aff, points_aff, scalars, kind)"),
+    M(msm2, "msm2(out_aff[2], points1_aff, scalars1, kind1, points2_aff, scalars2, kind2): two MSMs at once"),
     M(msm_rows, "msm_rows(out_aff, points_aff, scalars, kind)"),
     M(comb_table, "comb_table(out_table_aff, points_aff, c): fixed-base comb table, m * (255 // c + 1) * 2^(c-1) entries"),
     M(comb_msm_rows, "comb_msm_rows(out_aff, table_aff, scalars, kind, c): one MSM per row from a comb table"),
