@@ -275,6 +275,12 @@ def _stack(traces: Sequence[StepTrace], get) -> np.ndarray:
     return np.stack([np.asarray(get(tr), dtype=np.int64) for tr in traces])
 
 
+def _relu_remainder(S: np.ndarray, Zp: np.ndarray) -> np.ndarray:
+    """zkReLU's committed P = S (Z' - 1) + (1 - S)(-Z'): Z' - 1 where Z' > 0, -Z' elsewhere (so
+    Z' = 2A - S - P with A = S (P + 1); docs/protocol.md §11)."""
+    return S * (Zp - 1) + (1 - S) * (-Zp)
+
+
 def _witness(traces: Sequence[StepTrace]) -> _Witness:
     """The window's tensors, each a list over the layers of (T, B, d) stacks (the proof stacks the
     layers: circuits/layout.WindowLayout.out / inp)."""
@@ -285,7 +291,7 @@ def _witness(traces: Sequence[StepTrace]) -> _Witness:
     w.t["E"] = [_stack(traces, lambda tr: tr.E_fwd[i]) for i in range(L - 1)]
     w.t["EL"] = _stack(traces, lambda tr: tr.E_fwd[L - 1])
     w.t["S"] = S
-    w.t["P"] = [S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]) for i in range(L - 1)]
+    w.t["P"] = [_relu_remainder(S[i], Zp[i]) for i in range(L - 1)]
     w.t["A"] = [_stack(traces, lambda tr: tr.A[i + 1]) for i in range(L - 1)]
     w.t["In"] = [_stack(traces, lambda tr: tr.A[i]) for i in range(L)]
     w.t["GA"] = [_stack(traces, lambda tr: tr.G_A[i]) for i in range(L - 1)]
@@ -481,7 +487,7 @@ def prove_inference(config: FixedPointConfig, weights: Sequence[np.ndarray], mod
     wit.t["E"] = [E[i][None] for i in range(L - 1)]
     wit.t["EL"] = E[L - 1][None]
     wit.t["S"] = [S[i][None] for i in range(L - 1)]
-    wit.t["P"] = [(S[i] * (Zp[i] - 1) + (1 - S[i]) * (-Zp[i]))[None] for i in range(L - 1)]
+    wit.t["P"] = [_relu_remainder(S[i], Zp[i])[None] for i in range(L - 1)]
     wit.t["A"] = [A[i + 1][None] for i in range(L - 1)]
     wit.t["In"] = [A[i][None] for i in range(L)]
     ch = ProverChannel(key, Transcript(b"zkdl-inference"), derived=True)

@@ -416,20 +416,17 @@ def test_end_weights_off_in_one_entry(run, layer, row, match):
     _assert_rejected(run, trs, match)
 
 
-def test_non_binary_relu_sign_is_caught_by_the_zero_check(run, monkeypatch):
-    """A sign S = 2 (or -1) at one hidden entry, with P and A chosen so that the circuit's zkReLU
-    relations hold there -- Z' = 2A - S - P and A = S (P + 1), P in range -- and everything after
-    it computed from that A (the next layer, G_Z = S * G_A in the backward pass, the update):
-    every relation of the window holds but S (S - 1) = 0, so only the zero-check of the zkReLU
-    sumcheck can reject it (and does)."""
-    j = a = b = None
-    for j, t in enumerate(run.traces):                  # an entry with Z' = 2 (mod 3), Z' != 0
-        hits = [tuple(h) for h in np.argwhere((t.Zp[0] % 3 == 2) & (t.Zp[0] != 0))]
-        if hits:
-            a, b = hits[0]
-            break
-    assert a is not None, "no hidden entry with Z' = 2 (mod 3) in the fixture's traces"
-    z = int(run.traces[j].Zp[0][a, b])
+def _non_binary_sign(monkeypatch, Zp):
+    """Patch the semantics' forward pass and the prover's P so that at the first hidden entry of
+    Zp (layer 1) with Z' = 2 (mod 3), Z' != 0, the sign is S = 2 (or -1) with P and A chosen so that
+    the circuit's zkReLU relations hold there -- Z' = 2A - S - P and A = S (P + 1), P in range --
+    and everything after it is computed from that A (the next layer, G_Z = S * G_A in the backward
+    pass, the update).  Installs the P patch; returns (a, b, s, a_val, forward), forward the
+    patched fixedpoint._forward for the caller to install around the cheating step."""
+    hits = [tuple(h) for h in np.argwhere((Zp % 3 == 2) & (Zp != 0))]
+    assert hits, "no hidden entry with Z' = 2 (mod 3)"
+    a, b = hits[0]
+    z = int(Zp[a, b])
     s = 2 if z > 0 else -1                 # Z' = (2s - 1) P + s: P = (z - s) / (2s - 1) >= 0
     p = (z - s) // (2 * s - 1)
     assert (2 * s - 1) * p + s == z and 0 <= p < 1 << (CFG.Q - 1)
@@ -438,10 +435,10 @@ def test_non_binary_relu_sign_is_caught_by_the_zero_check(run, monkeypatch):
 
     def forward(config, W, X, where, shift=None):        # fixedpoint._forward with the cheat
         L = config.num_layers
-        Zp, E, S, A = [], [], [], [X]
+        Zs, E, S, A = [], [], [], [X]
         for i in range(L):
-            q, e = fp._matmul_rescale(fp._with_one(A[i], config.one), W[i], shift)
-            Zp.append(q)
+            q, e = fp._matmul_rescale(fp._with_one(A[i], config.one), W[i], shift or config.R)
+            Zs.append(q)
             E.append(e)
             if i < L - 1:
                 sg, act = (q > 0).astype(np.int64), np.maximum(q, 0)
@@ -449,24 +446,57 @@ def test_non_binary_relu_sign_is_caught_by_the_zero_check(run, monkeypatch):
                     sg[a, b], act[a, b] = s, a_val
                 S.append(sg)
                 A.append(act)
-        return Zp, E, S, A
+        return Zs, E, S, A
 
-    trs = [copy.deepcopy(t) for t in run.traces]
+    orig = pv._relu_remainder
+
+    def remainder(S, Zs):                                # P from the cheat (the only S of value s)
+        out = orig(S, Zs)
+        out[S == s] = p
+        return out
+
+    monkeypatch.setattr(pv, "_relu_remainder", remainder)
+    return a, b, s, a_val, forward
+
+
+_NON_BINARY = r"^ReLU \(A = S \* \(P \+ 1\), S binary\)"
+
+
+@pytest.mark.parametrize("path", ["window", "resumed one-step window", "inference"])
+def test_non_binary_relu_sign_is_caught_by_the_zero_check(run, monkeypatch, path):
+    """A sign S = 2 (or -1) at one hidden entry with P and A chosen so that every relation of the
+    proof holds but S (S - 1) = 0 (_non_binary_sign): only the zero-check of the zkReLU sumcheck
+    can reject it, and does -- in a training window from t0 = 0, in a one-step window resumed at
+    t0 = 3 from the committed model, and in an inference proof.  (With the zero-check's gamma set
+    to 0 in the circuit the same proofs verify.)"""
+    if path == "inference":
+        X = run.X[:4]
+        Zp, _, _, _ = fp._forward(CFG, run.W0, X, "test")
+        with monkeypatch.context() as mp:
+            a, b, s, a_val, forward = _non_binary_sign(mp, Zp[0])
+            mp.setattr(fp, "_forward", forward)
+            proof = pv.prove_inference(CFG, run.W0, run.model, run.model_sec, X, unsafe_skip_checks=True)
+        with pytest.raises(VerificationError, match=_NON_BINARY + ": "):
+            tr.verify_inference(proof.to_bytes(), run.model)
+        return
+    if path == "window":
+        old = run.traces
+        j = next(k for k, t in enumerate(old) if ((t.Zp[0] % 3 == 2) & (t.Zp[0] != 0)).any())
+    else:
+        old = Trainer(CFG, run.W0, run.X, run.Y, start_step=3).run(1)
+        j = 0
+    trs = [copy.deepcopy(t) for t in old]
     with monkeypatch.context() as mp:
-        mp.setattr(fp, "_forward", forward)
-        old = trs[j]
-        trs[j] = train_step(run.cfg, old.W_before, old.X, old.Y, old.step, old.batch)
-    assert trs[j].S[0][a, b] == s and trs[j].A[1][a, b] == a_val and trs[j].Zp[0][a, b] == z
-    _continue(run, trs, j)
-    orig = pv._witness
-
-    def witness(traces):                                 # P from the cheat, not S (Z' - 1) + ...
-        w = orig(traces)
-        w.t["P"][0][j, a, b] = p
-        return w
-
-    monkeypatch.setattr(pv, "_witness", witness)
-    _assert_rejected(run, trs, r"^ReLU \(A = S \* \(P \+ 1\), S binary\) and G_Z = S \* G_A")
+        a, b, s, a_val, forward = _non_binary_sign(mp, trs[j].Zp[0])
+        t = trs[j]
+        with monkeypatch.context() as mf:
+            mf.setattr(fp, "_forward", forward)
+            trs[j] = train_step(run.cfg, t.W_before, t.X, t.Y, t.step, t.batch)
+        assert trs[j].S[0][a, b] == s and trs[j].A[1][a, b] == a_val and trs[j].Zp[0][a, b] == t.Zp[0][a, b]
+        _continue(run, trs, j)
+        proof, _, _ = run.prove(trs, unsafe=True)
+    with pytest.raises(VerificationError, match=_NON_BINARY + r" and G_Z = S \* G_A"):
+        run.verify(proof)
 
 
 def test_remainder_out_of_range_is_caught_by_the_range_check_alone(run, monkeypatch):
