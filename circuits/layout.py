@@ -31,6 +31,21 @@ def _bits(n: int) -> int:
 
 
 # ============================================================================ layouts
+#: Hyrax split of a weight matrix (model commitments, a window's start and end master weights):
+#: at most 2^WEIGHT_MAX_ROW_VARS rows (their commitments travel in every window statement: 12 kB
+#: per layer at most) and at least 2^WEIGHT_MIN_COL_VARS columns (or the whole matrix), otherwise
+#: as square as possible.  An opening costs the prover one group exponentiation per column (the
+#: inner-product argument folds its generators), the verifier one MSM over the rows and one over
+#: the columns: square is cheapest for both, and 784 x 128 weights open over 2^9 columns where the
+#: activations' split (default_col_vars, two variables past half) would take 2^11.
+WEIGHT_MAX_ROW_VARS = 8
+WEIGHT_MIN_COL_VARS = 8
+
+
+def weight_col_vars(num_vars: int) -> int:
+    return min(num_vars, max((num_vars + 1) // 2, num_vars - WEIGHT_MAX_ROW_VARS, WEIGHT_MIN_COL_VARS))
+
+
 @dataclass(frozen=True)
 class WindowLayout:
     """Padded shapes of every stacked tensor of a window of T steps."""
@@ -87,9 +102,9 @@ class WindowLayout:
         return Layout((self.T, self.config.batch_size, d), _bits(d))
 
     def weight(self, i: int) -> Layout:
-        """W_{i+1} without its bias row: (d_i, d_{i+1})."""
+        """W_{i+1} without its bias row: (d_i, d_{i+1}), committed nearly square (weight_col_vars)."""
         d_in, d_out = self.config.widths[i], self.config.widths[i + 1]
-        return Layout((d_in, d_out), default_col_vars(_bits(d_in) + _bits(d_out)))
+        return Layout((d_in, d_out), weight_col_vars(_bits(d_in) + _bits(d_out)))
 
     def weight_stack(self, i: int) -> Layout:
         w = self.weight(i)

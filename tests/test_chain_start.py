@@ -460,10 +460,9 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     old[4:6] = (1).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="format version 1, made by an older zkdl"):
         tr.WindowProof.from_bytes(bytes(old))
-    # version 3 proved each layer on its own (the statement, model and dataset formats did not
-    # change): such a proof is refused with what changed
-    assert proof.to_bytes()[4:6] == (8).to_bytes(2, "little")
-    assert good[4:6] == (3).to_bytes(2, "little")
+    # version 3 proved each layer on its own: such a proof is refused with what changed
+    assert proof.to_bytes()[4:6] == (9).to_bytes(2, "little")
+    assert good[4:6] == (4).to_bytes(2, "little")
     old[4:6] = (3).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 3, made by an older zkdl: it proves each layer on its own"):
         tr.WindowProof.from_bytes(bytes(old))
@@ -483,6 +482,41 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     old[4:6] = (7).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 7, made by an earlier zkdl: it proves ReLU and G_Z"):
         tr.WindowProof.from_bytes(bytes(old))
+    # version 8 committed weight matrices in rows of 2^10 columns or more (the same bytes here: this
+    # model's weights are one row either way, but a reader cannot know that from the header)
+    old[4:6] = (8).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="version 8, made by an earlier zkdl: its weight commitments have the earlier layout"):
+        tr.WindowProof.from_bytes(bytes(old))
+
+
+def test_files_with_the_earlier_weight_layout_are_refused(dataset):
+    """Statements, model files, link proofs, inference statements and inference proofs of the
+    version before weights were committed nearly square are refused by their headers, with the
+    reason; datasets (no weights) keep their version."""
+    X, Y, data, dsec = dataset
+    W = _weights()
+    model, msec = pv.commit_model(CFG, W)
+    proof, _, _ = pv.prove_window(Trainer(CFG, W, X, Y).run(1), model, msec, data, dsec)
+    cfg = tr.inference_config(CFG.widths, 2)
+    iproof = pv.prove_inference(cfg, W, model, msec, X[:2])
+    files = [(proof.statement.to_bytes(), 4, 3, tr.Statement.from_bytes),
+             (rf.model_file_bytes(CFG, model), 4, 3, rf.read_model_file),
+             (iproof.statement.to_bytes(), 4, 3, tr.InferenceStatement.from_bytes),
+             (iproof.to_bytes(), 8, 7, tr.InferenceProof.from_bytes)]
+    # a link proof: the published model of a run (rounded from its last master weights)
+    traces = Trainer(CFG, W, X, Y).run(1)
+    _, after, asec = pv.prove_window(traces, model, msec, data, dsec)
+    final, _, link = pv.prove_final_model(CFG, traces[-1].W_after, after, asec)
+    files.append((link, 4, 3, lambda b: tr.verify_final_model(CFG, after, final, b)))  # VerificationError
+    for good, now, before, read in files:
+        assert good[4:6] == now.to_bytes(2, "little")
+        read(good)
+        old = bytearray(good)
+        old[4:6] = before.to_bytes(2, "little")
+        with pytest.raises((ProofFormatError, VerificationError), match=f"version {before}, made by an earlier zkdl: its weight "
+                                                   "commitments have the earlier layout"):
+            read(bytes(old))
+    assert data.to_bytes()[4:6] == (3).to_bytes(2, "little")
 
 
 def _statement_bytes():

@@ -265,7 +265,7 @@ def test_unusable_run_dirs(run_copy, tmp_path, damage):
 @pytest.mark.parametrize("damage", ["empty", "text", "version", "kind", "truncated", "trailing", "header-only"])
 def test_unusable_proof_files(proven, tmp_path, damage):
     data = (proven / rf.window_file(0)).read_bytes()
-    bad = {"empty": b"", "text": b"hello, not a proof\n", "version": data[:4] + b"\x09\x00" + data[6:],
+    bad = {"empty": b"", "text": b"hello, not a proof\n", "version": data[:4] + b"\x63\x00" + data[6:],
            "kind": data[:6] + b"\x77\x77" + data[8:], "truncated": data[: len(data) // 3],
            "trailing": data + b"\x00", "header-only": data[:16]}[damage]
     p = tmp_path / "x.proof"

@@ -155,14 +155,27 @@ class Reader:
             raise ProofFormatError(f"{len(self._buf) - self._pos} trailing bytes after the proof")
 
 
-#: kinds whose format moved past FORMAT_VERSION: window proofs (0x0101) and inference proofs
-#: (0x0114) of version 7 stack the layers into one instance per relation (FAC4DNN), reduce
-#: the claims of their openings per point, leave the openings' combined row commitments out of
-#: the transcript and absorb each zk sumcheck's claim instead of its final equality's two sides;
-#: window proofs of version 8 also prove ReLU and G_Z = S * G_A by one sumcheck (version 7: two);
-#: version 6 absorbed the final equalities' sides, version 5 also the combined row commitments,
-#: version 4 reduced the claims per tensor, version 3 proved each layer on its own
-KIND_VERSIONS = {0x0101: 8, 0x0114: 7}
+#: kinds whose format moved past FORMAT_VERSION.  Window proofs (0x0101) and inference proofs
+#: (0x0114) of version 7 stack the layers into one instance per relation (FAC4DNN), reduce the
+#: claims of their openings per point, leave the openings' combined row commitments out of the
+#: transcript and absorb each zk sumcheck's claim instead of its final equality's two sides;
+#: window proofs of version 8 also prove ReLU and G_Z = S * G_A by one sumcheck (version 7: two).
+#: Window proofs of version 9, inference proofs of version 8, and version 4 of statements (0x0102),
+#: inference statements (0x0104), link proofs (0x0107) and model files (0x0201) commit weight
+#: matrices nearly square (circuits/layout.py, weight_col_vars); datasets (0x0103) keep version 3.
+KIND_VERSIONS = {0x0101: 9, 0x0114: 8, 0x0102: 4, 0x0104: 4, 0x0107: 4, 0x0201: 4}
+
+_WEIGHT_LAYOUT = ("its weight commitments have the earlier layout (rows of 2^10 columns or more; "
+                  "weights are now committed nearly square, at most 2^8 rows)")
+_PROOF_HISTORY = {3: "it proves each layer on its own (this zkdl proves every relation over all layers at "
+                     "once, FAC4DNN)",
+                  4: "it reduces the claims of its openings per tensor",
+                  5: "its openings absorb their combined row commitments in the transcript",
+                  6: "its zk sumchecks absorb both sides of their final equality in the transcript"}
+#: per kind, why a file of an earlier version (at least FORMAT_VERSION) is refused
+EARLIER = {0x0101: {**_PROOF_HISTORY, 7: "it proves ReLU and G_Z = S * G_A by two sumchecks", 8: _WEIGHT_LAYOUT},
+           0x0114: {**_PROOF_HISTORY, 7: _WEIGHT_LAYOUT},
+           **{k: {3: _WEIGHT_LAYOUT} for k in (0x0102, 0x0104, 0x0107, 0x0201)}}
 
 
 def wrap(kind: int, body: bytes) -> bytes:
@@ -189,17 +202,11 @@ def unwrap(data: bytes, kind: int) -> bytes:
         raise ProofFormatError("not a zkdl proof: bad magic")
     version, got_kind, length = struct.unpack_from("<HHQ", data, 4)
     want = KIND_VERSIONS.get(kind, FORMAT_VERSION)
-    if got_kind == kind and version == FORMAT_VERSION and want > FORMAT_VERSION:
-        raise ProofFormatError(f"proof of format version {version}, made by an older zkdl: it proves each layer "
-                               f"on its own; this zkdl reads version {want} (every relation over all layers at once, "
-                               "FAC4DNN); prove it again with this zkdl")
-    earlier = {4: "it reduces the claims of its openings per tensor",
-               5: "its openings absorb their combined row commitments in the transcript",
-               6: "its zk sumchecks absorb both sides of their final equality in the transcript",
-               7: "it proves ReLU and G_Z = S * G_A by two sumchecks"}
-    if got_kind == kind and version in earlier and FORMAT_VERSION < version < want:
-        raise ProofFormatError(f"proof of format version {version}, made by an earlier zkdl: {earlier[version]}; "
-                               f"this zkdl reads version {want}; prove it again with this zkdl")
+    reason = EARLIER.get(kind, {}).get(version) if got_kind == kind and version < want else None
+    if reason is not None:
+        older = "an older" if version == FORMAT_VERSION and kind in (0x0101, 0x0114) else "an earlier"
+        raise ProofFormatError(f"file of format version {version}, made by {older} zkdl: {reason}; this zkdl reads "
+                               f"version {want}; re-create it (commit the model / prove it again) with this zkdl")
     if version != want:
         if version < FORMAT_VERSION:
             raise ProofFormatError(f"file of format version {version}, made by an older zkdl: this zkdl reads only "
