@@ -408,14 +408,16 @@ class Claims:
     #: (2^26: 2 GiB); larger groups are split (one more sumcheck and opening each)
     OPEN_MAX_ENTRIES = 1 << 26
 
-    def open_all(self, ch: Channel, by_point: bool = False, bounded: bool = False) -> None:
+    def open_all(self, ch: Channel, by_point: bool = False, bounded: bool = False, linear_max_cols: int = 0) -> None:
         """Open every claimed tensor: tensors with the same column split are grouped (largest first;
         a tensor joins a group whose largest member has at most MERGE_VARS more variables) and each
         group is reduced and opened once.  ``by_point`` selects the pairing of the reduction
         (_open_group): one weight table per claimed point (window and inference proofs, formats 5 and later)
         or one per tensor (the one-time range proofs of models and datasets).  ``bounded`` splits
         a group whose tables (two per tensor, of the largest member's size) would exceed
-        OPEN_MAX_ENTRIES (window and inference proofs, formats 5 and later)."""
+        OPEN_MAX_ENTRIES (window and inference proofs, formats 5 and later).  A group of at most
+        ``linear_max_cols`` columns is opened with the linear dot-product proof (inference proofs,
+        format 8: LINEAR_OPEN_MAX_COLS), larger ones with the logarithmic one."""
         names = [n for n, cl in self.claims.items() if cl]
         by_c: dict[int, list[str]] = {}
         for n in names:
@@ -432,9 +434,9 @@ class Claims:
                 else:
                     groups.append([n])
             for g in groups:
-                self._open_group(ch, g, by_point)
+                self._open_group(ch, g, by_point, linear=(1 << c) <= linear_max_cols)
 
-    def _open_group(self, ch: Channel, names: list[str], by_point: bool) -> None:
+    def _open_group(self, ch: Channel, names: list[str], by_point: bool, linear: bool = False) -> None:
         """Reduce every claim on the group's tensors (zero-extended to the largest: the extra
         leading variables are 0) to one point s by one zk sumcheck, then open one random
         combination of the tensors at s.
@@ -532,11 +534,17 @@ class Claims:
         for g, (_, vals) in zip(gamma, pairs):
             for j, a in vals.items():
                 delta[j] = (delta[j] + g * a) % P
-        _open_combined(ch, [self.tensors[nm] for nm in names], delta, s, claim, k, derived=by_point)
+        _open_combined(ch, [self.tensors[nm] for nm in names], delta, s, claim, k, derived=by_point, linear=linear)
+
+
+#: inference proofs (format 8) open a group of at most this many columns with the linear
+#: dot-product proof (sigma.LinearDotProductProof: 2^c + 2 scalars, 16 kB at 2^9 columns; one MSM
+#: for the prover where the logarithmic proof folds its 2^c generators, ~5x the time at 2^9)
+LINEAR_OPEN_MAX_COLS = 1 << 9
 
 
 def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: list[int],
-                   claim: Claimed, k: int, derived: bool = False) -> None:
+                   claim: Claimed, k: int, derived: bool = False, linear: bool = False) -> None:
     """Hyrax opening of sum_j gamma_j T_j (each zero-extended to k variables) at point against
     sum_j gamma_j Com(T_j) (the missing rows of a smaller tensor are the identity).
 
@@ -544,7 +552,8 @@ def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: 
     sum_j gamma_j sum_i eq_row_i Com(T_j)_i is a public function of the transcript (every row was
     absorbed, point and gamma were drawn), so it is neither absorbed again nor computed: the
     verifier hands its terms to the dot-product check, whose MSM joins the proof's batch.  The
-    one-time range proofs (format 3) absorb it as before."""
+    one-time range proofs (format 3) absorb it as before.  ``linear``: the dot-product proof is
+    sigma.LinearDotProductProof (same statement and transcript position), not DotProductProof."""
     from zkdl.curve import PointVec, msm
 
     c = tensors[0].layout.col_vars
@@ -573,10 +582,13 @@ def _open_combined(ch: Channel, tensors: list[Tensor], gamma: list[int], point: 
         w = vals
         for x in point[:rv]:
             w = w.fold(x)
+        prove = sigma.prove_linear_dot_product if linear else sigma.prove_dot_product
         with ch.phase("open"):
-            proof = sigma.prove_dot_product(ch.key, ch.t, c_comb, claim.com, eq_col, w, eq_row.dot(blinds),
-                                            claim.blind)
+            proof = prove(ch.key, ch.t, c_comb, claim.com, eq_col, w, eq_row.dot(blinds), claim.blind)
         proof.write(ch.w)
+    elif linear:
+        proof = sigma.LinearDotProductProof.read(ch.r, 1 << c)
+        sigma.verify_linear_dot_product(ch.key, ch.t, c_comb, claim.com, eq_col, proof)
     else:
         proof = sigma.DotProductProof.read(ch.r, c)
         sigma.verify_dot_product(ch.key, ch.t, c_comb, claim.com, eq_col, proof)

@@ -29,7 +29,7 @@ from . import history
 from .history import StackShape
 from .rangecheck import _lookup, _range_of
 from .statement import InferenceStatement, Statement, _public_mle
-from .tensors import Claims, Layout, RangeSpec, RangeTensor, StackedLayout, Tensor, eq_ext, eq_ext_table, layer_eval
+from .tensors import LINEAR_OPEN_MAX_COLS, Claims, Layout, RangeSpec, RangeTensor, StackedLayout, Tensor, eq_ext, eq_ext_table, layer_eval
 
 P = R_MODULUS
 
@@ -283,7 +283,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
 
     # ---------------------------------------------------------------- 5. openings
     with ch.check("openings"):
-        cl.open_all(ch, by_point=True, bounded=True)
+        cl.open_all(ch, by_point=True, bounded=True, linear_max_cols=LINEAR_OPEN_MAX_COLS if infer else 0)
 
 
 @dataclass

@@ -865,3 +865,40 @@ def test_false_limb_claim_is_caught_by_the_openings(run, monkeypatch, nth):
     assert state["sent"] > 0
     with pytest.raises(VerificationError, match=r"^openings"):
         tr.verify_inference(proof.to_bytes(), model)
+
+
+def test_inference_opening_of_another_vector_is_caught_by_the_linear_proof(monkeypatch):
+    """Inference proofs (format 8) open groups of at most LINEAR_OPEN_MAX_COLS columns with the
+    linear dot-product proof.  Cheating prover: in one opening it proves the inner product for a
+    vector other than the committed one with the same inner product (x + t (a_1 e_0 - a_0 e_1)),
+    so the value check passes and only the binding to C_vec can tell: rejected there.  Honest
+    inference proofs use the linear proof for every opening of this model and no logarithmic one."""
+    from zkdl import sigma
+
+    cfg = tr.inference_config((5, 4, 3), 2)
+    W = init_weights_from_float(init_mlp(cfg.widths, 0), cfg.R)
+    X = np.random.default_rng(1).integers(0, 1 << cfg.R, size=(2, 5), dtype=np.int64)
+    model, msec = pv.commit_model(cfg, W)
+    used = {"linear": 0, "log": 0}
+    lin, log = sigma.prove_linear_dot_product, sigma.prove_dot_product
+    monkeypatch.setattr(sigma, "prove_dot_product", lambda *a: used.__setitem__("log", used["log"] + 1) or log(*a))
+    state = {"n": 0, "cheat": None}
+
+    def prove_linear(key, t, C_vec, C_y, a, x, rho, rho_y):
+        used["linear"] += 1
+        state["n"] += 1
+        if state["n"] == state["cheat"] and len(a) >= 2:
+            e = [0] * len(a)
+            e[0], e[1] = a[1], -a[0]
+            x = x + FrVec.from_ints(e) * 7
+            assert x.dot(a) == (x - FrVec.from_ints(e) * 7).dot(a)
+        return lin(key, t, C_vec, C_y, a, x, rho, rho_y)
+
+    monkeypatch.setattr(sigma, "prove_linear_dot_product", prove_linear)
+    tr.verify_inference(pv.prove_inference(cfg, W, model, msec, X).to_bytes(), model)
+    assert used["linear"] > 1 and used["log"] == 0
+    for cheat in (1, used["linear"]):
+        state.update(n=0, cheat=cheat)
+        proof = pv.prove_inference(cfg, W, model, msec, X)
+        with pytest.raises(VerificationError, match=r"^openings: linear dot-product: c\*C_vec \+ delta"):
+            tr.verify_inference(proof.to_bytes(), model)

@@ -162,7 +162,8 @@ class Reader:
 #: window proofs of version 8 also prove ReLU and G_Z = S * G_A by one sumcheck (version 7: two).
 #: Window proofs of version 9, inference proofs of version 8, and version 4 of statements (0x0102),
 #: inference statements (0x0104), link proofs (0x0107) and model files (0x0201) commit weight
-#: matrices nearly square (circuits/layout.py, weight_col_vars); datasets (0x0103) keep version 3.
+#: matrices nearly square (circuits/layout.py, weight_col_vars); inference proofs of version 8 also
+#: open groups of at most 2^9 columns with the linear dot-product proof; datasets (0x0103) keep 3.
 KIND_VERSIONS = {0x0101: 9, 0x0114: 8, 0x0102: 4, 0x0104: 4, 0x0107: 4, 0x0201: 4}
 
 _WEIGHT_LAYOUT = ("its weight commitments have the earlier layout (rows of 2^10 columns or more; "
@@ -174,7 +175,7 @@ _PROOF_HISTORY = {3: "it proves each layer on its own (this zkdl proves every re
                   6: "its zk sumchecks absorb both sides of their final equality in the transcript"}
 #: per kind, why a file of an earlier version (at least FORMAT_VERSION) is refused
 EARLIER = {0x0101: {**_PROOF_HISTORY, 7: "it proves ReLU and G_Z = S * G_A by two sumchecks", 8: _WEIGHT_LAYOUT},
-           0x0114: {**_PROOF_HISTORY, 7: _WEIGHT_LAYOUT},
+           0x0114: {**_PROOF_HISTORY, 7: _WEIGHT_LAYOUT + "; it opens every group by the logarithmic dot-product proof"},
            **{k: {3: _WEIGHT_LAYOUT} for k in (0x0102, 0x0104, 0x0107, 0x0201)}}
 
 

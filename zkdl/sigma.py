@@ -12,6 +12,9 @@ a pure ``_check_*`` taking the challenges explicitly, and an HVZK ``simulate_*``
 * :class:`ProductProof` -- Cx, Cy, Cz commit to x, y, z with z = x*y.
 * :class:`DotProductProof` -- C_vec = Com(x; rho) over G[:n] and C_y = Com(y; rho_y) with
   y = <x, a> for a public vector a; logarithmic (Bulletproofs-style folding with blinded L/R).
+* :class:`LinearDotProductProof` -- the same statement with a linear-size proof (Hyrax's proof of
+  a dot product, Appendix A): n + 2 scalars and 2 points, one MSM of n points for the prover where
+  the logarithmic one pays n scalar multiplications to fold its generators.
 
 Transcript discipline: every protocol starts with ``t.domain(b"zkdl/<name>")``, absorbs the key
 label and its public statement, then absorbs every prover message before drawing the challenge
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 
 from .codec import ProofFormatError, Reader, Writer
 from .curve import G1, PointVec, _pending_subgroup, deferred_subgroup_checks, msm, msm_pair
-from .errors import EncodingError, ShapeError, VerificationError
+from .errors import EncodingError, FieldRangeError, ShapeError, VerificationError
 from .field import R_MODULUS, FrVec
 from .pedersen import PedersenKey, random_scalar
 from .transcript import Transcript
@@ -49,6 +52,8 @@ __all__ = [
     "EqualityProof", "prove_equality", "verify_equality", "simulate_equality",
     "ProductProof", "prove_product", "verify_product", "simulate_product",
     "DotProductProof", "prove_dot_product", "verify_dot_product", "simulate_dot_product",
+    "LinearDotProductProof", "prove_linear_dot_product", "verify_linear_dot_product",
+    "simulate_linear_dot_product",
     "challenge_nonzero", "dot_product_fold_weights", "MAX_DOT_ROUNDS",
 ]
 
@@ -692,3 +697,141 @@ def simulate_dot_product(key: PedersenKey, C_vec: G1, C_y: G1, a: FrVec,
     scalars = FrVec.concat([_smul(s, z1), FrVec.from_ints([z1 * a_final % R * c0, z2, -c, -c * c0]),
                             _smul(u2, R - c), _smul(ui2, R - c)])
     return DotProductProof(L, Rv, msm(points, scalars), z1, z2)
+
+
+# ============================================================================ linear dot product
+@dataclass(frozen=True)
+class LinearDotProductProof:
+    """Linear-size proof that C_y commits to <x, a> where C_vec commits to x (length n):
+
+        prover: delta = Com(d; r_delta) over G[:n], beta = Com(<a, d>; r_beta), d uniform
+        verifier: challenge c
+        prover: z = c x + d, z_delta = c rho + r_delta, z_beta = c rho_y + r_beta
+        check: c C_vec + delta == sum_i z_i G_i + z_delta h  and  c C_y + beta == <z, a> g + z_beta h
+
+    Special sound (two accepting transcripts with c != c' give x = (z - z') / (c - c') and the
+    openings), honest-verifier zero knowledge (z, z_delta, z_beta are uniform given c; the
+    simulator solves delta and beta).  Size: 2 points + n + 2 scalars (+ one u32 count)."""
+    delta: G1
+    beta: G1
+    z: FrVec
+    z_delta: int
+    z_beta: int
+
+    def write(self, w: Writer) -> None:
+        w.point(self.delta).point(self.beta).scalars(self.z).scalar(self.z_delta).scalar(self.z_beta)
+
+    @classmethod
+    def read(cls, r: Reader, n: int) -> "LinearDotProductProof":
+        """n = len(a), known from the statement."""
+        if not 1 <= n <= 1 << MAX_DOT_ROUNDS:
+            raise ShapeError(f"linear dot-product: length {n} is out of range")
+        delta, beta = r.point("ldot.delta"), r.point("ldot.beta")
+        m = r.u32("ldot.z length", n)
+        if m != n:
+            raise ProofFormatError(f"ldot.z: {m} scalars, expected {n}")
+        try:
+            z = FrVec.from_bytes(r._take(32 * n, "ldot.z"), n)
+        except (EncodingError, FieldRangeError, ShapeError) as e:       # non-canonical (>= r)
+            raise ProofFormatError(f"ldot.z: {e}") from None
+        return cls(delta, beta, z, r.scalar("ldot.z_delta"), r.scalar("ldot.z_beta"))
+
+
+def _ldot_statement(t: Transcript, key: PedersenKey, C_vec, C_y: G1, a: FrVec) -> None:
+    t.domain(b"zkdl/linear-dot-product")
+    _absorb_key(t, key)
+    t.append_u64(b"n", len(a))
+    if isinstance(C_vec, G1):
+        t.append_point(b"C_vec", C_vec)
+    else:
+        t.append_bytes(b"C_vec", DERIVED_VEC)
+    t.append_point(b"C_y", C_y)
+    t.append_scalars(b"a", a)
+
+
+def _ldot_length(key: PedersenKey, a, exc) -> int:
+    if not isinstance(a, FrVec):
+        raise exc("linear dot-product: the public vector must be an FrVec")
+    if not 1 <= len(a) <= key.n:
+        raise exc(f"linear dot-product: length {len(a)} is not in [1, {key.n}] (the key size)")
+    return len(a)
+
+
+def prove_linear_dot_product(key: PedersenKey, t: Transcript, C_vec, C_y: G1, a: FrVec,
+                             x: FrVec, rho: int, rho_y: int) -> LinearDotProductProof:
+    """C_vec = Com(x; rho) over key.G[:n], C_y = Com(<x, a>; rho_y).  C_vec None: a commitment
+    the transcript already fixes (as for prove_dot_product)."""
+    n = _ldot_length(key, a, ShapeError)
+    if not isinstance(x, FrVec) or len(x) != n:
+        raise ShapeError("linear dot-product: x must be an FrVec of the same length as a")
+    _ldot_statement(t, key, C_vec, C_y, a)
+    R = R_MODULUS
+    d = FrVec.random(n)
+    r_delta, r_beta = random_scalar(), random_scalar()
+    # Com(d; r_delta) in two halves, one MSM per thread (under 4096 points an MSM runs on one)
+    m = n // 2
+    lo, hi = msm_pair(PointVec.concat([key.G[:m], PointVec.from_points([key.h])]), FrVec.concat([d[:m], FrVec.from_ints([r_delta])]),
+                      key.G[m:n], d[m:])
+    delta = lo + hi
+    beta = key.commit_scalar(a.dot(d), r_beta)
+    t.append_point(b"delta", delta)
+    t.append_point(b"beta", beta)
+    c = challenge_nonzero(t, b"c")
+    z = _smul(x, c) + d
+    proof = LinearDotProductProof(delta, beta, z, (c * rho + r_delta) % R, (c * rho_y + r_beta) % R)
+    t.append_scalars(b"z", z)
+    return proof
+
+
+def _ldot_form(proof, n: int) -> None:
+    _require(isinstance(proof, LinearDotProductProof), "linear dot-product", "not a LinearDotProductProof")
+    _require(isinstance(proof.z, FrVec) and len(proof.z) == n, "linear dot-product",
+             f"z must be an FrVec of {n} scalars")
+    _check_scalars("linear dot-product", z_delta=proof.z_delta, z_beta=proof.z_beta)
+    _check_points("linear dot-product", delta=proof.delta, beta=proof.beta)
+
+
+def _check_linear_dot_product(key: PedersenKey, C_vec, C_y: G1, a: FrVec, proof: LinearDotProductProof,
+                              c: int) -> None:
+    """The verifier's two checks given the challenge (each an MSM; batched with the proof's
+    others inside sigma.batched_checks)."""
+    n = _ldot_length(key, a, VerificationError)
+    _ldot_form(proof, n)
+    _challenges_ok("linear dot-product", c)
+    _require(c != 0, "linear dot-product", "zero challenge")
+    R = R_MODULUS
+    vp, vw = _as_combination(C_vec, "linear dot-product")
+    points = PointVec.concat([PointVec.from_points([proof.delta, key.h]), vp])
+    scalars = FrVec.concat([FrVec.from_ints([1, R - proof.z_delta]), _smul(vw, c)])
+    _require_zero(points, scalars, "linear dot-product", "c*C_vec + delta != Com(z; z_delta)",
+                  shared=(key.G, _smul(proof.z, R - 1)))
+    _require_zero(PointVec.from_points([C_y, proof.beta, key.g, key.h]),
+                  FrVec.from_ints([c, 1, R - proof.z.dot(a), R - proof.z_beta]),
+                  "linear dot-product", "c*C_y + beta != Com(<z, a>; z_beta)")
+
+
+def verify_linear_dot_product(key: PedersenKey, t: Transcript, C_vec, C_y: G1, a: FrVec,
+                              proof: LinearDotProductProof) -> None:
+    """C_vec: the commitment to x, or the (points, scalars) combination it equals when the
+    transcript already fixes it (as for verify_dot_product)."""
+    n = _ldot_length(key, a, VerificationError)
+    _ldot_form(proof, n)
+    _as_combination(C_vec, "linear dot-product")
+    _ldot_statement(t, key, C_vec, C_y, a)
+    t.append_point(b"delta", proof.delta)
+    t.append_point(b"beta", proof.beta)
+    c = challenge_nonzero(t, b"c")
+    t.append_scalars(b"z", proof.z)
+    _check_linear_dot_product(key, C_vec, C_y, a, proof, c)
+
+
+def simulate_linear_dot_product(key: PedersenKey, C_vec: G1, C_y: G1, a: FrVec, c: int) -> LinearDotProductProof:
+    """HVZK simulator: z, z_delta, z_beta uniform; delta and beta solved from the checks."""
+    n = len(a)
+    R = R_MODULUS
+    z = FrVec.random(n)
+    zd, zb = random_scalar(), random_scalar()
+    delta = msm(PointVec.concat([key.G[:n], PointVec.from_points([key.h, C_vec])]),
+                FrVec.concat([z, FrVec.from_ints([zd, R - c])]))
+    beta = msm(PointVec.from_points([key.g, key.h, C_y]), FrVec.from_ints([z.dot(a), zb, R - c]))
+    return LinearDotProductProof(delta, beta, z, zd, zb)
