@@ -237,8 +237,6 @@ static int zk_cpu_has_adx(void)
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (b & (1u << 8)) && (b & (1u << 19));     /* BMI2 (mulx) and ADX (adcx, adox) */
 }
-typedef struct { uint64_t l[4]; } zk_limbs4;   /* the operands' memory, for the asm constraints */
-typedef struct { uint64_t l[6]; } zk_limbs6;
 static const uint64_t zk_fr_mod_asm[4] = {fr_MOD_LIMBS}, zk_fr_inv_asm = fr_INV;
 static const uint64_t zk_fp_mod_asm[6] = {fp_MOD_LIMBS}, zk_fp_inv_asm = fp_INV;
 /* t_lo += lo(x_j * rdx) on the CF chain, t_hi += hi(x_j * rdx) on the OF chain; x = a or p */
@@ -273,10 +271,9 @@ static inline __attribute__((always_inline)) int zk_fr_mul_asm(uint64_t *r, cons
         ZK_ROW4(2, r10, r11, r12, r8, r9)
         ZK_ROW4(3, r11, r12, r8, r9, r10)
         ZK_STORE(r12, 0) ZK_STORE(r8, 1) ZK_STORE(r9, 2) ZK_STORE(r10, 3)
-        : "=m"(*(zk_limbs4 *)r)
-        : [a] "r"(a), [b] "r"(b), [r] "r"(r), [p] "m"(zk_fr_mod_asm), [inv] "m"(zk_fr_inv_asm),
-          "m"(*(const zk_limbs4 *)a), "m"(*(const zk_limbs4 *)b)
-        : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "cc");
+        :
+        : [a] "r"(a), [b] "r"(b), [r] "r"(r), [p] "m"(zk_fr_mod_asm), [inv] "m"(zk_fr_inv_asm)
+        : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
     return 1;
 }
 static inline __attribute__((always_inline)) int zk_fp_mul_asm(uint64_t *r, const uint64_t *a,
@@ -293,10 +290,9 @@ static inline __attribute__((always_inline)) int zk_fp_mul_asm(uint64_t *r, cons
         ZK_ROW6(5, r13, r14, r8, r9, r10, r11, r12)
         ZK_STORE(r14, 0) ZK_STORE(r8, 1) ZK_STORE(r9, 2)
         ZK_STORE(r10, 3) ZK_STORE(r11, 4) ZK_STORE(r12, 5)
-        : "=m"(*(zk_limbs6 *)r)
-        : [a] "r"(a), [b] "r"(b), [r] "r"(r), [p] "m"(zk_fp_mod_asm), [inv] "m"(zk_fp_inv_asm),
-          "m"(*(const zk_limbs6 *)a), "m"(*(const zk_limbs6 *)b)
-        : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "cc");
+        :
+        : [a] "r"(a), [b] "r"(b), [r] "r"(r), [p] "m"(zk_fp_mod_asm), [inv] "m"(zk_fp_inv_asm)
+        : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "cc", "memory");
     return 1;
 }
 #define fr_MUL_ASM(r, a, b) zk_fr_mul_asm(r, a, b)
