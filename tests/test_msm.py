@@ -447,7 +447,7 @@ def test_msm_rows_two_generators_against_py_ecc(points):
 
 @examples(0.5)
 @given(st.integers(1, 5), st.integers(1, 6), st.sampled_from(INT_KINDS + FR_KINDS), st.sampled_from(LAYOUTS),
-       st.sampled_from([2, 5, 8]), st.integers(0, 2**32 - 1))
+       st.sampled_from([2, 5, 8, 12]), st.integers(0, 2**32 - 1))
 def test_comb_table_rows_match_msm(points, m, rows, kind, layout, c, seed):
     """CombTable (kept tables, no doubling) against the per-row MSM, every scalar kind (edges,
     negatives, zeros) and point layout (repeated, negated, identity points)."""
