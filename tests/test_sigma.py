@@ -523,27 +523,6 @@ def test_simulator_linear_dot_product(n):
     assert t.remaining() == 0
 
 
-@pytest.mark.parametrize("n", [1, 8])
-def test_linear_dot_product_on_a_commitment_the_transcript_fixes(n):
-    """As for the logarithmic proof: C_vec = 3 C1 + 5 C2 given as a combination (inference
-    openings, format 8); a wrong combination or the point itself in its place is rejected."""
-    k = key()
-    x1, x2, a = FrVec.random(n), FrVec.random(n), FrVec.random(n)
-    r1, r2, rho_y = random_scalar(), random_scalar(), random_scalar()
-    C1, C2 = k.commit_vector(x1, r1), k.commit_vector(x2, r2)
-    x, rho = x1 * 3 + x2 * 5, (3 * r1 + 5 * r2) % R_MODULUS
-    C_y = k.commit_scalar(x.dot(a), rho_y)
-    proof = prove_linear_dot_product(k, T(), None, C_y, a, x, rho, rho_y)
-    both = PointVec.from_points([C1, C2])
-    verify_linear_dot_product(k, T(), (both, FrVec.from_ints([3, 5])), C_y, a, proof)
-    with pytest.raises(VerificationError, match="c\\*C_vec \\+ delta"):
-        verify_linear_dot_product(k, T(), (both, FrVec.from_ints([3, 6])), C_y, a, proof)
-    with pytest.raises(VerificationError):
-        verify_linear_dot_product(k, T(), msm(both, FrVec.from_ints([3, 5])), C_y, a, proof)
-    with pytest.raises(VerificationError, match="combination of equal lengths"):
-        verify_linear_dot_product(k, T(), (both, FrVec.from_ints([3])), C_y, a, proof)
-
-
 def test_linear_dot_product_checks_batch_with_others():
     """Its two checks join sigma.batched_checks (the vector check shares the key's generators with
     logarithmic dot-product checks); a false one among honest ones is named."""
@@ -655,11 +634,14 @@ def test_batched_checks_accept_honest_and_reject_one_false_among_many():
             verify("product", bad_stmt, bad)
 
 
+@pytest.mark.parametrize("name", list(DOTS))
 @pytest.mark.parametrize("n", [1, 8])
-def test_dot_product_on_a_commitment_the_transcript_fixes(n):
-    """Format 6 openings: C_vec = 3 C1 + 5 C2 is not absorbed and not computed; the verifier gets
-    the combination.  A wrong combination, the point itself in its place (another transcript) and
-    a malformed combination are rejected."""
+def test_dot_product_on_a_commitment_the_transcript_fixes(name, n):
+    """Format 6 openings (and the linear ones of inference proofs, format 8): C_vec = 3 C1 + 5 C2
+    is not absorbed and not computed; the verifier gets the combination.  A wrong combination, the
+    point itself in its place (another transcript) and a malformed combination are rejected."""
+    prove_dot_product, verify_dot_product = DOTS[name]
+    wrong = {"dot": "final Schnorr check", "linear": "c\\*C_vec \\+ delta"}[name]
     k = key()
     x1, x2, a = FrVec.random(n), FrVec.random(n), FrVec.random(n)
     r1, r2, rho_y = random_scalar(), random_scalar(), random_scalar()
@@ -669,7 +651,7 @@ def test_dot_product_on_a_commitment_the_transcript_fixes(n):
     proof = prove_dot_product(k, T(), None, C_y, a, x, rho, rho_y)
     both = PointVec.from_points([C1, C2])
     verify_dot_product(k, T(), (both, FrVec.from_ints([3, 5])), C_y, a, proof)
-    with pytest.raises(VerificationError, match="final Schnorr check"):
+    with pytest.raises(VerificationError, match=wrong):
         verify_dot_product(k, T(), (both, FrVec.from_ints([3, 6])), C_y, a, proof)
     with pytest.raises(VerificationError):
         verify_dot_product(k, T(), msm(both, FrVec.from_ints([3, 5])), C_y, a, proof)

@@ -514,10 +514,12 @@ def _log2_exact(n: int) -> int | None:
 DERIVED_VEC = b"derived from the transcript"
 
 
-def _dot_statement(t: Transcript, key: PedersenKey, C_vec, C_y: G1, a: FrVec) -> None:
+def _dot_statement(t: Transcript, key: PedersenKey, C_vec, C_y: G1, a: FrVec,
+                   domain: bytes = b"zkdl/dot-product") -> None:
     """C_vec: a point, or None / a (points, scalars) combination when it is fixed by the transcript
-    already (not absorbed again: docs/protocol.md §5, "Derived statements")."""
-    t.domain(b"zkdl/dot-product")
+    already (not absorbed again: docs/protocol.md §5, "Derived statements").  ``domain``: the
+    logarithmic proof's, or the linear one's (b"zkdl/linear-dot-product")."""
+    t.domain(domain)
     _absorb_key(t, key)
     t.append_u64(b"n", len(a))
     if isinstance(C_vec, G1):
@@ -737,18 +739,6 @@ class LinearDotProductProof:
         return cls(delta, beta, z, r.scalar("ldot.z_delta"), r.scalar("ldot.z_beta"))
 
 
-def _ldot_statement(t: Transcript, key: PedersenKey, C_vec, C_y: G1, a: FrVec) -> None:
-    t.domain(b"zkdl/linear-dot-product")
-    _absorb_key(t, key)
-    t.append_u64(b"n", len(a))
-    if isinstance(C_vec, G1):
-        t.append_point(b"C_vec", C_vec)
-    else:
-        t.append_bytes(b"C_vec", DERIVED_VEC)
-    t.append_point(b"C_y", C_y)
-    t.append_scalars(b"a", a)
-
-
 def _ldot_length(key: PedersenKey, a, exc) -> int:
     if not isinstance(a, FrVec):
         raise exc("linear dot-product: the public vector must be an FrVec")
@@ -764,7 +754,7 @@ def prove_linear_dot_product(key: PedersenKey, t: Transcript, C_vec, C_y: G1, a:
     n = _ldot_length(key, a, ShapeError)
     if not isinstance(x, FrVec) or len(x) != n:
         raise ShapeError("linear dot-product: x must be an FrVec of the same length as a")
-    _ldot_statement(t, key, C_vec, C_y, a)
+    _dot_statement(t, key, C_vec, C_y, a, b"zkdl/linear-dot-product")
     R = R_MODULUS
     d = FrVec.random(n)
     r_delta, r_beta = random_scalar(), random_scalar()
@@ -817,7 +807,7 @@ def verify_linear_dot_product(key: PedersenKey, t: Transcript, C_vec, C_y: G1, a
     n = _ldot_length(key, a, VerificationError)
     _ldot_form(proof, n)
     _as_combination(C_vec, "linear dot-product")
-    _ldot_statement(t, key, C_vec, C_y, a)
+    _dot_statement(t, key, C_vec, C_y, a, b"zkdl/linear-dot-product")
     t.append_point(b"delta", proof.delta)
     t.append_point(b"beta", proof.beta)
     c = challenge_nonzero(t, b"c")
