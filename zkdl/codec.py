@@ -129,6 +129,17 @@ class Reader:
             raise ProofFormatError(f"{what}: {n} scalars, expected {exact}")
         return [self.scalar(f"{what}[{i}]") for i in range(n)]
 
+    def scalar_vec(self, what: str, max_len: int, exact: int | None = None) -> FrVec:
+        """Length-prefixed scalars as one FrVec (strict: each canonical, < r)."""
+        n = self.u32(f"{what} length", max_len)
+        if exact is not None and n != exact:
+            raise ProofFormatError(f"{what}: {n} scalars, expected {exact}")
+        raw = self._take(32 * n, what)
+        try:
+            return FrVec.from_bytes(raw, n)
+        except ZkdlError as e:                      # a value >= r
+            raise ProofFormatError(f"{what}: non-canonical scalar ({e})") from None
+
     def point(self, what: str = "point") -> G1:
         raw = self._take(48, what)
         try:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from .codec import ProofFormatError, Reader, Writer
 from .curve import G1, PointVec, _pending_subgroup, deferred_subgroup_checks, msm, msm_pair
-from .errors import EncodingError, FieldRangeError, ShapeError, VerificationError
+from .errors import EncodingError, ShapeError, VerificationError
 from .field import R_MODULUS, FrVec
 from .pedersen import PedersenKey, random_scalar
 from .transcript import Transcript
@@ -729,13 +729,7 @@ class LinearDotProductProof:
         if not 1 <= n <= 1 << MAX_DOT_ROUNDS:
             raise ShapeError(f"linear dot-product: length {n} is out of range")
         delta, beta = r.point("ldot.delta"), r.point("ldot.beta")
-        m = r.u32("ldot.z length", n)
-        if m != n:
-            raise ProofFormatError(f"ldot.z: {m} scalars, expected {n}")
-        try:
-            z = FrVec.from_bytes(r._take(32 * n, "ldot.z"), n)
-        except (EncodingError, FieldRangeError, ShapeError) as e:       # non-canonical (>= r)
-            raise ProofFormatError(f"ldot.z: {e}") from None
+        z = r.scalar_vec("ldot.z", n, exact=n)
         return cls(delta, beta, z, r.scalar("ldot.z_delta"), r.scalar("ldot.z_beta"))
 
 
