@@ -16,7 +16,6 @@ commitments homomorphically instead of sending them.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from zkdl import hyrax, sigma
@@ -31,19 +30,43 @@ from zkdl.transcript import Transcript
 P = R_MODULUS
 
 
-@dataclass(frozen=True)
 class Claimed:
-    """Com(val; blind) -- val and blind are None on the verifier's side."""
+    """Com(val; blind) -- val and blind are None on the verifier's side.
 
-    com: G1
-    val: int | None = None
-    blind: int | None = None
+    On the prover's side a Claimed made by the channel also holds the Pedersen key: sums,
+    multiples and combinations of such values then carry only (val, blind), and their commitment
+    is computed when first asked for, as Com(val; blind) from the key's (g, h) comb table (one
+    comb evaluation where the homomorphic combination costs a scalar multiplication or an MSM per
+    operation; the same point).  A Claimed given without the key (e.g. a test's malformed
+    commitment) combines homomorphically, as on the verifier's side."""
+
+    __slots__ = ("_com", "val", "blind", "key")
+
+    def __init__(self, com: G1 | None, val: int | None = None, blind: int | None = None, key=None):
+        if com is None and (val is None or key is None):
+            raise ZkdlError("Claimed: a commitment, or a value, a blind and the key")
+        self._com = com
+        self.val = val
+        self.blind = blind
+        self.key = key if val is not None else None
+
+    @property
+    def com(self) -> G1:
+        if self._com is None:
+            self._com = self.key.commit_scalar(self.val, self.blind)
+        return self._com
 
     @property
     def known(self) -> bool:
         return self.val is not None
 
+    @property
+    def _lazy(self) -> bool:
+        return self.key is not None
+
     def __add__(self, o: "Claimed") -> "Claimed":
+        if self._lazy and o._lazy:
+            return Claimed(None, (self.val + o.val) % P, (self.blind + o.blind) % P, self.key)
         if self.known and o.known:
             return Claimed(self.com + o.com, (self.val + o.val) % P, (self.blind + o.blind) % P)
         return Claimed(self.com + o.com)
@@ -53,6 +76,8 @@ class Claimed:
 
     def __mul__(self, k: int) -> "Claimed":
         k = int(k) % P
+        if self._lazy:
+            return Claimed(None, self.val * k % P, self.blind * k % P, self.key)
         if self.known:
             return Claimed(self.com * k, self.val * k % P, self.blind * k % P)
         return Claimed(self.com * k)
@@ -67,8 +92,11 @@ class Claimed:
 
 
 def lincomb(items: Sequence[Claimed], coeffs: Sequence[int]) -> Claimed:
-    """sum_i coeffs_i * items_i with one MSM."""
+    """sum_i coeffs_i * items_i with one MSM (prover: from the values, see Claimed)."""
     cs = [int(c) % P for c in coeffs]
+    if items and all(it._lazy for it in items):
+        return Claimed(None, sum(c * it.val for c, it in zip(cs, items)) % P,
+                       sum(c * it.blind for c, it in zip(cs, items)) % P, items[0].key)
     com = msm(PointVec.from_points([it.com for it in items]), FrVec.from_ints(cs)) if items else G1.identity()
     if items and all(it.known for it in items):
         return Claimed(com, sum(c * it.val for c, it in zip(cs, items)) % P,
@@ -94,11 +122,11 @@ class Channel:
         """A public value as a claimed value with blind 0."""
         v = int(v) % P
         if self.prover:         # the comb table of (g, h): no doubling
-            return Claimed(self.key.commit_scalar(v, 0), v, 0)
+            return Claimed(None, v, 0, self.key)
         return Claimed(self.key.g.mul_in_group(v))
 
     def zero(self) -> Claimed:
-        return Claimed(G1.identity(), 0, 0) if self.prover else Claimed(G1.identity())
+        return Claimed(G1.identity(), 0, 0, self.key) if self.prover else Claimed(G1.identity())
 
     @contextmanager
     def phase(self, name: str):

@@ -169,6 +169,15 @@ class Weights:
 
     tables: Callable[[], list[FrVec]]
     claim: Callable[[int, list, Claimed], None]
+    #: the prover's evaluation of layer l at a point of its own variables (default: from
+    #: ``tables``; the window protocol evaluates the layer's commitment opening directly, without
+    #: converting every layer's table)
+    evaluate: Callable[[int, list], int] | None = None
+
+    def at(self, l: int, point: Sequence[int]) -> int:
+        if self.evaluate is not None:
+            return self.evaluate(l, list(point))
+        return self.tables()[l].dot(_eq(point))
 
 
 @dataclass(frozen=True)
@@ -265,7 +274,7 @@ def _weight_claim(ch: Channel, sh: StackShape, W: Weights, r_l: Sequence[int], p
         po, fo = resize(p_o, sh.out_vars(l))
         coefs.append(e[l] * fc % P * fo % P)
         pts.append(pc + po)
-    vals = [ch.send_scalar_com(b"layer-weight-claim", lambda l=l: W.tables()[l].dot(_eq(pts[l])))
+    vals = [ch.send_scalar_com(b"layer-weight-claim", lambda l=l: W.at(l, pts[l]))
             for l in range(sh.L - 1)]
     last = (claim - lincomb(vals, coefs[:-1])).inv_scale(coefs[-1]) if vals else claim.inv_scale(coefs[-1])
     for l, v in enumerate(vals + [last]):
@@ -291,7 +300,7 @@ def forward(ch: Channel, sh: StackShape, A: Operand, G: Operand | None, M0: Weig
     mbs, coefs = [], []
     for l in range(sh.L):
         po, fo = resize(u_o, sh.out_vars(l))
-        mb = ch.send_scalar_com(b"bias-start", lambda l=l, po=po: m0.tables()[l].dot(_eq(po)))
+        mb = ch.send_scalar_com(b"bias-start", lambda l=l, po=po: m0.at(l, po))
         m0.claim(l, po, mb)
         mbs.append(mb)
         coefs.append(omega[l] * fo % P * bias_mask % P)
@@ -395,14 +404,14 @@ def window_end(ch: Channel, sh: StackShape, A: Operand, G: Operand, M0: Weights,
         pc, fc = resize(w_c, sh.in_vars(l))
         po, fo = resize(w_o, sh.out_vars(l))
         pt = pc + po
-        c0 = ch.send_scalar_com(b"start-claim", lambda l=l, pt=pt: M0.tables()[l].dot(_eq(pt)))
-        c1 = ch.send_scalar_com(b"end-claim", lambda l=l, pt=pt: M1.tables()[l].dot(_eq(pt)))
+        c0 = ch.send_scalar_com(b"start-claim", lambda l=l, pt=pt: M0.at(l, pt))
+        c1 = ch.send_scalar_com(b"end-claim", lambda l=l, pt=pt: M1.at(l, pt))
         M0.claim(l, pt, c0)
         M1.claim(l, pt, c1)
         diffs.append(c0 - c1)
         coefs.append(e[l] * fc % P * fo % P)
-        b0 = ch.send_scalar_com(b"bias-start-claim", lambda l=l, po=po: m0.tables()[l].dot(_eq(po)))
-        b1 = ch.send_scalar_com(b"bias-end-claim", lambda l=l, po=po: m1.tables()[l].dot(_eq(po)))
+        b0 = ch.send_scalar_com(b"bias-start-claim", lambda l=l, po=po: m0.at(l, po))
+        b1 = ch.send_scalar_com(b"bias-end-claim", lambda l=l, po=po: m1.at(l, po))
         m0.claim(l, po, b0)
         m1.claim(l, po, b1)
         bdiffs.append(b0 - b1)

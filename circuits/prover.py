@@ -68,7 +68,7 @@ class ProverChannel(Channel):
         c = self.key.commit_scalar(v, rho)
         self.w.point(c)
         self.t.append_point(label, c)
-        return Claimed(c, v, rho)
+        return Claimed(c, v, rho, self.key)
 
     def send_hyrax(self, label: bytes, num_vars: int, col_vars: int, values: Callable[[], object]):
         """Commit to a table (Hyrax rows), send and absorb; returns (commitment, secret)."""
@@ -88,7 +88,7 @@ class ProverChannel(Channel):
                                           release=True, claim_com=claim.com if self.derived else None)
         proof.write(self.w)
         priv = [f for f in range(spec.num_factors) if f not in public]
-        out = {f: Claimed(proof.factor_coms[i], *openings[f]) for i, f in enumerate(priv)}
+        out = {f: Claimed(proof.factor_coms[i], *openings[f], self.key) for i, f in enumerate(priv)}
         return r, out
 
     def equal(self, a: Claimed, b: Claimed) -> None:
@@ -164,13 +164,19 @@ def check_model_opening(config: FixedPointConfig, model: ModelCommitment, secret
                                 ("b", model.b[i], secret.b[i], lay.bias(i))):
             if not (s.num_vars, s.col_vars) == (com.num_vars, com.col_vars) == (l.num_vars, l.col_vars):
                 raise ModelOpeningError(f"model opening: layer {i + 1} {part} does not have the commitment's shape")
-            if s.values != FrVec.from_int64(l.pad(w[:-1] if part == "W" else w[-1])):
+            expect = np.ascontiguousarray(l.pad(w[:-1] if part == "W" else w[-1]), dtype=np.int64)
+            if s.ints is not None:          # integers as committed: compared (and hashed) as integers
+                same, body = np.array_equal(s.ints, expect), b"i64" + s.ints.tobytes()
+            else:
+                same, body = s.values == FrVec.from_int64(expect), s.values.to_bytes()
+            if not same:
                 raise ModelOpeningError(f"model opening: layer {i + 1} {part} does not hold {what} (the weights "
                                         "differ from the committed ones)")
-            tag = hashlib.sha256(com.rows.to_bytes() + s.values.to_bytes() + s.blinds.to_bytes()).digest()
+            tag = hashlib.sha256(com.rows.to_bytes() + body + s.blinds.to_bytes()).digest()
             if tag in _OPENS:                 # re-committed before, in this process: it opens
                 continue
-            if key.commit_rows(s.values, s.blinds) != com.rows:
+            vals = s.ints.reshape(len(s.blinds), -1) if s.ints is not None else s.values
+            if key.commit_rows(vals, s.blinds) != com.rows:
                 raise ModelOpeningError(f"model opening: layer {i + 1} {part} does not open the commitment (an "
                                         "opening of another commitment?)")
             if len(_OPENS) > 4096:

@@ -125,7 +125,7 @@ def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_
             lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_np, FrVec.from_int64(m_np),
                                                                derived=ch.derived)
         lproof.write(ch.w)
-        com_v, com_m = Claimed(key.commit_scalar(vv, vb), vv, vb), Claimed(key.commit_scalar(mv, mb), mv, mb)
+        com_v, com_m = Claimed(None, vv, vb, key), Claimed(None, mv, mb, key)
     else:
         lproof = logup.LogupProof.read(ch.r, kv, lb)
         x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb, derived=ch.derived)

@@ -237,12 +237,13 @@ def _leaf_quad(alpha: int, v: np.ndarray) -> tuple[FrVec, FrVec]:
     return tuple(FrVec.const_minus_int64(alpha, np.ascontiguousarray(half)) for half in (v[0::2], v[1::2]))
 
 
-def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, leaves=None, coms=None):
+def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, leaves=None,
+               derived: bool = False):
     """Layers j = 0..n-1 from root claims (value, blind); returns the leaf point and the leaf
     claims (value, blind) of p and q (p is None after a unit-leaves last layer).  ``leaves``:
-    computes the last layer's quad when the tree did not keep it.  ``coms`` = (Com(p), Com(q)) of
-    the root claims (format 7, derived statements): each layer's claim commitment is absorbed by
-    its sumcheck, as the verifier holds it."""
+    computes the last layer's quad when the tree did not keep it.  ``derived`` (format 7, derived
+    statements): each layer's sumcheck absorbs its claim commitment Com(p) + lambda Com(q), as the
+    verifier holds it (the prover computes it from the claims' openings)."""
     (p_val, p_bl), (q_val, q_bl) = p_claim, q_claim
     u: list[int] = []
     layers = []
@@ -255,7 +256,10 @@ def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, 
         tables = list(quads[j])
         quads[j] = None
         kernel = (lambda eq, tabs, D, skip, lam=lam: frac_evals(eq, tabs, lam, D, skip))
-        claim_com = None if coms is None else coms[0] + coms[1] * lam
+        # the claim's commitment from its opening: one comb evaluation, the same point as
+        # Com(p) + lam Com(q) (which the verifier computes)
+        claim_com = None if not derived else key.commit_scalar((p_val + lam * q_val) % R_MODULUS,
+                                                                (p_bl + lam * q_bl) % R_MODULUS)
         proof_j, r, op = prove_zk(key, spec, tables, (p_bl + lam * q_bl) % R_MODULUS, t, kernel=kernel,
                                   claim_com=claim_com)
         del tables
@@ -269,9 +273,6 @@ def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, 
         q_val = (a * op[iq][0] + mu * op[iq + 1][0]) % R_MODULUS
         q_bl = (a * op[iq][1] + mu * op[iq + 1][1]) % R_MODULUS
         u = list(r) + [mu]
-        if coms is not None and j < len(quads) - 1:     # the next layer's claim commitment
-            fc = proof_j.factor_coms
-            coms = (None if unit else _lin([fc[0], fc[1]], [a, mu]), _lin([fc[iq], fc[iq + 1]], [a, mu]))
         if unit:
             p_val = p_bl = None
     return tuple(layers), u, (p_val, p_bl), (q_val, q_bl)
@@ -338,13 +339,13 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool =
 
     w_layers, x_v, (pv_, pb), (qv, qb) = _gkr_prove(key, t, w_quads, (Pw, blinds[0]), (Qw, blinds[1]),
                                                     leaves=(lambda: _leaf_quad(alpha, v)) if ints else None,
-                                                    coms=(C[0], C[1]) if derived else None)
+                                                    derived=derived)
     # the numerators are 1: implicit in the last layer's sumcheck, or (one leaf) shown on the root
     w_leaf = prove_equality(key, t, C[0], key.g, blinds[0], 0) if k == 0 else None
     v_open = ((alpha - qv) % R_MODULUS, (-qb) % R_MODULUS)
 
     t_layers, x_m, (pv_, pb), (qv, qb) = _gkr_prove(key, t, t_quads, (Pt, blinds[2]), (Qt, blinds[3]),
-                                                    coms=(C[2], C[3]) if derived else None)
+                                                    derived=derived)
     t_leaf = prove_equality(key, t, key.commit_scalar(qv, qb), key.commit_scalar((alpha - _idx_eval(x_m)) % R_MODULUS, 0),
                             qb, 0)
     m_open = ((-pv_) % R_MODULUS, (-pb) % R_MODULUS)

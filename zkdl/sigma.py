@@ -426,7 +426,7 @@ def prove_product(key: PedersenKey, t: Transcript, Cx: G1, Cy: G1, Cz: G1,
     b1, b2, b3, b4, b5 = (random_scalar() for _ in range(5))
     alpha = key.commit_scalar(b1, b2)
     beta = key.commit_scalar(b3, b4)
-    delta = msm(PointVec.from_points([Cy, key.h]), FrVec.from_ints([b1, b5]))
+    delta = key.commit_scalar(b1 * y % R_MODULUS, (b1 * rho_y + b5) % R_MODULUS)   # b1 Cy + b5 h
     t.append_point(b"alpha", alpha)
     t.append_point(b"beta", beta)
     t.append_point(b"delta", delta)

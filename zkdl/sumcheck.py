@@ -467,7 +467,8 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
         cur_v, cur_b, cur_c = vals[order[0]], blinds_f[order[0]], coms_f[order[0]]
         for f in order[1:]:
             if f in public:  # multiply the commitment by the public value
-                cur_v, cur_b, cur_c = cur_v * vals[f] % R_MODULUS, cur_b * vals[f] % R_MODULUS, cur_c * vals[f]
+                cur_v, cur_b = cur_v * vals[f] % R_MODULUS, cur_b * vals[f] % R_MODULUS
+                cur_c = key.commit_scalar(cur_v, cur_b)     # = cur_c * vals[f], by the (g, h) comb
                 continue
             nv, nb = cur_v * vals[f] % R_MODULUS, random_scalar()
             nc = key.commit_scalar(nv, nb)
