@@ -362,3 +362,45 @@ def test_tree_layer_matches_the_fraction_formula(k, unit, seed):
     want_p = [(q[2 * y] + q[2 * y + 1]) % r if p is None else (p[2 * y] * q[2 * y + 1] + p[2 * y + 1] * q[2 * y]) % r
               for y in range(h)]
     assert qo.to_ints() == want_q and po.to_ints() == want_p
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 7), D=st.integers(1, 3), skip=st.booleans(), with_eq=st.booleans(),
+       bound=st.sampled_from([2, 1 << 16, 1 << 24]), seed=st.integers(0, 2**32 - 1))
+def test_integer_leaf_round_matches_the_field_kernel(n, D, skip, with_eq, bound, seed):
+    """The witness tree's last layer keeps its leaves alpha - v as the integers v for the first
+    round (logup._IntLeafHalf): its round values (_unit_evals_ints, two integer-weighted sums) and
+    its fold equal frac_evals and FrVec.fold on the field leaves, for values up to the bound the
+    prover uses (2^24) and negative ones."""
+    from zkdl.field import frac_evals
+
+    rng = np.random.default_rng(seed)
+    m2 = 1 << n                                   # each half-table: 2^n entries, m = 2^(n-1) pairs
+    vL = rng.integers(-bound, bound, size=m2, dtype=np.int64)
+    vR = rng.integers(-bound, bound, size=m2, dtype=np.int64)
+    alpha, lam, r = (random_scalar() for _ in range(3))
+    eq = FrVec.from_ints([random_scalar() for _ in range(m2 // 2)]) if with_eq else None
+    halves = [logup._IntLeafHalf(alpha, v) for v in (vL, vR)]
+    fields = [FrVec.const_minus_int64(alpha, v) for v in (vL, vR)]
+    got = logup._layer_kernel(lam)(eq, halves, D, skip)
+    assert got == frac_evals(eq, fields, lam, D, skip)
+    assert got == logup._layer_kernel(lam)(eq, fields, D, skip)
+    for h, f in zip(halves, fields):
+        assert len(h) == len(f) and h.fold(r) == f.fold(r)
+
+
+def test_large_integer_leaves_take_the_field_path():
+    """Leaves of 2^24 or more (a cheating prover's limbs) are not kept as integers (their
+    products could leave int64): the proof is then rejected as any off-table value is."""
+    k = 4
+    vals = np.arange(1 << k, dtype=np.int64) % N_TABLE
+    for big in (1 << 24, -(1 << 24) - 1, 1 << 40):
+        assert isinstance(logup._leaf_quad(7, np.full(4, big, dtype=np.int64))[0], FrVec)
+        bad = vals.copy()
+        bad[3] = big
+        mm = np.bincount(bad[(bad >= 0) & (bad < N_TABLE)], minlength=N_TABLE)
+        mm[0] += 1
+        proof, *_ = logup.prove(KEY, Transcript("t"), bad, FrVec.from_int64(mm))
+        with pytest.raises(VerificationError):
+            logup.verify(KEY, Transcript("t"), k, proof)
+    assert isinstance(logup._leaf_quad(7, vals)[0], logup._IntLeafHalf)

@@ -231,10 +231,78 @@ def _tree(p: FrVec | None, q: FrVec, keep_leaves: bool = True) -> tuple[list, in
     return quads, p[0], q[0]
 
 
-def _leaf_quad(alpha: int, v: np.ndarray) -> tuple[FrVec, FrVec]:
+#: the last layer's first round is summed from the leaves' integers while they stay below this
+#: bound (products of two extended leaves fit in int64); a cheating prover's larger "limbs" take
+#: the field path
+_INT_LEAF_MAX = 1 << 24
+
+
+class _IntLeafHalf:
+    """One half (qL or qR) of the witness tree's leaves q = alpha - v, kept as the integers v
+    until the last layer's first round binds it.  A sumcheck table in the sense of
+    zkdl.sumcheck._Prover (len, fold); the round itself is _unit_evals_ints."""
+
+    __slots__ = ("alpha", "v")
+
+    def __init__(self, alpha: int, v: np.ndarray):
+        self.alpha, self.v = alpha, v
+
+    def __len__(self) -> int:
+        return len(self.v)
+
+    def fold(self, r: int) -> FrVec:
+        """alpha - (v_lo + r (v_hi - v_lo)): the bound table, as field elements."""
+        m = len(self.v) // 2
+        lo, hi = self.v[:m], self.v[m:]
+        return FrVec.const_minus_int64(self.alpha, lo).add_scaled_int64(hi - lo, (-r) % R_MODULUS)
+
+
+def _unit_evals_ints(eq: "FrVec | None", vL: np.ndarray, vR: np.ndarray, alpha: int, lam: int, D: int,
+                     skip_one: bool) -> list[int]:
+    """The unit-numerator layer's round values (frac_evals with factors qL, qR) when qL = alpha - a,
+    qR = alpha - b for integers a, b: per element (alpha - a)(1 + lam (alpha - b)) + alpha - b =
+    c0 - c1 (a + b) + lam a b with c0 = 2 alpha + lam alpha^2, c1 = 1 + lam alpha, so each value
+    is two integer-weighted sums of eq (one product per element each) instead of the field
+    kernel's products of extended field elements."""
+    R = R_MODULUS
+    m = len(vL) // 2
+    aL, dL = vL[:m], vL[m:] - vL[:m]
+    bL, dR = vR[:m], vR[m:] - vR[:m]
+    c0 = (2 * alpha + lam * alpha * alpha) % R
+    c1 = (1 + lam * alpha) % R
+    w_sum = eq.sum() if eq is not None else m
+    out = []
+    for X in range(D + 1):
+        if X == 1 and skip_one:
+            out.append(0)
+            continue
+        a = aL + X * dL if X else aL
+        b = bL + X * dR if X else bL
+        s_ab, p_ab = a + b, a * b
+        if eq is not None:
+            S1, S2 = eq.dot_int64(s_ab), eq.dot_int64(p_ab)
+        else:
+            S1, S2 = int(s_ab.sum()), int(p_ab.sum())
+        out.append((c0 * w_sum - c1 * S1 + lam * S2) % R)
+    return out
+
+
+def _leaf_quad(alpha: int, v: np.ndarray):
     """(qL, qR) of the witness tree's leaves q = alpha - v, from the integers v: recomputed for
-    the last layer instead of kept through the whole proof (a field element per leaf)."""
+    the last layer instead of kept through the whole proof (a field element per leaf).  Kept as
+    integers (_IntLeafHalf) for the layer's first round when it has one and the values are small."""
+    if len(v) >= 4 and v.min() >= -_INT_LEAF_MAX and v.max() < _INT_LEAF_MAX:
+        return tuple(_IntLeafHalf(alpha, np.ascontiguousarray(half)) for half in (v[0::2], v[1::2]))
     return tuple(FrVec.const_minus_int64(alpha, np.ascontiguousarray(half)) for half in (v[0::2], v[1::2]))
+
+
+def _layer_kernel(lam: int):
+    """The round kernel of a layer: frac_evals, or _unit_evals_ints on integer leaves."""
+    def kernel(eq, tabs, D, skip):
+        if isinstance(tabs[0], _IntLeafHalf):
+            return _unit_evals_ints(eq, tabs[0].v, tabs[1].v, tabs[0].alpha, lam, D, skip)
+        return frac_evals(eq, tabs, lam, D, skip)
+    return kernel
 
 
 def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, leaves=None,
@@ -255,7 +323,7 @@ def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, 
         spec = _layer_spec(j, lam, u, unit_leaves=unit)
         tables = list(quads[j])
         quads[j] = None
-        kernel = (lambda eq, tabs, D, skip, lam=lam: frac_evals(eq, tabs, lam, D, skip))
+        kernel = _layer_kernel(lam)
         # the claim's commitment from its opening: one comb evaluation, the same point as
         # Com(p) + lam Com(q) (which the verifier computes)
         claim_com = None if not derived else key.commit_scalar((p_val + lam * q_val) % R_MODULUS,

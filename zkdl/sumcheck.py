@@ -160,7 +160,11 @@ class _Prover:
             raise ShapeError(f"sumcheck: {len(tables)} tables for {spec.num_factors} factors")
         n = 1 << spec.num_vars
         for i, tab in enumerate(tables):
-            if not isinstance(tab, FrVec) or len(tab) != n:
+            # a table is an FrVec, or (with a kernel that knows it) an object with len and
+            # fold(r) -> FrVec that stands for one until the first round binds it (zkdl.logup's
+            # integer leaves)
+            lazy = kernel is not None and n > 1 and hasattr(tab, "fold") and not isinstance(tab, FrVec)
+            if not (isinstance(tab, FrVec) or lazy) or len(tab) != n:
                 raise ShapeError(f"sumcheck: factor {i} must be an FrVec of length {n}")
         self.spec = spec
         self.kernel = kernel    # (eq, tables, degree, skip_one) -> the terms' sum at X = 0..degree
