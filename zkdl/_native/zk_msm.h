@@ -635,6 +635,38 @@ static int zk_msm_rows_straus(g1_jac *out, const g1_aff *pts, const zk_scalars *
     return fail ? -1 : 0;
 }
 
+/* The Pippenger plan of zk_msm_rows: window c, rows per group G and whether the group's buckets
+ * are batch-affine, by the cost per row nwin (m a + 2.5 nb) (a = 0.45 for a batch-affine
+ * addition, 1 for a Jacobian one).  A group holds at most ceil(rows / T) rows, so that every
+ * thread has a group (rows are never fewer than threads' worth of work left to one thread), and
+ * the window is chosen knowing that a group of G rows makes G nb buckets: a row of 2^11 points
+ * with 16-bit scalars takes 9-bit windows in groups of 16 rows (batch-affine) where a window
+ * chosen for one MSM (6 bits, Jacobian) took all 64 rows into one group on one thread. */
+static int zk_rows_plan(size_t m, size_t rows, int bits, int T, size_t *G_out, int *affine_out)
+{
+    size_t per_thread = (rows + (size_t)T - 1) / (size_t)T;
+    double best_cost = 1e300;
+    int best = 2;
+    for (int c = 2; c <= ZK_MAX_WINDOW; c++) {
+        size_t nb = (size_t)1 << (c - 1);
+        size_t G = (4 * ZK_AFFINE_BATCH + nb - 1) / nb;      /* enough buckets for few conflicts */
+        size_t gmax = ((size_t)16 << 20) / (nb * 244) + 1;    /* ~16 MB of buckets per thread */
+        if (G > gmax) G = gmax;
+        if (G > per_thread) G = per_thread;
+        if (G < 1) G = 1;
+        int affine = G * nb >= ZK_AFFINE_MIN_BUCKETS;
+        int nwin = bits / c + 1;
+        double cost = (double)nwin * ((double)m * (affine ? 0.45 : 1.0) + 2.5 * (double)nb);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = c;
+            *G_out = G;
+            *affine_out = affine;
+        }
+    }
+    return best;
+}
+
 /*
  * Many MSMs over the same m points, one per row of a scalar matrix (Hyrax row commitments).
  * Rows are processed in groups of G by one thread; the buckets of all G rows form one
@@ -668,15 +700,11 @@ static int zk_msm_rows(g1_jac *out, const g1_aff *pts, const zk_scalars *s, size
          * (e.g. [g, h] commitments of a few scalars) Straus is measured faster at every row count */
         if (straus <= pip || m <= 16) return zk_msm_rows_straus(out, pts, s, m, rows, T);
     }
-    int c = zk_msm_window(m, bits);
+    size_t G;
+    int affine;
+    int c = zk_rows_plan(m, rows, bits, T, &G, &affine);
     int nwin = bits / c + 1;
     size_t nb = (size_t)1 << (c - 1);
-    size_t G = (4 * ZK_AFFINE_BATCH + nb - 1) / nb;      /* enough buckets for few conflicts */
-    size_t gmax = ((size_t)16 << 20) / (nb * 244) + 1;    /* ~16 MB of buckets per thread */
-    if (G > gmax) G = gmax;
-    if (G > rows) G = rows;
-    if (G < 1) G = 1;
-    int affine = G * nb >= ZK_AFFINE_MIN_BUCKETS;
     size_t ngroups = (rows + G - 1) / G;
     int fail = 0;
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1) reduction(| : fail)
