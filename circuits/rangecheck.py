@@ -127,7 +127,7 @@ def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_
         lproof.write(ch.w)
         com_v, com_m = Claimed(None, vv, vb, key), Claimed(None, mv, mb, key)
     else:
-        lproof = logup.LogupProof.read(ch.r, kv, lb)
+        lproof = logup.LogupProof.read(ch.r, kv, lb, derived=ch.derived)
         x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb, derived=ch.derived)
         com_v, com_m = Claimed(cv), Claimed(cm)
     cl.add(m_name, x_m, com_m, masked=False)

@@ -461,7 +461,7 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     with pytest.raises(ProofFormatError, match="format version 1, made by an older zkdl"):
         tr.WindowProof.from_bytes(bytes(old))
     # version 3 proved each layer on its own: such a proof is refused with what changed
-    assert proof.to_bytes()[4:6] == (9).to_bytes(2, "little")
+    assert proof.to_bytes()[4:6] == (10).to_bytes(2, "little")
     assert good[4:6] == (4).to_bytes(2, "little")
     old[4:6] = (3).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 3, made by an older zkdl: it proves each layer on its own"):
@@ -487,6 +487,11 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     old[4:6] = (8).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 8, made by an earlier zkdl: its weight commitments have the earlier layout"):
         tr.WindowProof.from_bytes(bytes(old))
+    # version 9 ended each logUp layer with three product proofs (now two): refused by its header
+    old[4:6] = (9).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="version 9, made by an earlier zkdl: its range check ends each "
+                                               "logUp layer with three product proofs"):
+        tr.WindowProof.from_bytes(bytes(old))
 
 
 def test_files_with_the_earlier_weight_layout_are_refused(dataset):
@@ -502,7 +507,7 @@ def test_files_with_the_earlier_weight_layout_are_refused(dataset):
     files = [(proof.statement.to_bytes(), 4, 3, tr.Statement.from_bytes),
              (rf.model_file_bytes(CFG, model), 4, 3, rf.read_model_file),
              (iproof.statement.to_bytes(), 4, 3, tr.InferenceStatement.from_bytes),
-             (iproof.to_bytes(), 8, 7, tr.InferenceProof.from_bytes)]
+             (iproof.to_bytes(), 9, 7, tr.InferenceProof.from_bytes)]
     # a link proof: the published model of a run (rounded from its last master weights)
     traces = Trainer(CFG, W, X, Y).run(1)
     _, after, asec = pv.prove_window(traces, model, msec, data, dsec)
@@ -517,6 +522,12 @@ def test_files_with_the_earlier_weight_layout_are_refused(dataset):
                                                    "commitments have the earlier layout"):
             read(bytes(old))
     assert data.to_bytes()[4:6] == (3).to_bytes(2, "little")
+    # inference proofs of version 8 ended each logUp layer with three product proofs
+    old = bytearray(iproof.to_bytes())
+    old[4:6] = (8).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="version 8, made by an earlier zkdl: its range check ends each logUp "
+                                               "layer with three product proofs"):
+        tr.InferenceProof.from_bytes(bytes(old))
 
 
 def _statement_bytes():

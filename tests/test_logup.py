@@ -404,3 +404,46 @@ def test_large_integer_leaves_take_the_field_path():
         with pytest.raises(VerificationError):
             logup.verify(KEY, Transcript("t"), k, proof)
     assert isinstance(logup._leaf_quad(7, vals)[0], logup._IntLeafHalf)
+
+
+@pytest.mark.parametrize("k", [0, 1, 6])
+def test_factored_layers_of_derived_proofs(k):
+    """Window and inference proofs (derived=True) end each layer with qR (pL + lambda qL) + pR qL,
+    pL + lambda qL a combined factor: two product proofs per layer instead of three, the size
+    proof_size_points(k, derived=True) gives, the same claims; such a proof is read only as one
+    (a reader expecting three products per layer refuses it), and one with a value off the
+    table is rejected."""
+    rng = np.random.default_rng(k)
+    vals = rng.integers(0, N_TABLE, size=1 << k)
+    v, mm = FrVec.from_int64(vals), FrVec.from_int64(logup.multiplicities(vals, k))
+    proof, x_v, v_open, x_m, m_open = logup.prove(KEY, Transcript("t"), v, mm, derived=True)
+    xv2, com_v, xm2, com_m = logup.verify(KEY, Transcript("t"), k, proof, derived=True)
+    assert (xv2, xm2) == (x_v, x_m)
+    assert v_open[0] == mle.evaluate(v, x_v) and com_v == KEY.commit_scalar(*v_open)
+    assert m_open[0] == mle.evaluate(mm, x_m) and com_m == KEY.commit_scalar(*m_open)
+    layers = proof.witness_layers + proof.table_layers
+    unit = 1 if k else 0
+    assert sum(len(p.product_proofs) for p in layers) == 2 * (len(layers) - unit) + unit
+    w = Writer()
+    proof.write(w)
+    pts, scs = logup.proof_size_points(k, derived=True)
+    n_counts = 1 + sum(1 + sum(3 + j for j in range(n)) for n in (k, T_BITS))
+    assert len(w.getvalue()) == 48 * pts + 32 * scs + 4 * n_counts
+    assert logup.proof_size_points(k, derived=True)[0] < logup.proof_size_points(k)[0]
+    back = logup.LogupProof.read(Reader(w.getvalue()), k, derived=True)
+    logup.verify(KEY, Transcript("t"), k, back, derived=True)
+    with pytest.raises(ProofFormatError):
+        rd = Reader(w.getvalue())
+        logup.LogupProof.read(rd, k)
+        rd.done()
+    # the factored proof does not verify as the three-product one (another instance, another
+    # transcript), and a value off the table is rejected on the factored path too
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), k, proof)
+    bad = vals.copy()
+    bad[0] = N_TABLE
+    mb = np.bincount(bad[bad < N_TABLE], minlength=N_TABLE)
+    mb[0] += 1
+    proof, *_ = logup.prove(KEY, Transcript("t"), FrVec.from_int64(bad), FrVec.from_int64(mb), derived=True)
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), k, proof, derived=True)

@@ -34,9 +34,16 @@ def instances(draw, max_vars=5):
         size = draw(st.integers(1, 3))
         fs = tuple(draw(st.lists(st.integers(0, nf - 1), min_size=size, max_size=size)))
         terms.append(Term(draw(st.integers(0, R_MODULUS - 1)), fs))
+    # combined factors (linear combinations of the factors, SumcheckSpec.combos): terms may use them
+    combos = tuple(tuple((draw(st.integers(0, nf - 1)), draw(st.integers(0, R_MODULUS - 1)))
+                         for _ in range(draw(st.integers(1, 2))))
+                   for _ in range(draw(st.integers(0, 2))))
+    if combos and draw(st.booleans()):
+        v = nf + draw(st.integers(0, len(combos) - 1))
+        terms.append(Term(draw(st.integers(0, R_MODULUS - 1)), (draw(st.integers(0, nf - 1)), v)))
     eq = draw(st.booleans())
     point = tuple(draw(st.lists(st.integers(0, R_MODULUS - 1), min_size=k, max_size=k)))
-    spec = SumcheckSpec(k, nf, tuple(terms), point if eq else None)
+    spec = SumcheckSpec(k, nf, tuple(terms), point if eq else None, combos)
     tables = [FrVec.random(1 << k) for _ in range(nf)]
     return spec, tables
 
@@ -368,7 +375,7 @@ def test_round_polynomial_with_t1_from_the_claim_equals_the_full_one(inst, data)
 
     spec, tables = inst
     if data.draw(st.booleans()) and spec.eq_point is not None and spec.num_vars:
-        spec = SumcheckSpec(spec.num_vars, spec.num_factors, spec.terms, (0,) + spec.eq_point[1:])
+        spec = SumcheckSpec(spec.num_vars, spec.num_factors, spec.terms, (0,) + spec.eq_point[1:], spec.combos)
     P = _Prover(spec, list(tables))
     claim, e = None, 1
     for j in range(spec.num_vars):
@@ -475,3 +482,31 @@ def test_zk_derived_statements_reject_false_claims_and_the_other_transcript():
                           derived.final_proof)
     with pytest.raises(VerificationError):
         verify_zk(KEY, spec, C, bad, Transcript("t"), derived=True)
+
+
+def test_combined_factor_saves_a_product_and_keeps_the_claim():
+    """qR (pL + lam qL) + pR qL with pL + lam qL a combined factor (SumcheckSpec.combos) is the
+    polynomial pL qR + pR qL + lam qL qR: the same sum, two product proofs where the three terms
+    take three, the combined factor's commitment derived (not sent), and the factors' openings
+    unchanged.  A combined factor over a missing or a public factor is refused."""
+    k, lam = 4, random.randrange(R_MODULUS)
+    tables = [FrVec.random(1 << k) for _ in range(4)]
+    point = tuple(rand_point(k))
+    plain = SumcheckSpec(k, 4, (Term(1, (0, 3)), Term(1, (1, 2)), Term(lam, (2, 3))), point)
+    fact = SumcheckSpec(k, 4, (Term(1, (3, 4)), Term(1, (1, 2))), point, combos=(((0, 1), (2, lam)),))
+    S = claimed_sum(plain, tables)
+    assert claimed_sum(fact, tables) == S
+    rho = random_scalar()
+    C = KEY.commit_scalar(S, rho)
+    for spec, n_prod in ((plain, 3), (fact, 2)):
+        proof, r, openings = prove_zk(KEY, spec, list(tables), rho, Transcript("t"))
+        assert len(proof.product_proofs) == n_prod and len(proof.factor_coms) == 4
+        r2, coms = verify_zk(KEY, spec, C, proof, Transcript("t"))
+        assert r2 == r and all(coms[f] == KEY.commit_scalar(*openings[f]) for f in range(4))
+        with pytest.raises(VerificationError):
+            verify_zk(KEY, spec, KEY.commit_scalar(S + 1, rho), proof, Transcript("t"))
+    assert coms[4] == coms[0] + coms[2] * lam
+    with pytest.raises(ShapeError, match="combined factor"):
+        SumcheckSpec(k, 4, (Term(1, (3, 4)),), point, combos=(((0, 1), (5, 1)),))
+    with pytest.raises(ShapeError, match="combined factor"):
+        prove_zk(KEY, fact, list(tables), rho, Transcript("t"), public=[2])

@@ -123,14 +123,19 @@ def multiplicities(values, k: int, table_bits: int = TABLE_BITS) -> np.ndarray:
 # ---------------------------------------------------------------------------- proof object
 
 
-def _layer_spec(j: int, lam: int = 1, u=None, unit_leaves: bool = False) -> SumcheckSpec:
+def _layer_spec(j: int, lam: int = 1, u=None, unit_leaves: bool = False, factored: bool = False) -> SumcheckSpec:
     """Layer j's sumcheck: eq(u, y) [pL qR + pR qL + lambda qL qR], factors pL, pR, qL, qR; with
     unit_leaves (the witness tree's last layer, whose numerators are all 1) eq(u, y) [qR + qL +
-    lambda qL qR] with factors qL, qR only."""
+    lambda qL qR] with factors qL, qR only.  ``factored`` (window and inference proofs, derived
+    statements): the same polynomial as qR (pL + lambda qL) + pR qL, pL + lambda qL a combined
+    factor, so the final relation takes two product proofs instead of three."""
     point = tuple(u) if u is not None else (0,) * j
+    lam %= R_MODULUS
     if unit_leaves:
-        return SumcheckSpec(j, 2, (Term(1, (1,)), Term(1, (0,)), Term(lam % R_MODULUS, (0, 1))), point)
-    return SumcheckSpec(j, 4, (Term(1, (0, 3)), Term(1, (1, 2)), Term(lam % R_MODULUS, (2, 3))), point)
+        return SumcheckSpec(j, 2, (Term(1, (1,)), Term(1, (0,)), Term(lam, (0, 1))), point)
+    if factored:
+        return SumcheckSpec(j, 4, (Term(1, (3, 4)), Term(1, (1, 2))), point, combos=(((0, 1), (2, lam)),))
+    return SumcheckSpec(j, 4, (Term(1, (0, 3)), Term(1, (1, 2)), Term(lam, (2, 3))), point)
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,8 @@ class LogupProof:
                 leaf.write(w)
 
     @classmethod
-    def read(cls, r: Reader, k: int, table_bits: int = TABLE_BITS) -> "LogupProof":
+    def read(cls, r: Reader, k: int, table_bits: int = TABLE_BITS, derived: bool = False) -> "LogupProof":
+        """``derived``: the layers of window and inference proofs (factored final relations)."""
         k = _check_k(k)
         tb = _check_tb(table_bits)
         roots = r.points("logup roots", 5, exact=5)
@@ -168,19 +174,22 @@ class LogupProof:
             if n != n_layers:
                 raise ProofFormatError(f"logup: {n} {what} layers, expected {n_layers}")
             unit = what == "witness"
-            layers = tuple(ZkSumcheckProof.read(r, _layer_spec(j, unit_leaves=unit and j == n - 1))
+            layers = tuple(ZkSumcheckProof.read(r, _layer_spec(j, unit_leaves=unit and j == n - 1, factored=derived))
                            for j in range(n))
             trees.append((layers, EqualityProof.read(r) if not unit or n == 0 else None))
         return cls(roots, prods, trees[0][0], trees[0][1], trees[1][0], trees[1][1])
 
 
-def proof_size_points(k: int, table_bits: int = TABLE_BITS) -> tuple[int, int]:
-    """(group elements, scalars) of a proof for 2^k values (u32 counts not included)."""
+def proof_size_points(k: int, table_bits: int = TABLE_BITS, derived: bool = False) -> tuple[int, int]:
+    """(group elements, scalars) of a proof for 2^k values (u32 counts not included).  A layer
+    has 17 points and 16 scalars besides its rounds (13 and 11 factored, ``derived``); the
+    witness tree's unit last layer 7 and 6, and it has no leaf equality proof."""
     k, tb = _check_k(k), _check_tb(table_bits)
     n = k + tb
     S = k * (k - 1) + tb * (tb - 1)
-    unit = 11 if k else 0  # the witness tree's last layer (numerators 1) and no leaf equality proof
-    return 13 + S + 17 * n - unit, 12 + 16 * n - unit
+    lp, ls = (13, 11) if derived else (17, 16)
+    up, us = (lp - 6, ls - 5) if k else (0, 0)  # unit layer 7 / 6, and one leaf proof (1 / 1) fewer
+    return 13 + S + lp * n - up, 12 + ls * n - us
 
 
 # ---------------------------------------------------------------------------- shared pieces
@@ -320,7 +329,7 @@ def _gkr_prove(key, t: Transcript, quads: list, p_claim: tuple, q_claim: tuple, 
         if quads[j] is None:
             quads[j] = leaves()
         unit = len(quads[j]) == 2
-        spec = _layer_spec(j, lam, u, unit_leaves=unit)
+        spec = _layer_spec(j, lam, u, unit_leaves=unit, factored=derived)
         tables = list(quads[j])
         quads[j] = None
         kernel = _layer_kernel(lam)
@@ -352,7 +361,7 @@ def _gkr_verify(key, t: Transcript, layers: tuple, com_p: G1, com_q: G1, what: s
     for j, layer in enumerate(layers):
         lam = t.challenge_scalar(b"lambda")
         unit = unit_leaves and j == len(layers) - 1
-        spec = _layer_spec(j, lam, u, unit_leaves=unit)
+        spec = _layer_spec(j, lam, u, unit_leaves=unit, factored=derived)
         with labelled(f"logup: {what} layer {j}"):
             r, coms = verify_zk(key, spec, com_p + com_q * lam, layer, t, derived=derived)
         mu = t.challenge_scalar(b"mu")

@@ -6,7 +6,9 @@ An instance (:class:`SumcheckSpec`) claims
 
 with k variables, a list of multilinear factors (tables of length 2^k), terms with public
 coefficients alpha_t and up to 4 factors each (a factor may repeat), and an optional eq factor
-with public point tau shared by all terms.  Several claims are batched by listing their terms with
+with public point tau shared by all terms.  A term may also use a combined factor, a public
+linear combination of factors (SumcheckSpec.combos): in the zero-knowledge version its
+commitment is derived from theirs, so a factored term needs fewer product proofs.  Several claims are batched by listing their terms with
 random coefficients.  Variables are bound x_1 first (the most significant index bit).
 
 Round j sends the polynomial t_j of degree D = max |F_t| (at most 4) where
@@ -60,6 +62,12 @@ class SumcheckSpec:
     num_factors: int
     terms: tuple[Term, ...]
     eq_point: tuple[int, ...] | None = None
+    #: combined factors: combos[i] = ((f, c), ...) is the factor num_factors + i = sum c f over
+    #: factors f < num_factors (private ones in the zk sumcheck).  A term may use it like any
+    #: factor; its value at r is the same combination of the factors' values, and in the zk
+    #: sumcheck its commitment the same combination of theirs (derived, not sent): a term
+    #: qR (pL + lam qL) takes one product proof where qR pL + lam qL qR take two.
+    combos: tuple[tuple[tuple[int, int], ...], ...] = ()
 
     def __post_init__(self):
         if not 0 <= self.num_vars <= MAX_VARS:
@@ -69,8 +77,11 @@ class SumcheckSpec:
         for t in self.terms:
             if not 1 <= len(t.factors) <= MAX_DEGREE:
                 raise ShapeError(f"sumcheck: a term has {len(t.factors)} factors (1..{MAX_DEGREE})")
-            if any(not 0 <= f < self.num_factors for f in t.factors):
+            if any(not 0 <= f < self.num_factors + len(self.combos) for f in t.factors):
                 raise ShapeError("sumcheck: term refers to a missing factor")
+        for combo in self.combos:
+            if not combo or any(not 0 <= f < self.num_factors for f, _ in combo):
+                raise ShapeError("sumcheck: a combined factor must combine factors of the instance")
         if self.eq_point is not None and len(self.eq_point) != self.num_vars:
             raise ShapeError("sumcheck: eq point has the wrong number of variables")
 
@@ -94,7 +105,20 @@ class SumcheckSpec:
         if self.eq_point is not None:
             for x in self.eq_point:
                 w.scalar(x)
+        if self.combos:                 # (instances without combined factors absorb as before)
+            w.u32(len(self.combos))
+            for combo in self.combos:
+                w.u32(len(combo))
+                for f, c in combo:
+                    w.u32(f).scalar(c)
         t.append_bytes(b"sumcheck-spec", w.getvalue())
+
+    def with_combos(self, values: Sequence[int]) -> list[int]:
+        """Values of the factors (in factor order) followed by those of the combined factors."""
+        out = [int(v) % R_MODULUS for v in values]
+        for combo in self.combos:
+            out.append(sum(c * out[f] for f, c in combo) % R_MODULUS)
+        return out
 
     def round_weights(self, j: int, e_prev: int) -> list[int]:
         """a_0..a_D with claim = sum a_k c_k in round j."""
@@ -112,6 +136,7 @@ class SumcheckSpec:
         return e_prev * ((tau * r + (1 - tau) * (1 - r)) % R_MODULUS) % R_MODULUS
 
     def final_value(self, finals: Sequence[int], e: int) -> int:
+        finals = self.with_combos(finals[:self.num_factors])
         acc = 0
         for term in self.terms:
             p = term.coeff
@@ -173,6 +198,13 @@ class _Prover:
             tables.clear()
         self.eq_rest = FrVec.eq_table(list(spec.eq_point[1:])) if spec.eq_point is not None \
             and spec.num_vars > 0 else None
+        if kernel is None:          # combined factors as tables of their own (a kernel knows its terms)
+            for combo in spec.combos:
+                acc = None
+                for f, c in combo:
+                    term = self.tabs[f] * (c % R_MODULUS)
+                    acc = term if acc is None else acc + term
+                self.tabs.append(acc)
 
     def round_poly(self, relation: tuple[int, int, int] | None = None) -> list[int]:
         """Coefficients of this round's polynomial t.  With ``relation`` = (a_0, a_1, claim), the
@@ -201,12 +233,15 @@ class _Prover:
             self.eq_rest = self.eq_rest.half_sum()
 
     def finals(self) -> list[int]:
-        return [tab[0] for tab in self.tabs]
+        return [tab[0] for tab in self.tabs[:self.spec.num_factors]]
 
 
 def claimed_sum(spec: SumcheckSpec, tables: Sequence[FrVec]) -> int:
     """The honest value of the sum (prover side; for tests and callers)."""
     eq = FrVec.eq_table(list(spec.eq_point)) if spec.eq_point is not None else None
+    tables = list(tables)
+    for combo in spec.combos:
+        tables.append(sum((tables[f] * (c % R_MODULUS) for f, c in combo[1:]), tables[combo[0][0]] * (combo[0][1] % R_MODULUS)))
     acc = 0
     for term in spec.terms:
         prod = tables[term.factors[0]]
@@ -354,6 +389,17 @@ def _product_steps(spec: SumcheckSpec, public: frozenset) -> int:
     return steps
 
 
+def _check_combos(spec: SumcheckSpec, public: frozenset) -> None:
+    if any(f in public for combo in spec.combos for f, _ in combo):
+        raise ShapeError("zk sumcheck: a combined factor combines a public factor")
+
+
+def _combined_commitments(spec: SumcheckSpec, coms_f: dict) -> None:
+    """The commitments of the combined factors, sum c Com(f) (verifier and simulator)."""
+    for i, combo in enumerate(spec.combos):
+        coms_f[spec.num_factors + i] = _com_linear([coms_f[f] for f, _ in combo], [c for _, c in combo])
+
+
 def _term_order(term: Term, public: frozenset) -> list[int]:
     """Private factors first, so a term with any private factor starts from a commitment."""
     return sorted(term.factors, key=lambda f: (f in public, f))
@@ -420,6 +466,7 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     from .sigma import prove_equality, prove_product
 
     public = frozenset(public)
+    _check_combos(spec, public)
     t.domain(b"zkdl/zk-sumcheck")
     spec.absorb(t)
     t.append_bytes(b"public-factors", bytes(sorted(public)) if max(public, default=0) < 256 else b"")
@@ -464,6 +511,11 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     for f in public:
         coms_f[f] = key.commit_scalar(vals[f], 0)
     t.append_points(b"factor-coms", fac_coms)
+    for i, combo in enumerate(spec.combos):     # combined factors: derived from the factors'
+        v = spec.num_factors + i
+        vals[v] = sum(c * vals[f] for f, c in combo) % R_MODULUS
+        blinds_f[v] = sum(c * blinds_f[f] for f, c in combo) % R_MODULUS
+        coms_f[v] = key.commit_scalar(vals[v], blinds_f[v])     # = sum c coms_f[f]
     # partial products per term
     prod_coms, proofs, term_coms, term_blinds = [], [], [], []
     for term in spec.terms:
@@ -513,6 +565,7 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
 
     public = dict(public or {})
     pub = frozenset(public)
+    _check_combos(spec, pub)
     D = spec.degree
     if not isinstance(proof, ZkSumcheckProof) or len(proof.rounds) != spec.num_vars \
             or any(not isinstance(pv, PointVec) or len(pv) != D for pv in proof.rounds):
@@ -562,6 +615,7 @@ def verify_zk(key, spec: SumcheckSpec, claim_com, proof: ZkSumcheckProof, t: Tra
         pub_vals[f] = int(fn(rs)) % R_MODULUS
         if not derived:
             coms_f[f] = key.g.mul_in_group(pub_vals[f])
+    _combined_commitments(spec, coms_f)
     k = [0]
 
     def multiply(cur_c, f_com):
@@ -617,6 +671,7 @@ def simulate_zk(key, spec: SumcheckSpec, claim_com, challenges: Sequence[int], p
     pub_vals = {f: int(fn(rs)) % R_MODULUS for f, fn in public.items()}
     for f, v in pub_vals.items():
         coms_f[f] = key.g.mul_in_group(v)
+    _combined_commitments(spec, coms_f)
     prods, proofs = [], []
 
     def multiply(cur_c, f_com):
