@@ -292,8 +292,9 @@ def test_sum_and_dot(a, data):
 
 @given(vectors(min_size=0, max_size=40), st.data())
 def test_integer_kernels_against_galois(a, data):
-    """dot_int64 and add_scaled_int64 (one Montgomery product of a raw small integer per
-    element) agree with galois for int64 values at the edges, negative ones included."""
+    """dot_int64, add_scaled_int64 and const_minus_int64 (products with one 64-bit integer: exact
+    accumulation, one reduction round) agree with galois for int64 values at the edges, negative
+    ones included."""
     x = data.draw(st.lists(int64s, min_size=len(a), max_size=len(a)))
     s = data.draw(any_ints)
     A, X = FrVec.from_ints(a), np.array(x, dtype=np.int64)
@@ -301,6 +302,22 @@ def test_integer_kernels_against_galois(a, data):
     out = A.copy().add_scaled_int64(X, s)
     assert out.to_ints() == (ints(gf(a) + gf(x) * GF(s % R)) if a else [])
     assert FrVec.const_minus_int64(s, X).to_ints() == (ints(GF(s % R) - gf(x)) if x else [])
+
+
+@pytest.mark.parametrize("n", [4097, 1 << 15])
+def test_integer_kernels_on_threads_at_the_extremes(n):
+    """The same kernels below and above the threaded path's length (PAR_MIN 8192), with the largest
+    magnitudes (every x = -2^63 or 2^63 - 1, elements r - 1: the exact sums carry through all six
+    accumulator limbs) and random ones, against Python integers; from_int64 too."""
+    rng = np.random.default_rng(n)
+    for x in (np.full(n, np.iinfo(np.int64).min, dtype=np.int64), np.full(n, np.iinfo(np.int64).max, dtype=np.int64),
+              rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, size=n, dtype=np.int64)):
+        for a in ([R - 1] * n, [int(v) for v in rng.integers(0, 2**62, size=n)]):
+            A, xs = FrVec.from_ints(a), [int(v) for v in x]
+            assert A.dot_int64(x) == sum(p * q for p, q in zip(a, xs)) % R
+            assert A.copy().add_scaled_int64(x, R - 2).to_ints() == [(p + (R - 2) * q) % R for p, q in zip(a, xs)]
+        assert FrVec.from_int64(x).to_ints() == [q % R for q in xs]
+        assert FrVec.const_minus_int64(R - 1, x).to_ints() == [(R - 1 - q) % R for q in xs]
 
 
 def test_integer_kernels_reject_other_arrays():

@@ -8,8 +8,9 @@ with k variables, a list of multilinear factors (tables of length 2^k), terms wi
 coefficients alpha_t and up to 4 factors each (a factor may repeat), and an optional eq factor
 with public point tau shared by all terms.  A term may also use a combined factor, a public
 linear combination of factors (SumcheckSpec.combos): in the zero-knowledge version its
-commitment is derived from theirs, so a factored term needs fewer product proofs.  Several claims are batched by listing their terms with
-random coefficients.  Variables are bound x_1 first (the most significant index bit).
+commitment is derived from theirs, so a factored term needs fewer product proofs.  Several
+claims are batched by listing their terms with random coefficients.  Variables are bound x_1
+first (the most significant index bit).
 
 Round j sends the polynomial t_j of degree D = max |F_t| (at most 4) where
   with eq:    s_j(X) = E_<j * eq(tau_j, X) * t_j(X),   E_<j = prod_{i<j} eq(tau_i, r_i)
@@ -199,12 +200,7 @@ class _Prover:
         self.eq_rest = FrVec.eq_table(list(spec.eq_point[1:])) if spec.eq_point is not None \
             and spec.num_vars > 0 else None
         if kernel is None:          # combined factors as tables of their own (a kernel knows its terms)
-            for combo in spec.combos:
-                acc = None
-                for f, c in combo:
-                    term = self.tabs[f] * (c % R_MODULUS)
-                    acc = term if acc is None else acc + term
-                self.tabs.append(acc)
+            self.tabs += _combined_tables(spec, self.tabs)
 
     def round_poly(self, relation: tuple[int, int, int] | None = None) -> list[int]:
         """Coefficients of this round's polynomial t.  With ``relation`` = (a_0, a_1, claim), the
@@ -236,12 +232,22 @@ class _Prover:
         return [tab[0] for tab in self.tabs[:self.spec.num_factors]]
 
 
+def _combined_tables(spec: SumcheckSpec, tables: Sequence[FrVec]) -> list[FrVec]:
+    """The tables of the combined factors, sum c f (the generic round kernel; claimed_sum)."""
+    out = []
+    for combo in spec.combos:
+        acc = None
+        for f, c in combo:
+            term = tables[f] * (c % R_MODULUS)
+            acc = term if acc is None else acc + term
+        out.append(acc)
+    return out
+
+
 def claimed_sum(spec: SumcheckSpec, tables: Sequence[FrVec]) -> int:
     """The honest value of the sum (prover side; for tests and callers)."""
     eq = FrVec.eq_table(list(spec.eq_point)) if spec.eq_point is not None else None
-    tables = list(tables)
-    for combo in spec.combos:
-        tables.append(sum((tables[f] * (c % R_MODULUS) for f, c in combo[1:]), tables[combo[0][0]] * (combo[0][1] % R_MODULUS)))
+    tables = list(tables) + _combined_tables(spec, tables)
     acc = 0
     for term in spec.terms:
         prod = tables[term.factors[0]]

@@ -270,31 +270,94 @@ static int k_fr_from_canonical(zargs *z)
 }
 OP(fr_from_canonical, RET_INDEX, SAME2, FR2)
 
-/* int64 -> Montgomery (negative x maps to r - |x|). */
-MAP(fr_from_i64, fr_t, int64_t, fr_t, PAR_MIN,
-    int64_t x = A[i];
-    fr_t t = {{x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, 0, 0, 0}};
-    fr_to_mont(&O[i], &t);
-    if (x < 0) fr_neg(&O[i], &O[i]))
+/* ---- products with one 64-bit integer (quantized tensors, limbs): x * K is five limbs, and one
+ * Montgomery reduction round (divide by 2^64) brings it below 2^256, where a full product of
+ * the zero-extended x would take four rounds.  With K = c * R * 2^64 mod r (fr_small_key) the
+ * result is x * c * R, the Montgomery form of x * c. */
+static inline void fr_mul_small(fr_t *out, uint64_t x, const fr_t *K)
+{
+    uint64_t t[5], c = 0;
+    for (int l = 0; l < 4; l++) t[l] = zk_mac(K->v[l], x, 0, &c);
+    t[4] = c;
+    uint64_t m = t[0] * fr_INV, carry = 0;
+    (void)zk_mac(m, fr_MODULUS.v[0], t[0], &carry);       /* low limb becomes 0 */
+    fr_t u;
+    for (int l = 1; l < 4; l++) u.v[l - 1] = zk_mac(m, fr_MODULUS.v[l], t[l], &carry);
+    u.v[3] = t[4] + carry;                                  /* < 2^256: (x K + m r) / 2^64 < 2^255 + r */
+    while (fr_geq_mod(&u)) {                                /* < 3r: at most two subtractions */
+        uint64_t borrow = 0;
+        for (int l = 0; l < 4; l++) u.v[l] = zk_sbb(u.v[l], fr_MODULUS.v[l], &borrow);
+    }
+    *out = u;
+}
+/* K = c R 2^64 for fr_mul_small, from c R^2 (stored as is: the storage of Mont(c R)): the
+ * Montgomery product of c R^2 with 2^64 is c R^2 2^64 / R. */
+static inline void fr_small_key(fr_t *K, const fr_t *c_r2)
+{
+    fr_t two64 = {{0, 1, 0, 0}};
+    fr_mul(K, c_r2, &two64);
+}
+
+/* int64 -> Montgomery (negative x maps to r - |x|): |x| R by fr_mul_small with c = 1. */
+static int k_fr_from_i64(zargs *z)
+{
+    fr_t *O = z->p[0];
+    const int64_t *A = z->p[1];
+    size_t n = z->n[0];
+    fr_t K;
+    fr_small_key(&K, &fr_RR);       /* Mont(R^2 2^64) = R 2^64 */
+#pragma omp parallel for num_threads(zk_threads) if (n >= PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        int64_t x = A[i];
+        fr_mul_small(&O[i], x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, &K);
+        if (x < 0) fr_neg(&O[i], &O[i]);
+    }
+    return Z_OK;
+}
 OP(fr_from_i64, RET_NONE, SAME2, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ)})
 
-/* out[i] += x[i] * s for small integers x (int64): one Montgomery product of the raw |x| with
- * s_r2 = s * R^2 (given in Montgomery storage: the caller passes Mont(s * R)), which is
- * |x| * s * R, the Montgomery form of |x| * s -- a third of from_i64 + mul + add. */
-MAP(fr_axpy_i64, fr_t, int64_t, fr_t, PAR_MIN,
-    int64_t x = A[i];
-    fr_t t = {{x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, 0, 0, 0}};
-    fr_mul(&t, &t, &B[0]);
-    if (x < 0) fr_sub(&O[i], &O[i], &t); else fr_add(&O[i], &O[i], &t))
+/* out[i] += x[i] * s for small integers x (int64), s_r2 = s * R^2 (given in Montgomery storage:
+ * the caller passes Mont(s * R)): K = Mont(s_r2 * 2^64) = s R 2^64, and fr_mul_small gives
+ * |x| s R, the Montgomery form of |x| s. */
+static int k_fr_axpy_i64(zargs *z)
+{
+    fr_t *O = z->p[0];
+    const int64_t *A = z->p[1];
+    const fr_t *B = z->p[2];
+    size_t n = z->n[0];
+    fr_t K;
+    fr_small_key(&K, &B[0]);
+#pragma omp parallel for num_threads(zk_threads) if (n >= PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        int64_t x = A[i];
+        if (!x) continue;
+        fr_t t;
+        fr_mul_small(&t, x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, &K);
+        if (x < 0) fr_sub(&O[i], &O[i], &t); else fr_add(&O[i], &O[i], &t);
+    }
+    return Z_OK;
+}
 OP(fr_axpy_i64, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ), IN_BUF(FR_SZ)})
 
 /* out[i] = a - x[i] for int64 x and one element a (logUp leaves alpha - v, written once: no
  * table of a's filled first and read again). */
-MAP(fr_rsub_i64, fr_t, int64_t, fr_t, PAR_MIN,
-    int64_t x = A[i];
-    fr_t t = {{x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, 0, 0, 0}};
-    fr_to_mont(&t, &t);
-    if (x < 0) fr_add(&O[i], &B[0], &t); else fr_sub(&O[i], &B[0], &t))
+static int k_fr_rsub_i64(zargs *z)
+{
+    fr_t *O = z->p[0];
+    const int64_t *A = z->p[1];
+    const fr_t *B = z->p[2];
+    size_t n = z->n[0];
+    fr_t K;
+    fr_small_key(&K, &fr_RR);
+#pragma omp parallel for num_threads(zk_threads) if (n >= PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        int64_t x = A[i];
+        fr_t t;
+        fr_mul_small(&t, x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, &K);
+        if (x < 0) fr_add(&O[i], &B[0], &t); else fr_sub(&O[i], &B[0], &t);
+    }
+    return Z_OK;
+}
 OP(fr_rsub_i64, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ), IN_BUF(FR_SZ)})
 
 /* centred lift of a canonical value: magnitude and sign (v or r - v, whichever is smaller). */
@@ -419,8 +482,29 @@ static int k_fr_inner_mid(zargs *z)
 OP(fr_inner_mid, RET_NONE, LEN(2) >= 1 && LEN(0) % (size_t)IARG(3) == 0 && LEN(1) == LEN(0) * LEN(2),
    {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), IN_BUF(FR_SZ), INT_IN(1, 1 << 30, "fr_inner_mid: inner must be in 1..2^30")})
 
-/* out[0] = sum a[i] * x[i] for small integers x (int64): the raw |x| times a (Montgomery)
- * is the canonical product, summed and converted to Montgomery form once. */
+/* acc (six limbs) += a (four) * x: exact, no reduction. */
+static inline void acc6_mac(uint64_t *acc, const uint64_t *a, uint64_t x)
+{
+    uint64_t c = 0;
+    for (int l = 0; l < 4; l++) acc[l] = zk_mac(a[l], x, acc[l], &c);
+    acc[4] = zk_adc(acc[4], 0, &c);
+    acc[5] += c;
+}
+/* a six-limb integer mod r: lo (four limbs, < 2^256 < 3r) reduced, plus hi * 2^256 = Mont(hi * RR). */
+static void acc6_reduce(fr_t *out, const uint64_t *acc)
+{
+    fr_t lo = {{acc[0], acc[1], acc[2], acc[3]}}, hi = {{acc[4], acc[5], 0, 0}}, h;
+    while (fr_geq_mod(&lo)) {
+        uint64_t borrow = 0;
+        for (int l = 0; l < 4; l++) lo.v[l] = zk_sbb(lo.v[l], fr_MODULUS.v[l], &borrow);
+    }
+    fr_mul(&h, &hi, &fr_RR);
+    fr_add(out, &lo, &h);
+}
+/* out[0] = sum a[i] * x[i] for small integers x (int64).  The products of the Montgomery-form
+ * a[i] = a_i R with |x[i]| are summed exactly (five-limb products into six-limb accumulators,
+ * one for each sign, n <= 2^40), and the sum, R sum a_i x_i, is the Montgomery form of the
+ * result: reduced once at the end instead of one Montgomery product per element. */
 static int k_fr_inner_i64(zargs *z)
 {
     fr_t *out = z->p[0];
@@ -433,23 +517,22 @@ static int k_fr_inner_i64(zargs *z)
     size_t chunk = (n + T - 1) / T;
 #pragma omp parallel for num_threads(T) schedule(static, 1)
     for (int t = 0; t < T; t++) {
-        fr_t pos, neg, p;
-        memset(&pos, 0, sizeof pos);
-        memset(&neg, 0, sizeof neg);
+        uint64_t pos[6] = {0}, neg[6] = {0};
         size_t lo = (size_t)t * chunk, hi = lo + chunk < n ? lo + chunk : n;
         for (size_t i = lo; i < hi; i++) {
             int64_t x = X[i];
-            if (!x) continue;
-            fr_t r = {{x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, 0, 0, 0}};
-            fr_mul(&p, &r, &A[i]);
-            if (x < 0) fr_add(&neg, &neg, &p); else fr_add(&pos, &pos, &p);
+            if (x > 0) acc6_mac(pos, A[i].v, (uint64_t)x);
+            else if (x < 0) acc6_mac(neg, A[i].v, (uint64_t)0 - (uint64_t)x);
         }
-        fr_sub(&parts[t], &pos, &neg);
+        fr_t p, q;
+        acc6_reduce(&p, pos);
+        acc6_reduce(&q, neg);
+        fr_sub(&parts[t], &p, &q);
     }
     fr_t acc;
     memset(&acc, 0, sizeof acc);
     for (int t = 0; t < T; t++) fr_add(&acc, &acc, &parts[t]);
-    fr_to_mont(out, &acc);
+    *out = acc;
     return Z_OK;
 }
 OP(fr_inner_i64, RET_NONE, LEN(0) == 1 && LEN(2) == LEN(1), {OUT_BUF(FR_SZ), IN_BUF(FR_SZ), IN_BUF(I64_SZ)})
