@@ -44,7 +44,10 @@ tree a zk sumcheck of degree 2 over j variables: 2j round commitments (C_0 is de
 commitments, 3 product commitments, 3 product proofs and one equality proof (1 point + 1 scalar);
 the table's leaf equality proof; the witness tree's last layer has 2 factor commitments and one
 product.  In all, with n = k + b layers and S = k(k-1) + b(b-1) round points: 13 + S + 17 n group
-elements and 12 + 16 n scalars, 11 fewer of each when k >= 1 (see proof_size_points).
+elements and 12 + 16 n scalars, 11 fewer of each when k >= 1 (see proof_size_points).  With
+``derived`` (window and inference proofs) a layer's final relation is factored, qR (pL + lambda qL)
++ pR qL with a combined factor: 2 product commitments and proofs instead of 3, so 13 points and
+11 scalars per layer besides its rounds.
 
 Soundness.  If the rational identity holds then every value of v is a pole of the table side,
 i.e. some j < 2^b (multiplicities are < 2^31 < r, so they cannot vanish mod r).  Otherwise the

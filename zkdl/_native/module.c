@@ -298,64 +298,48 @@ static inline void fr_small_key(fr_t *K, const fr_t *c_r2)
     fr_mul(K, c_r2, &two64);
 }
 
-/* int64 -> Montgomery (negative x maps to r - |x|): |x| R by fr_mul_small with c = 1. */
-static int k_fr_from_i64(zargs *z)
+/* The three int64 maps over fr_mul_small, t_i = |x_i| c R (the Montgomery form of |x_i| c):
+ *   SMALL_FROM  out[i] = sign(x_i) t_i                     (c = 1: from_int64)
+ *   SMALL_AXPY  out[i] += sign(x_i) t_i                    (c = s: add_scaled_int64)
+ *   SMALL_RSUB  out[i] = a - sign(x_i) t_i                 (c = 1: logUp leaves alpha - v)
+ * K from c R^2: fr_RR for c = 1, the caller's Mont(s R) for s. */
+enum { SMALL_FROM, SMALL_AXPY, SMALL_RSUB };
+static void fr_small_map(fr_t *O, const int64_t *X, size_t n, const fr_t *c_r2, const fr_t *a, int mode)
 {
-    fr_t *O = z->p[0];
-    const int64_t *A = z->p[1];
-    size_t n = z->n[0];
     fr_t K;
-    fr_small_key(&K, &fr_RR);       /* Mont(R^2 2^64) = R 2^64 */
+    fr_small_key(&K, c_r2);
 #pragma omp parallel for num_threads(zk_threads) if (n >= PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++) {
-        int64_t x = A[i];
-        fr_mul_small(&O[i], x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, &K);
-        if (x < 0) fr_neg(&O[i], &O[i]);
+        int64_t x = X[i];
+        if (!x && mode == SMALL_AXPY) continue;
+        fr_t t;
+        fr_mul_small(&t, x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, &K);
+        if (mode == SMALL_FROM) {
+            if (x < 0) fr_neg(&O[i], &t); else O[i] = t;
+        } else if (mode == SMALL_AXPY) {
+            if (x < 0) fr_sub(&O[i], &O[i], &t); else fr_add(&O[i], &O[i], &t);
+        } else {
+            if (x < 0) fr_add(&O[i], a, &t); else fr_sub(&O[i], a, &t);
+        }
     }
+}
+static int k_fr_from_i64(zargs *z)
+{
+    fr_small_map(z->p[0], z->p[1], z->n[0], &fr_RR, NULL, SMALL_FROM);
     return Z_OK;
 }
 OP(fr_from_i64, RET_NONE, SAME2, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ)})
-
-/* out[i] += x[i] * s for small integers x (int64), s_r2 = s * R^2 (given in Montgomery storage:
- * the caller passes Mont(s * R)): K = Mont(s_r2 * 2^64) = s R 2^64, and fr_mul_small gives
- * |x| s R, the Montgomery form of |x| s. */
+/* out[i] += x[i] * s, given s_r2 = s R^2 (the storage of Mont(s R)) */
 static int k_fr_axpy_i64(zargs *z)
 {
-    fr_t *O = z->p[0];
-    const int64_t *A = z->p[1];
-    const fr_t *B = z->p[2];
-    size_t n = z->n[0];
-    fr_t K;
-    fr_small_key(&K, &B[0]);
-#pragma omp parallel for num_threads(zk_threads) if (n >= PAR_MIN) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        int64_t x = A[i];
-        if (!x) continue;
-        fr_t t;
-        fr_mul_small(&t, x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, &K);
-        if (x < 0) fr_sub(&O[i], &O[i], &t); else fr_add(&O[i], &O[i], &t);
-    }
+    fr_small_map(z->p[0], z->p[1], z->n[0], (const fr_t *)z->p[2], NULL, SMALL_AXPY);
     return Z_OK;
 }
 OP(fr_axpy_i64, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ), IN_BUF(FR_SZ)})
-
-/* out[i] = a - x[i] for int64 x and one element a (logUp leaves alpha - v, written once: no
- * table of a's filled first and read again). */
+/* out[i] = a - x[i] (logUp leaves alpha - v, written once: no table of a's filled first) */
 static int k_fr_rsub_i64(zargs *z)
 {
-    fr_t *O = z->p[0];
-    const int64_t *A = z->p[1];
-    const fr_t *B = z->p[2];
-    size_t n = z->n[0];
-    fr_t K;
-    fr_small_key(&K, &fr_RR);
-#pragma omp parallel for num_threads(zk_threads) if (n >= PAR_MIN) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        int64_t x = A[i];
-        fr_t t;
-        fr_mul_small(&t, x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, &K);
-        if (x < 0) fr_add(&O[i], &B[0], &t); else fr_sub(&O[i], &B[0], &t);
-    }
+    fr_small_map(z->p[0], z->p[1], z->n[0], &fr_RR, (const fr_t *)z->p[2], SMALL_RSUB);
     return Z_OK;
 }
 OP(fr_rsub_i64, RET_NONE, LEN(1) == LEN(0) && LEN(2) == 1, {OUT_BUF(FR_SZ), IN_BUF(I64_SZ), IN_BUF(FR_SZ)})
