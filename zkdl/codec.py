@@ -123,17 +123,20 @@ class Reader:
             raise ProofFormatError(f"{what}: non-canonical scalar (>= r)")
         return v
 
-    def scalars(self, what: str, max_len: int, exact: int | None = None) -> list[int]:
+    def _count(self, what: str, max_len: int, exact: int | None, items: str) -> int:
+        """A list's u32 length prefix, at most max_len and, when given, exactly exact."""
         n = self.u32(f"{what} length", max_len)
         if exact is not None and n != exact:
-            raise ProofFormatError(f"{what}: {n} scalars, expected {exact}")
+            raise ProofFormatError(f"{what}: {n} {items}, expected {exact}")
+        return n
+
+    def scalars(self, what: str, max_len: int, exact: int | None = None) -> list[int]:
+        n = self._count(what, max_len, exact, "scalars")
         return [self.scalar(f"{what}[{i}]") for i in range(n)]
 
     def scalar_vec(self, what: str, max_len: int, exact: int | None = None) -> FrVec:
         """Length-prefixed scalars as one FrVec (strict: each canonical, < r)."""
-        n = self.u32(f"{what} length", max_len)
-        if exact is not None and n != exact:
-            raise ProofFormatError(f"{what}: {n} scalars, expected {exact}")
+        n = self._count(what, max_len, exact, "scalars")
         raw = self._take(32 * n, what)
         try:
             return FrVec.from_bytes(raw, n)
@@ -148,9 +151,7 @@ class Reader:
             raise ProofFormatError(f"{what}: {e}") from None
 
     def points(self, what: str, max_len: int, exact: int | None = None) -> PointVec:
-        n = self.u32(f"{what} length", max_len)
-        if exact is not None and n != exact:
-            raise ProofFormatError(f"{what}: {n} points, expected {exact}")
+        n = self._count(what, max_len, exact, "points")
         raw = self._take(48 * n, what)
         try:
             return PointVec.from_bytes(raw)
