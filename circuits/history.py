@@ -30,9 +30,11 @@ per window for binding M_0 and for the end weights.
 
 The weights are committed per layer (model and master commitments); a claim on the stacked M at
 (r_l, r_c, r_o) is Σ_l eq(r_l, l) M_l(r_c, r_o) (each M_l zero-padded to the common widths,
-:func:`zkdl.circuits.tensors.eq_ext`): the prover sends M_l(r_c, r_o) for every layer but the
-last, whose value is derived (:func:`_weight_claim`), and each becomes a claim on that layer's
-commitment.
+:func:`zkdl.circuits.tensors.eq_ext`): per class of layers of one shape (:func:`classes`) but the
+last the prover sends the class's share, the last class's is derived (:func:`_weight_claim`); a
+class of one layer becomes a claim on that layer's commitment, a class of several one claim on
+the combination of their commitments (Claims.add_combination).  The window end and the forward
+bias term claim per class too, so a net of one hidden width sends a few values, not a few per layer.
 
 Claims are on masked extensions (circuits/tensors.py): A and G are zero outside the valid
 (layer, step, row, column) region, so padded layers and steps contribute nothing to the sums;
@@ -173,11 +175,55 @@ class Weights:
     #: ``tables``; the window protocol evaluates the layer's commitment opening directly, without
     #: converting every layer's table)
     evaluate: Callable[[int, list], int] | None = None
+    #: the layers' tensor names and the sink for a claim on a combination of tensors,
+    #: combine([(name, point, coefficient)], value): sum coefficient * tensor(point) = value
+    names: Sequence[str] = ()
+    combine: Callable[[list, Claimed], None] | None = None
 
     def at(self, l: int, point: Sequence[int]) -> int:
         if self.evaluate is not None:
             return self.evaluate(l, list(point))
         return self.tables()[l].dot(_eq(point))
+
+    def value(self, terms: Sequence[tuple[int, list, int]]) -> int:
+        """The prover's sum of coefficient * W_l(point) over terms (layer, point, coefficient)."""
+        return sum(c * self.at(l, pt) for l, pt, c in terms) % P
+
+    def members(self, terms: Sequence[tuple[int, list, int]], sign: int = 1) -> list:
+        return [(self.names[l], pt, sign * c % P) for l, pt, c in terms]
+
+
+def classes(sh: "StackShape", bias: bool) -> list[list[int]]:
+    """The layers whose weight matrices (bias: bias vectors) have the same shape, hence the same
+    commitment layout, in the order of their first layer: a claim on a combination of the layers
+    of a class is one claim (Claims.add_combination), opened in one group."""
+    out: dict = {}
+    for l in range(sh.L):
+        out.setdefault(sh.widths[l + 1] if bias else (sh.widths[l], sh.widths[l + 1]), []).append(l)
+    return list(out.values())
+
+
+def _send_class(ch: Channel, W: Weights, terms: list, label: bytes) -> tuple[Claimed, int]:
+    """Commit to the class's share of a claim: one layer (terms [(l, point, coef)]) sends W_l(point)
+    (weight coef in the claim), several send sum coef W_l(point) (weight 1) and claim it on
+    their combination.  Returns (value, weight)."""
+    if len(terms) == 1:
+        l, pt, c = terms[0]
+        v = ch.send_scalar_com(label, lambda: W.at(l, pt))
+        W.claim(l, pt, v)
+        return v, c
+    v = ch.send_scalar_com(label + b"s", lambda: W.value(terms))
+    W.combine(W.members(terms), v)
+    return v, 1
+
+
+def _derive_class(W: Weights, terms: list, value: Claimed) -> None:
+    """The last class's share of a claim, derived from the claim and the others' values."""
+    if len(terms) == 1:
+        l, pt, c = terms[0]
+        W.claim(l, pt, value.inv_scale(c))
+    else:
+        W.combine(W.members(terms), value)
 
 
 @dataclass(frozen=True)
@@ -265,20 +311,19 @@ def _bind_weights(W: list[FrVec], sh: StackShape, point: Sequence[int], axis: st
 def _weight_claim(ch: Channel, sh: StackShape, W: Weights, r_l: Sequence[int], p_c: Sequence[int],
                   p_o: Sequence[int], claim: Claimed) -> None:
     """claim = M(r_l, p_c, p_o) = Σ_l eq(r_l, l) f_l M_l(p_c', p_o') on the stacked (zero-padded)
-    weights: the prover sends M_l(p_c', p_o') for the layers but the last, the last is derived,
-    and every value becomes a claim on its layer's commitment."""
+    weights: per class of layers of one shape (:func:`classes`) the prover sends its share
+    (M_l(p_c', p_o') for a class of one layer, Σ_(l in class) eq(r_l, l) f_l M_l(p_c', p_o') for
+    several: a claim on their combination), the last class's share is derived."""
     e = _eq(r_l).to_ints()
-    coefs, pts = [], []
+    terms = []
     for l in range(sh.L):
         pc, fc = resize(p_c, sh.in_vars(l))
         po, fo = resize(p_o, sh.out_vars(l))
-        coefs.append(e[l] * fc % P * fo % P)
-        pts.append(pc + po)
-    vals = [ch.send_scalar_com(b"layer-weight-claim", lambda l=l: W.at(l, pts[l]))
-            for l in range(sh.L - 1)]
-    last = (claim - lincomb(vals, coefs[:-1])).inv_scale(coefs[-1]) if vals else claim.inv_scale(coefs[-1])
-    for l, v in enumerate(vals + [last]):
-        W.claim(l, pts[l], v)
+        terms.append((l, pc + po, e[l] * fc % P * fo % P))
+    cls = classes(sh, bias=False)
+    parts = [_send_class(ch, W, [terms[l] for l in c], b"layer-weight-claim") for c in cls[:-1]]
+    rest = claim - lincomb([v for v, _ in parts], [w for _, w in parts]) if parts else claim
+    _derive_class(W, [terms[l] for l in cls[-1]], rest)
 
 
 # ---------------------------------------------------------------------------- relations
@@ -297,14 +342,12 @@ def forward(ch: Channel, sh: StackShape, A: Operand, G: Operand | None, M0: Weig
     om = lambda rr: layer_eval(omega, rr[:nl])                             # noqa: E731
     rows = _row_mask(sh, u_r)
     bias_mask = (1 << R) * rows * valid_steps(u_t, sh.T) % P
-    mbs, coefs = [], []
+    bterms = []
     for l in range(sh.L):
         po, fo = resize(u_o, sh.out_vars(l))
-        mb = ch.send_scalar_com(b"bias-start", lambda l=l, po=po: m0.at(l, po))
-        m0.claim(l, po, mb)
-        mbs.append(mb)
-        coefs.append(omega[l] * fo % P * bias_mask % P)
-    start = lhs - lincomb(mbs, coefs)
+        bterms.append((l, po, omega[l] * fo % P))
+    parts = [_send_class(ch, m0, [bterms[l] for l in c], b"bias-start") for c in classes(sh, bias=True)]
+    start = lhs - lincomb([v for v, _ in parts], [w * bias_mask % P for _, w in parts])
     if sh.history:
         g_o = lambda: fix_trailing(G.values(), u_o)                        # noqa: E731  (Lp·Tp, Bp)
         a_r = lambda: _bind_axis(A.values(), (Lp * Tp, Bp, Din), 1, u_r)   # noqa: E731  (Lp·Tp, Din)
@@ -399,28 +442,25 @@ def window_end(ch: Channel, sh: StackShape, A: Operand, G: Operand, M0: Weights,
     w = ch.challenges(b"u-end", nl + ni + no)
     w_l, w_c, w_o = w[:nl], w[nl:nl + ni], w[nl + ni:]
     e = _eq(w_l).to_ints()
-    diffs, coefs, bdiffs, bcoefs = [], [], [], []
+    terms, bterms = [], []
     for l in range(sh.L):
         pc, fc = resize(w_c, sh.in_vars(l))
         po, fo = resize(w_o, sh.out_vars(l))
-        pt = pc + po
-        c0 = ch.send_scalar_com(b"start-claim", lambda l=l, pt=pt: M0.at(l, pt))
-        c1 = ch.send_scalar_com(b"end-claim", lambda l=l, pt=pt: M1.at(l, pt))
-        M0.claim(l, pt, c0)
-        M1.claim(l, pt, c1)
-        diffs.append(c0 - c1)
-        coefs.append(e[l] * fc % P * fo % P)
-        b0 = ch.send_scalar_com(b"bias-start-claim", lambda l=l, po=po: m0.at(l, po))
-        b1 = ch.send_scalar_com(b"bias-end-claim", lambda l=l, po=po: m1.at(l, po))
-        m0.claim(l, po, b0)
-        m1.claim(l, po, b1)
-        bdiffs.append(b0 - b1)
-        bcoefs.append(e[l] * fo % P)
-    half_t = [HALF] * nt
+        terms.append((l, pc + po, e[l] * fc % P * fo % P))
+        bterms.append((l, po, e[l] * fo % P))
+
+    def difference(S: Weights, E: Weights, ts: list, label: bytes) -> Claimed:
+        """Σ coef (S_l − E_l)(point) over a class's terms: one value, claimed on the combination."""
+        d = ch.send_scalar_com(label, lambda: (S.value(ts) - E.value(ts)) % P)
+        S.combine(S.members(ts) + E.members(ts, -1), d)
+        return d
     # Σ_l eq(w_l, l) (M_0 − M_T)(l, w) = η Σ_s (A_sᵀ G_s)(w_l, w) = η 2^nt (AᵀG)(w_l, ½.., w)
-    diff = lincomb(diffs, coefs).inv_scale(eta * (1 << nt))
+    diffs = [difference(M0, M1, [terms[l] for l in c], b"end-difference") for c in classes(sh, bias=False)]
+    bdiffs = [difference(m0, m1, [bterms[l] for l in c], b"bias-end-difference") for c in classes(sh, bias=True)]
+    half_t = [HALF] * nt
+    diff = lincomb(diffs, [1] * len(diffs)).inv_scale(eta * (1 << nt))
     _steps_product(ch, sh, A, G, w_l + half_t + w_c + w_o, diff, f"{what}, window end")
-    bdiff = lincomb(bdiffs, bcoefs).inv_scale(eta * (1 << (R + nt + nb)))
+    bdiff = lincomb(bdiffs, [1] * len(bdiffs)).inv_scale(eta * (1 << (R + nt + nb)))
     G.claim(w_l + half_t + [HALF] * nb + w_o, bdiff)
 
 

@@ -355,12 +355,24 @@ class _Claim:
     masked: bool
 
 
+@dataclass
+class _Combination:
+    """A claim on a public combination of tensors, each at its own point:
+    sum_m coef_m T_(name_m)(point_m) = value."""
+
+    members: list[tuple[str, list[int], int]]
+    value: Claimed
+    masked: bool
+
+
 class Claims:
-    """All evaluation claims of a proof, per tensor, in registration order."""
+    """All evaluation claims of a proof, per tensor, in registration order, and the claims on
+    combinations of tensors (in the order made)."""
 
     def __init__(self):
         self.tensors: dict[str, Tensor] = {}
         self.claims: dict[str, list[_Claim]] = {}
+        self.combinations: list[_Combination] = []
 
     def register(self, t: Tensor) -> Tensor:
         if t.name in self.tensors:
@@ -374,6 +386,23 @@ class Claims:
         if len(point) != t.layout.num_vars:
             raise ShapeError(f"claim on {name}: {len(point)} coordinates, expected {t.layout.num_vars}")
         self.claims[name].append(_Claim([int(x) % P for x in point], value, masked))
+
+    def add_combination(self, members: Sequence[tuple[str, Sequence[int], int]], value: Claimed,
+                        masked: bool = True) -> None:
+        """A claim sum_m coef_m T_m(point_m) = value (members: (tensor, point, coef)); one claim
+        where per-tensor claims would take one committed value each.  Its tensors are opened in
+        one group (open_all keeps them together)."""
+        ms = []
+        for name, point, coef in members:
+            t = self.tensors[name]
+            if len(point) != t.layout.num_vars:
+                raise ShapeError(f"claim on {name}: {len(point)} coordinates, expected {t.layout.num_vars}")
+            ms.append((name, [int(x) % P for x in point], int(coef) % P))
+        if not ms:
+            raise ShapeError("a combination claim without tensors")
+        if len({self.tensors[n].layout.col_vars for n, _, _ in ms}) != 1:
+            raise ShapeError("a combination claim on tensors of different column splits")
+        self.combinations.append(_Combination(ms, value, masked))
 
     # -- range tensors
     def value_claim(self, ch: Channel, rt: RangeTensor, point: Sequence[int], value: Claimed,
@@ -418,25 +447,42 @@ class Claims:
         OPEN_MAX_ENTRIES (window and inference proofs, formats 5 and later).  A group of at most
         ``linear_max_cols`` columns is opened with the linear dot-product proof (inference proofs,
         format 8: LINEAR_OPEN_MAX_COLS), larger ones with the logarithmic one."""
-        names = [n for n, cl in self.claims.items() if cl]
+        in_combo = {n for cb in self.combinations for n, _, _ in cb.members}
+        names = [n for n, cl in self.claims.items() if cl or n in in_combo]
+        unit = {n: n for n in names}            # the tensors of a combination open in one group
+
+        def root(n):
+            while unit[n] != n:
+                n = unit[n]
+            return n
+        for cb in self.combinations:
+            for n, _, _ in cb.members[1:]:
+                unit[root(n)] = root(cb.members[0][0])
+        nv = lambda n: self.tensors[n].layout.num_vars      # noqa: E731
         by_c: dict[int, list[str]] = {}
         for n in names:
             by_c.setdefault(self.tensors[n].layout.col_vars, []).append(n)
         for c in by_c:
-            members = sorted(by_c[c], key=lambda n: -self.tensors[n].layout.num_vars)  # stable
+            members = sorted(by_c[c], key=lambda n: -nv(n))  # stable
             groups: list[list[str]] = []
+            placed: set = set()
             for n in members:
-                k = self.tensors[n].layout.num_vars
-                if groups and self.tensors[groups[-1][0]].layout.num_vars - k <= self.MERGE_VARS and not (
-                        bounded and 2 * (len(groups[-1]) + 1) << self.tensors[groups[-1][0]].layout.num_vars
-                        > self.OPEN_MAX_ENTRIES):
-                    groups[-1].append(n)
+                if root(n) in placed:
+                    continue
+                placed.add(root(n))
+                u = [m for m in members if root(m) == root(n)]
+                if groups and nv(groups[-1][0]) - nv(n) <= self.MERGE_VARS and not (
+                        bounded and 2 * (len(groups[-1]) + len(u)) << nv(groups[-1][0]) > self.OPEN_MAX_ENTRIES):
+                    groups[-1].extend(u)
                 else:
-                    groups.append([n])
+                    groups.append(u)
             for g in groups:
-                self._open_group(ch, g, by_point, linear=(1 << c) <= linear_max_cols)
+                gs = set(g)
+                combos = [cb for cb in self.combinations if cb.members[0][0] in gs]
+                self._open_group(ch, g, by_point, linear=(1 << c) <= linear_max_cols, combos=combos)
 
-    def _open_group(self, ch: Channel, names: list[str], by_point: bool, linear: bool = False) -> None:
+    def _open_group(self, ch: Channel, names: list[str], by_point: bool, linear: bool = False,
+                    combos: Sequence[_Combination] = ()) -> None:
         """Reduce every claim on the group's tensors (zero-extended to the largest: the extra
         leading variables are 0) to one point s by one zk sumcheck, then open one random
         combination of the tensors at s.
@@ -454,7 +500,8 @@ class Claims:
         t = ch.t
         t.domain(b"zkdl/open-points" if by_point else b"zkdl/open-group")
         t.append_u64(b"tensors", len(names))
-        flat: list[tuple[int, _Claim]] = []
+        # every claim as (value, members [(tensor j, point, masked, coefficient)])
+        flat: list[tuple[Claimed, list]] = []
         for j, n in enumerate(names):
             t.append_bytes(b"tensor", n.encode())
             t.append_u64(b"num_vars", self.tensors[n].layout.num_vars)
@@ -462,40 +509,53 @@ class Claims:
                 t.append_scalars(b"point", c.point)
                 t.append_point(b"claim", c.value.com)
                 t.append_u64(b"masked", int(c.masked))
-                flat.append((j, c))
+                flat.append((c.value, [(j, c.point, c.masked, 1)]))
+        if combos:                  # absent from proofs without combinations (their format is unchanged)
+            index_of = {n: j for j, n in enumerate(names)}
+            t.append_u64(b"combinations", len(combos))
+            for cb in combos:
+                t.append_u64(b"members", len(cb.members))
+                for n, point, coef in cb.members:
+                    t.append_u64(b"tensor", index_of[n])
+                    t.append_scalars(b"point", point)
+                    t.append_scalar(b"coefficient", coef)
+                t.append_point(b"claim", cb.value.com)
+                t.append_u64(b"masked", int(cb.masked))
+                flat.append((cb.value, [(index_of[n], point, cb.masked, coef) for n, point, coef in cb.members]))
         alpha = ch.challenges(b"alpha", len(flat))
         layouts = [self.tensors[n].layout for n in names]
         k = max(lay.num_vars for lay in layouts)
         ext = [k - lay.num_vars for lay in layouts]
-        # pairs: (weights [(coefficient, tensor j, claim)], values {tensor j: coefficient})
+        # pairs: (weights [(coefficient, tensor j, point, masked)], values {tensor j: coefficient})
         pairs: list[tuple[list, dict]] = []
         if by_point:
             index: dict = {}
-            for a, (j, c) in zip(alpha, flat):
-                masked = c.masked and not layouts[j].full
-                q = (ext[j], tuple(c.point), layouts[j] if masked else None)
-                if q not in index:
-                    index[q] = len(pairs)
-                    pairs.append(([(1, j, c)], {}))
-                vals = pairs[index[q]][1]
-                vals[j] = (vals.get(j, 0) + a) % P
+            for a, (_, ms) in zip(alpha, flat):
+                for j, point, masked, coef in ms:
+                    q = (ext[j], tuple(point), layouts[j] if masked and not layouts[j].full else None)
+                    if q not in index:
+                        index[q] = len(pairs)
+                        pairs.append(([(1, j, point, masked)], {}))
+                    vals = pairs[index[q]][1]
+                    vals[j] = (vals.get(j, 0) + a * coef) % P
             t.append_u64(b"points", len(pairs))
         if not by_point or len(pairs) > len(names):     # per tensor, when that needs fewer tables
-            pairs = [([(a, jj, c) for a, (jj, c) in zip(alpha, flat) if jj == j], {j: 1}) for j in range(len(names))]
+            pairs = [([(a * coef % P, jj, point, masked) for a, (_, ms) in zip(alpha, flat)
+                       for jj, point, masked, coef in ms if jj == j], {j: 1}) for j in range(len(names))]
         m = len(pairs)
         spec = SumcheckSpec(k, 2 * m, tuple(Term(1, (i, m + i)) for i in range(m)))
-        start = lincomb([c.value for _, c in flat], alpha)
+        start = lincomb([v for v, _ in flat], alpha)
 
         def weight(i):
             def w(s):
                 acc = 0
-                for a, j, c in pairs[i][0]:
+                for a, j, point, masked in pairs[i][0]:
                     e0 = ext[j]
                     lead = 1
                     for x in s[:e0]:
                         lead = lead * (1 - x) % P
                     rest = s[e0:]
-                    e = layouts[j].masked_eq(c.point, rest) if c.masked else eq_eval(c.point, rest)
+                    e = layouts[j].masked_eq(point, rest) if masked else eq_eval(point, rest)
                     acc += a * e % P * lead
                 return acc % P
             return w
@@ -509,11 +569,11 @@ class Claims:
             for wts, vals in pairs:
                 e0 = ext[next(iter(vals))]          # every member of a pair has the same extension
                 w = None
-                for a, j, c in wts:
-                    e = FrVec.eq_table(c.point) if c.point else FrVec.ones(1)
+                for a, j, point, masked in wts:
+                    e = FrVec.eq_table(point) if point else FrVec.ones(1)
                     if a != 1:
                         e = e * a
-                    if c.masked and not layouts[j].full:
+                    if masked and not layouts[j].full:
                         if j not in off:
                             off[j] = layouts[j].mask == 0
                         e = e.zero_where(off[j])     # e is this loop's own table

@@ -165,7 +165,8 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     def weights(name):
         return history.Weights(lambda: [cl.tensors[f"{name}{i}"].values for i in range(L)],
                                lambda i, pt, c: cl.add(f"{name}{i}", pt, c),
-                               lambda i, pt: cl.tensors[f"{name}{i}"].mle(pt))
+                               lambda i, pt: cl.tensors[f"{name}{i}"].mle(pt),
+                               [f"{name}{i}" for i in range(L)], cl.add_combination)
 
     # R1: forward, every layer: 2^shift Z'(l) + E(l) = [In(l) | 2^R] M_t(l), at a random point u
     # of the stacked outputs; below the last layer Z'(l) = 2 A(l) - S(l) - P(l) (zkReLU) and E(l)

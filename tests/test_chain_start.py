@@ -461,7 +461,7 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     with pytest.raises(ProofFormatError, match="format version 1, made by an older zkdl"):
         tr.WindowProof.from_bytes(bytes(old))
     # version 3 proved each layer on its own: such a proof is refused with what changed
-    assert proof.to_bytes()[4:6] == (10).to_bytes(2, "little")
+    assert proof.to_bytes()[4:6] == (11).to_bytes(2, "little")
     assert good[4:6] == (4).to_bytes(2, "little")
     old[4:6] = (3).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 3, made by an older zkdl: it proves each layer on its own"):
@@ -492,6 +492,10 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     with pytest.raises(ProofFormatError, match="version 9, made by an earlier zkdl: its range check ends each "
                                                "logUp layer with three product proofs"):
         tr.WindowProof.from_bytes(bytes(old))
+    # version 10 claimed every layer's weights on their own (now per class of layers of one shape)
+    old[4:6] = (10).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="version 10, made by an earlier zkdl: it claims every layer's weights"):
+        tr.WindowProof.from_bytes(bytes(old))
 
 
 def test_files_with_the_earlier_weight_layout_are_refused(dataset):
@@ -507,7 +511,7 @@ def test_files_with_the_earlier_weight_layout_are_refused(dataset):
     files = [(proof.statement.to_bytes(), 4, 3, tr.Statement.from_bytes),
              (rf.model_file_bytes(CFG, model), 4, 3, rf.read_model_file),
              (iproof.statement.to_bytes(), 4, 3, tr.InferenceStatement.from_bytes),
-             (iproof.to_bytes(), 9, 7, tr.InferenceProof.from_bytes)]
+             (iproof.to_bytes(), 10, 7, tr.InferenceProof.from_bytes)]
     # a link proof: the published model of a run (rounded from its last master weights)
     traces = Trainer(CFG, W, X, Y).run(1)
     _, after, asec = pv.prove_window(traces, model, msec, data, dsec)
@@ -527,6 +531,10 @@ def test_files_with_the_earlier_weight_layout_are_refused(dataset):
     old[4:6] = (8).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="version 8, made by an earlier zkdl: its range check ends each logUp "
                                                "layer with three product proofs"):
+        tr.InferenceProof.from_bytes(bytes(old))
+    # inference proofs of version 9 claimed every layer's weights on their own
+    old[4:6] = (9).to_bytes(2, "little")
+    with pytest.raises(ProofFormatError, match="version 9, made by an earlier zkdl: it claims every layer's weights"):
         tr.InferenceProof.from_bytes(bytes(old))
 
 

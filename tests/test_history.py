@@ -96,8 +96,11 @@ def _run(ch, sh, prob, eta, R, tamper=None):
     names = ["A", "G"] + [f"{n}.{l}" for n in ("M0", "m0", "M1", "m1") for l in range(L)]
     claims = {n: [] for n in names}
     ops = {n: Operand(lambda n=n: tabs[n], lambda p, c, n=n: claims[n].append((list(p), c))) for n in ("A", "G")}
+    claims["combinations"] = []
     ws = {n: Weights(lambda n=n: [tabs[f"{n}.{l}"] for l in range(L)],
-                     lambda l, p, c, n=n: claims[f"{n}.{l}"].append((list(p), c))) for n in ("M0", "m0", "M1", "m1")}
+                     lambda l, p, c, n=n: claims[f"{n}.{l}"].append((list(p), c)),
+                     names=[f"{n}.{l}" for l in range(L)],
+                     combine=lambda ms, c: claims["combinations"].append((ms, c))) for n in ("M0", "m0", "M1", "m1")}
     nl, nt, nb, ni, no = sh.nl, sh.nt, sh.nb, sh.ni, sh.no
     u = ch.challenges(b"u", nl + nt + nb + no)
     omega = [e if l < L else 0 for l, e in enumerate(FrVec.eq_table(u[:nl]).to_ints() if nl else [1])]
@@ -127,14 +130,12 @@ def test_history_relations_complete(T, B, widths, big):
     pc = ProverChannel(KEY, Transcript(b"t"), derived=True)
     pclaims, tabs = _run(pc, sh, prob, eta, R)
     # every claim the relations output is true of the tables
-    for n, cl in pclaims.items():
-        for pt, c in cl:
-            assert c.val == tabs[n].dot(FrVec.eq_table(pt) if pt else FrVec.ones(1)), n
+    assert _false_claims(pclaims, tabs) == []
+    assert any(len(ms) > 1 for ms, _ in pclaims["combinations"])     # the window end's at least
     vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue(), derived=True)
     vclaims, _ = _run(vc, sh, prob, eta, R)
     vc.done()
-    for n in pclaims:
-        assert [(p, c.com) for p, c in pclaims[n]] == [(p, c.com) for p, c in vclaims[n]]
+    _same_claims(pclaims, vclaims)
 
 
 @pytest.mark.parametrize("tamper", ["forward", "backward"])
@@ -165,11 +166,28 @@ def test_lt_extension():
     assert later_steps([], 1) == [0]
 
 
+def _at(tabs, name, pt):
+    return tabs[name].dot(FrVec.eq_table(pt) if pt else FrVec.ones(1))
+
+
 def _false_claims(claims, tabs):
     """Names of the tensors on which some output claim of the reduction is false (what the
-    openings of a full proof would catch)."""
-    return sorted(n for n, cl in claims.items()
-                  if any(c.val != tabs[n].dot(FrVec.eq_table(pt) if pt else FrVec.ones(1)) for pt, c in cl))
+    openings of a full proof would catch); a false claim on a combination names its tensors."""
+    false = {n for n, cl in claims.items() if n != "combinations"
+             and any(c.val != _at(tabs, n, pt) for pt, c in cl)}
+    for ms, c in claims["combinations"]:
+        if c.val != sum(k * _at(tabs, n, pt) for n, pt, k in ms) % P:
+            false |= {n for n, _, _ in ms}
+    return sorted(false)
+
+
+def _same_claims(pclaims, vclaims):
+    """The verifier derives the same claims (points, coefficients and commitments) as the prover."""
+    for n in pclaims:
+        if n == "combinations":
+            assert [(ms, c.com) for ms, c in pclaims[n]] == [(ms, c.com) for ms, c in vclaims[n]]
+        else:
+            assert [(p, c.com) for p, c in pclaims[n]] == [(p, c.com) for p, c in vclaims[n]]
 
 
 @settings(max_examples=25, deadline=None)
@@ -185,8 +203,7 @@ def test_history_relations_complete_random_shapes(T, B, widths, eta, R, big, see
     vc = VerifierChannel(KEY, Transcript(b"t"), pc.getvalue(), derived=True)
     vclaims, _ = _run(vc, sh, prob, eta, R)
     vc.done()
-    for n in pclaims:
-        assert [(p, c.com) for p, c in pclaims[n]] == [(p, c.com) for p, c in vclaims[n]]
+    _same_claims(pclaims, vclaims)
 
 
 class _LyingChannel(ProverChannel):
