@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from zkdl.circuits.channel import VerifierChannel
-from zkdl.circuits.history import (Operand, StackShape, Weights, backward, forward, lt_eval, lt_row, later_steps,
-                                   resize, window_end)
+from zkdl.circuits.history import (Operand, StackShape, Weights, backward, classes, forward, lt_eval, lt_row,
+                                   later_steps, resize, window_end)
 from zkdl.circuits.prover import ProverChannel
 from zkdl.errors import VerificationError
 from zkdl.field import R_MODULUS as P, FrVec
@@ -304,3 +304,20 @@ def test_end_weights_off_in_one_entry(part):
         assert err is not None and err.startswith("end, window end"), err
     else:
         assert err is None and false == ["G"]
+
+
+def test_false_class_value_becomes_false_weight_claims():
+    """Layers 1 and 2 of (2, 2, 2, 3) have one shape: the forward start term claims them as one
+    combination.  A prover that sends that class's value off by one leaves the relations
+    accepting, but the claim on the combination (M0.0, M0.1) and the derived claim on the last
+    layer (M0.2) are false: what the openings reject (tests/test_openings.py)."""
+    eta, R, T = 3, 2, 3
+    widths = (2, 2, 2, 3)
+    sh = _shape(T, 2, widths)
+    assert classes(sh, bias=False) == [[0, 1], [2]] and classes(sh, bias=True) == [[0, 1], [2]]
+    prob = _problem(T, 2, widths, eta, R, seed=9)
+    err, false = _prove_and_verify(sh, prob, eta, R, {b"layer-weight-claims": [1]})
+    assert err is None and false == ["M0.0", "M0.1", "M0.2"], (err, false)
+    # the honest prover's claims are all true, the same class sent as one combination
+    err, false = _prove_and_verify(sh, prob, eta, R)
+    assert err is None and false == []
