@@ -424,9 +424,9 @@ def prove_product(key: PedersenKey, t: Transcript, Cx: G1, Cy: G1, Cz: G1,
     z1 Cy = b1 Cy + c x y g + c x rho_y h."""
     _product_statement(t, key, Cx, Cy, Cz)
     b1, b2, b3, b4, b5 = (random_scalar() for _ in range(5))
-    alpha = key.commit_scalar(b1, b2)
-    beta = key.commit_scalar(b3, b4)
-    delta = key.commit_scalar(b1 * y % R_MODULUS, (b1 * rho_y + b5) % R_MODULUS)   # b1 Cy + b5 h
+    # alpha = Com(b1; b2), beta = Com(b3; b4), delta = b1 Cy + b5 h = Com(b1 y; b1 rho_y + b5): one
+    # comb call for the three (each single commitment pays its own normalization)
+    alpha, beta, delta = key.commit_scalars([b1, b3, b1 * y % R_MODULUS], [b2, b4, (b1 * rho_y + b5) % R_MODULUS])
     t.append_point(b"alpha", alpha)
     t.append_point(b"beta", beta)
     t.append_point(b"delta", delta)

@@ -511,11 +511,11 @@ def prove_zk(key, spec: SumcheckSpec, tables: Sequence[FrVec], claim_blind: int,
     for f in range(spec.num_factors):
         vals[f] = finals[f]
         blinds_f[f] = 0 if f in public else random_scalar()
-    fac_coms = key.commit_scalars([vals[f] for f in priv], [blinds_f[f] for f in priv])
-    for i, f in enumerate(priv):
-        coms_f[f] = fac_coms[i]
-    for f in public:
-        coms_f[f] = key.commit_scalar(vals[f], 0)
+    pub = sorted(public)
+    both = key.commit_scalars([vals[f] for f in priv + pub], [blinds_f[f] for f in priv + pub])
+    fac_coms = both[:len(priv)]
+    for i, f in enumerate(priv + pub):
+        coms_f[f] = both[i]
     t.append_points(b"factor-coms", fac_coms)
     for i, combo in enumerate(spec.combos):     # combined factors: derived from the factors'
         v = spec.num_factors + i
