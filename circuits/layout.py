@@ -120,7 +120,7 @@ class WindowLayout:
 
     def key_size(self) -> int:
         # the multiplicities of the lookup table (2^b entries, b = limb_bits) are a tensor too
-        tables = [default_col_vars(limb_bits(self, infer)) for infer in (False, True)]
+        tables = [default_col_vars(table_bits(self, infer)) for infer in (False, True)]
         stacks = ([self.out(self.L - 1).col_vars] if self.L > 1 else []) + [self.yhat().col_vars]
         c = max([16 // 2 + 2] + tables + stacks + [lay.col_vars for i in range(self.L)
                                                    for lay in (self.weight(i), self.bias(i))]
@@ -147,10 +147,21 @@ def _check_size(lay: WindowLayout) -> None:
 
 def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
     """Limb size b of the range checks, a public function of the shapes: the b in 8..20 (even)
-    that minimizes the lookup's size: the limbs looked up (top limbs of fewer than b bits twice)
-    plus 2·2^b per lookup instance (multiplicities and table leaves; one instance per
-    2^LOOKUP_MAX_BITS limbs).  Small windows use 8-bit limbs, the digits window 16, very large
-    windows 20 (a 40-bit remainder is then two limbs, not three)."""
+    that minimizes the lookup's size: the limbs looked up (one each: top limbs of fewer than b
+    bits carry their width's tag, circuits/rangecheck.py) plus 2 entries per table entry and
+    lookup instance (multiplicities and table leaves; one instance per 2^LOOKUP_MAX_BITS limbs;
+    a table of 2^b entries, 2^(b+1) when some top limb is tagged).  Small windows use 8-bit
+    limbs, the digits and headline windows 16."""
+    return _limb_plan(lay, infer)[0]
+
+
+def table_bits(lay: WindowLayout, infer: bool = False) -> int:
+    """Variables of the lookup table (and of its multiplicities): limb_bits, plus one when a top
+    limb is tagged."""
+    return _limb_plan(lay, infer)[1]
+
+
+def _limb_plan(lay: WindowLayout, infer: bool) -> tuple[int, int]:
     from .rangecheck import LOOKUP_MAX_BITS
 
     c = lay.config
@@ -164,12 +175,16 @@ def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
     if not infer:
         sizes.append((lay.yhat().size, c.Q))   # Yhat
 
-    def cost(b: int) -> int:
-        limbs = sum(n * (-(-bits // b) + (1 if bits % b else 0)) for n, bits in sizes)
-        instances = max(1, -(-limbs // (1 << LOOKUP_MAX_BITS)))
-        return limbs + instances * (2 << b)
+    def tbits(b: int) -> int:
+        return b + 1 if any(bits % b for _, bits in sizes) else b
 
-    return min(range(8, 21, 2), key=lambda b: (cost(b), -b))
+    def cost(b: int) -> int:
+        limbs = sum(n * -(-bits // b) for n, bits in sizes)
+        instances = max(1, -(-limbs // (1 << LOOKUP_MAX_BITS)))
+        return limbs + instances * (2 << tbits(b))
+
+    b = min(range(8, 21, 2), key=lambda b: (cost(b), -b))
+    return b, tbits(b)
 
 
 _KEYS: dict[int, PedersenKey] = {}

@@ -2,7 +2,9 @@
 step 2).
 
 A range-checked tensor is committed as limbs of b bits (``RangeTensor``); ``_lookup`` packs every
-limb of every range tensor into blocks at aligned offsets, commits the multiplicities and runs
+limb of every range tensor into blocks at aligned offsets (a top limb of fewer than b bits tagged
+with its width in window and inference proofs, looked up twice in the one-time range proofs),
+commits the multiplicities and runs
 logUp-GKR (:mod:`zkdl.logup`), split into instances of at most 2^LOOKUP_MAX_BITS entries, then ties
 the lookup's claim to claims on the limb tensors.  ``_range_of`` range-checks a tensor committed
 elsewhere (limb 0 derived from its commitment), which ``_commitment_range_protocol`` uses for the
@@ -32,6 +34,7 @@ P = R_MODULUS
 class _Block:
     tensor: Tensor
     scale: int
+    tag: int = 0
     offset: int = 0
 
 
@@ -75,15 +78,27 @@ def _range_of(ch: Channel, cl: Claims, rts: dict, name: str, layout: Layout, spe
 LOOKUP_MAX_BITS = 25
 
 
+def lookup_table(widths, lb: int, tagged: bool) -> logup.Table:
+    """The lookup table of range tensors with these bit widths: plain 2^lb (a top limb of fewer
+    than lb bits is looked up twice, once scaled to the top), or tagged (window and inference
+    proofs: one segment per top-limb width, each top limb looked up once with its tag)."""
+    tops = sorted({w % lb for w in widths if w % lb}, reverse=True) if tagged else []
+    return logup.Table(lb, tuple(tops))
+
+
 def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) -> None:
     """Commit to the multiplicities and run the logUp-GKR range check over every limb of every
-    range tensor (the top limb again, scaled, when it has fewer than lb bits); tie the lookup's
-    claim to claims on the limb tensors (registered in cl for the openings)."""
+    range tensor; tie the lookup's claim to claims on the limb tensors (registered in cl for the
+    openings).  A top limb of fewer than lb bits is looked up with its width's tag in a tagged
+    table (window and inference proofs: ch.derived), or, in the one-time range proofs, again
+    scaled to the top of a plain table."""
+    table = lookup_table([rt.spec.bits for rt in rts.values()], lb, ch.derived)
     blocks: list[_Block] = []
     for rt in rts.values():
         for j, lt in enumerate(rt.limbs):
-            blocks.append(_Block(lt, 1))
-            if j == rt.spec.n_limbs - 1 and rt.spec.top_bits < lb:
+            top = j == rt.spec.n_limbs - 1 and rt.spec.top_bits < lb
+            blocks.append(_Block(lt, 1, table.tag_of(rt.spec.top_bits) if top and table.widths else 0))
+            if top and not table.widths:
                 blocks.append(_Block(lt, 1 << (lb - rt.spec.top_bits)))
     blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
     groups: list[list[_Block]] = [[]]
@@ -97,42 +112,67 @@ def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) ->
         total += size
     ch.t.append_u64(b"lookups", len(groups))
     for g, grp in enumerate(groups):
-        _lookup_one(ch, cl, grp, lb, strict, "m" if len(groups) == 1 else f"m{g}")
+        _lookup_one(ch, cl, grp, table, strict, "m" if len(groups) == 1 else f"m{g}")
 
 
-def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_name: str) -> None:
+def _multiplicities(blocks: list, v_np: np.ndarray, table: logup.Table, kv: int, strict: bool) -> np.ndarray:
+    """m over the (tagged) table: each block's values at their tag's indices, the padding zeros
+    at 0.  strict: a value outside its range raises FieldRangeError; a cheating prover's (not
+    strict) are left out (the proof is then rejected)."""
+    m = np.zeros(1 << table.bits, dtype=np.int64)
+    for bl in blocks:
+        vals = v_np[bl.offset:bl.offset + bl.tensor.layout.size]
+        width = table.widths[bl.tag - 1] if bl.tag else table.b
+        ok = (vals >= 0) & (vals < 1 << width)
+        if strict and not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise FieldRangeError(f"{bl.tensor.name}: limb value {int(vals[i])} at index {i} is outside [0, 2^{width})")
+        m += np.bincount(table.index(vals[ok], bl.tag), minlength=len(m))
+    m[0] += (1 << kv) - sum(bl.tensor.layout.size for bl in blocks)
+    return m
+
+
+def _lookup_one(ch: Channel, cl: Claims, blocks: list, table: logup.Table, strict: bool, m_name: str) -> None:
     key, t, prover = ch.key, ch.t, ch.prover
     off = 0
     for bl in blocks:
         bl.offset = off
         off += bl.tensor.layout.size
     kv = _bits(off)
+    lb = table.b
     v_np = m_np = None
     if prover:
         v_np = np.concatenate([_small_ints(bl.tensor, strict) * bl.scale for bl in blocks]
                               + [np.zeros((1 << kv) - off, dtype=np.int64)])
-        if strict:
+        if table.widths:
+            m_np = _multiplicities(blocks, v_np, table, kv, strict)
+        elif strict:
             m_np = logup.multiplicities(v_np, kv, lb)
         else:  # a cheating prover counts what it can
             ok = (v_np >= 0) & (v_np < 1 << lb)
             m_np = np.bincount(v_np[ok], minlength=1 << lb).astype(np.int64)
             m_np[0] += (1 << kv) - len(v_np)
-    m_lay = Layout((1 << lb,))
+    m_lay = Layout((1 << table.bits,))
     m_com, m_sec = ch.send_hyrax(b"multiplicities", m_lay.num_vars, m_lay.col_vars, lambda: m_np)
     cl.register(Tensor(m_name, m_lay, m_com, m_sec))
+    # the tags' weight: drawn after the limbs and the multiplicities are committed
+    beta = ch.challenges(b"lookup-tags", 1)[0] if table.widths else 0
+    tags = [(bl.offset, bl.offset + bl.tensor.layout.size, bl.tag) for bl in blocks if bl.tag]
     if prover:
         with ch.phase("lookup"):
             lproof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(key, t, v_np, FrVec.from_int64(m_np),
-                                                               derived=ch.derived)
+                                                               derived=ch.derived, table=table, beta=beta,
+                                                               tags=tags)
         lproof.write(ch.w)
         com_v, com_m = Claimed(None, vv, vb, key), Claimed(None, mv, mb, key)
     else:
-        lproof = logup.LogupProof.read(ch.r, kv, lb, derived=ch.derived)
-        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, lb, derived=ch.derived)
+        lproof = logup.LogupProof.read(ch.r, kv, table.bits, derived=ch.derived)
+        x_v, cv, x_m, cm = logup.verify(key, t, kv, lproof, table.bits, derived=ch.derived, table=table, beta=beta)
         com_v, com_m = Claimed(cv), Claimed(cm)
     cl.add(m_name, x_m, com_m, masked=False)
     limb_claims: dict[str, Claimed] = {}
     terms, coeffs = [], []
+    tag_part = 0            # the looked-up values are limb + beta tag: the tags' part is public
     for bl in blocks:
         kb = bl.tensor.layout.num_vars
         hi, lo = x_v[:kv - kb], x_v[kv - kb:]
@@ -144,7 +184,9 @@ def _lookup_one(ch: Channel, cl: Claims, blocks: list, lb: int, strict: bool, m_
         bits = [(idx >> (len(hi) - 1 - j)) & 1 for j in range(len(hi))]
         terms.append(limb_claims[name])
         coeffs.append(eq_eval(hi, bits) * bl.scale % P)
-    ch.equal(lincomb(terms, coeffs), com_v)
+        tag_part = (tag_part + eq_eval(hi, bits) * bl.tag) % P
+    lhs = lincomb(terms, coeffs)
+    ch.equal(lhs + ch.const(beta * tag_part) if tag_part else lhs, com_v)
 
 
 def _small_ints(t: Tensor, strict: bool) -> np.ndarray:

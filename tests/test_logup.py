@@ -364,24 +364,34 @@ def test_tree_layer_matches_the_fraction_formula(k, unit, seed):
     assert qo.to_ints() == want_q and po.to_ints() == want_p
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 7), D=st.integers(1, 3), skip=st.booleans(), with_eq=st.booleans(),
-       bound=st.sampled_from([2, 1 << 16, 1 << 24]), seed=st.integers(0, 2**32 - 1))
-def test_integer_leaf_round_matches_the_field_kernel(n, D, skip, with_eq, bound, seed):
-    """The witness tree's last layer keeps its leaves alpha - v as the integers v for the first
-    round (logup._IntLeafHalf): its round values (_unit_evals_ints, two integer-weighted sums) and
-    its fold equal frac_evals and FrVec.fold on the field leaves, for values up to the bound the
-    prover uses (2^24) and negative ones."""
+       bound=st.sampled_from([2, 1 << 16, 1 << 24]), tagged=st.sampled_from([0, 1, 3]),
+       seed=st.integers(0, 2**32 - 1))
+def test_integer_leaf_round_matches_the_field_kernel(n, D, skip, with_eq, bound, tagged, seed):
+    """The witness tree's last layer keeps its leaves a - v as the integers v for the first round
+    (logup._IntLeafHalf; a = alpha, or alpha - beta tag on tagged blocks): its round values
+    (_unit_evals_ints: integer-weighted sums per piece of constant a) and its fold equal
+    frac_evals and FrVec.fold on the field leaves, for values up to the bound the prover uses
+    (2^24), negative ones, and up to three tagged blocks anywhere in the leaves."""
     from zkdl.field import frac_evals
 
     rng = np.random.default_rng(seed)
     m2 = 1 << n                                   # each half-table: 2^n entries, m = 2^(n-1) pairs
     vL = rng.integers(-bound, bound, size=m2, dtype=np.int64)
     vR = rng.integers(-bound, bound, size=m2, dtype=np.int64)
-    alpha, lam, r = (random_scalar() for _ in range(3))
+    alpha, lam, r, beta = (random_scalar() for _ in range(4))
+    cuts = sorted(set(int(c) for c in rng.integers(0, 2 * m2 + 1, size=2 * tagged)))
+    tags = [(a, b, int(rng.integers(1, 4))) for a, b in zip(cuts[0::2], cuts[1::2]) if a < b]
+    segs = logup._leaf_segments(alpha, beta, 2 * m2, tags)
     eq = FrVec.from_ints([random_scalar() for _ in range(m2 // 2)]) if with_eq else None
-    halves = [logup._IntLeafHalf(alpha, v) for v in (vL, vR)]
-    fields = [FrVec.const_minus_int64(alpha, v) for v in (vL, vR)]
+    halves = [logup._IntLeafHalf(logup._half_segments(segs, par), v) for par, v in enumerate((vL, vR))]
+    full = np.empty(2 * m2, dtype=np.int64)
+    full[0::2], full[1::2] = vL, vR
+    consts = [logup._at(segs, i) for i in range(2 * m2)]
+    leaves = [(c - int(x)) % R_MODULUS for c, x in zip(consts, full)]
+    fields = [FrVec.from_ints(leaves[0::2]), FrVec.from_ints(leaves[1::2])]
+    assert [h.segs for h in halves] and logup._alpha_minus(segs, full) == FrVec.from_ints(leaves)
     got = logup._layer_kernel(lam)(eq, halves, D, skip)
     assert got == frac_evals(eq, fields, lam, D, skip)
     assert got == logup._layer_kernel(lam)(eq, fields, D, skip)
@@ -395,7 +405,7 @@ def test_large_integer_leaves_take_the_field_path():
     k = 4
     vals = np.arange(1 << k, dtype=np.int64) % N_TABLE
     for big in (1 << 24, -(1 << 24) - 1, 1 << 40):
-        assert isinstance(logup._leaf_quad(7, np.full(4, big, dtype=np.int64))[0], FrVec)
+        assert isinstance(logup._leaf_quad([(0, 4, 7)], np.full(4, big, dtype=np.int64))[0], FrVec)
         bad = vals.copy()
         bad[3] = big
         mm = np.bincount(bad[(bad >= 0) & (bad < N_TABLE)], minlength=N_TABLE)
@@ -403,7 +413,7 @@ def test_large_integer_leaves_take_the_field_path():
         proof, *_ = logup.prove(KEY, Transcript("t"), bad, FrVec.from_int64(mm))
         with pytest.raises(VerificationError):
             logup.verify(KEY, Transcript("t"), k, proof)
-    assert isinstance(logup._leaf_quad(7, vals)[0], logup._IntLeafHalf)
+    assert isinstance(logup._leaf_quad([(0, len(vals), 7)], vals)[0], logup._IntLeafHalf)
 
 
 @pytest.mark.parametrize("k", [0, 1, 6])
@@ -447,3 +457,128 @@ def test_factored_layers_of_derived_proofs(k):
     proof, *_ = logup.prove(KEY, Transcript("t"), FrVec.from_int64(bad), FrVec.from_int64(mb), derived=True)
     with pytest.raises(VerificationError):
         logup.verify(KEY, Transcript("t"), k, proof, derived=True)
+
+
+# ---------------------------------------------------------------------------- tagged tables
+
+
+@settings(max_examples=25, deadline=None)
+@given(b=st.integers(2, 9), data=st.data())
+def test_tagged_table_columns_and_their_extensions(b, data):
+    """A tagged table's value and tag columns agree with value_eval / tag_eval on the hypercube
+    and at random points (multilinear extensions), and every top-width segment holds exactly
+    the values below its width."""
+    widths = tuple(sorted(data.draw(st.sets(st.integers(1, b - 1), max_size=3)), reverse=True))
+    table = logup.Table(b, widths)
+    vals, tags = table.columns()
+    assert len(vals) == 1 << table.bits == len(tags)
+    n = table.bits
+    x = [random_scalar() for _ in range(n)]
+    e = FrVec.eq_table(x)
+    assert e.dot(FrVec.from_int64(vals)) == table.value_eval(x)
+    assert e.dot(FrVec.from_int64(tags)) == table.tag_eval(x)
+    j = data.draw(st.integers(0, (1 << n) - 1))
+    bits = [(j >> (n - 1 - i)) & 1 for i in range(n)]
+    assert table.value_eval(bits) == vals[j] and table.tag_eval(bits) == tags[j]
+    for i, t in enumerate(widths):
+        assert sorted(vals[tags == i + 1]) == list(range(1 << t))
+        assert list(table.index(np.arange(1 << t), i + 1)) == list(np.flatnonzero(tags == i + 1))
+    assert set(vals[tags == 0]) == set(range(1 << b))
+
+
+def _tagged_instance(k, b, widths, seed, bad=None, count_plain=False):
+    """2^k looked-up values: a plain block, then one block per top width (values below it);
+    bad = (block, value): one entry of that block replaced (the prover counts what it can;
+    count_plain: a value off its segment but below 2^b counted at its plain, untagged entry)."""
+    rng = np.random.default_rng(seed)
+    table = logup.Table(b, widths)
+    nb = len(widths) + 1
+    size = (1 << k) // nb if nb > 1 else 1 << k
+    size = 1 << (size.bit_length() - 1)
+    v = np.zeros(1 << k, dtype=np.int64)
+    blocks = []
+    for i in range(nb):
+        width = b if i == 0 else widths[i - 1]
+        v[i * size:(i + 1) * size] = rng.integers(0, 1 << width, size=size)
+        blocks.append((i * size, (i + 1) * size, i, width))
+    if bad is not None:
+        blk, val = bad
+        v[blocks[blk][0] + 1] = val
+    m = np.zeros(1 << table.bits, dtype=np.int64)
+    for st_, en, tag, width in blocks:
+        vals = v[st_:en]
+        ok = (vals >= 0) & (vals < 1 << width)
+        m += np.bincount(table.index(vals[ok], tag), minlength=len(m))
+        if count_plain:
+            off = vals[~ok]
+            m += np.bincount(off[(off >= 0) & (off < 1 << b)], minlength=len(m))
+    m[0] += (1 << k) - nb * size
+    tags = [(st_, en, tag) for st_, en, tag, _ in blocks if tag]
+    return table, v, m, tags
+
+
+@pytest.mark.parametrize("k,b,widths", [(6, 4, (3, 1)), (5, 6, (5,)), (7, 8, (7, 4, 2))])
+def test_tagged_lookup_complete_and_claim(k, b, widths):
+    """Tagged blocks (one lookup per top limb): the proof verifies and its claim on the looked-up
+    vector is on v + beta tag (what circuits/rangecheck.py ties to the limbs)."""
+    table, v, m, tags = _tagged_instance(k, b, widths, seed=k)
+    beta = random_scalar()
+    proof, x_v, (vv, vb), x_m, (mv, mb) = logup.prove(KEY, Transcript("t"), v, FrVec.from_int64(m), derived=True,
+                                                      table=table, beta=beta, tags=tags)
+    tag_vec = np.zeros(1 << k, dtype=np.int64)
+    for st_, en, tag in tags:
+        tag_vec[st_:en] = tag
+    e = FrVec.eq_table(x_v)
+    assert vv == (e.dot(FrVec.from_int64(v)) + beta * e.dot(FrVec.from_int64(tag_vec))) % R_MODULUS
+    assert mv == FrVec.eq_table(x_m).dot(FrVec.from_int64(m))
+    blob = Writer()
+    proof.write(blob)
+    back = logup.LogupProof.read(Reader(blob.getvalue()), k, table.bits, derived=True)
+    x_v2, cv, x_m2, cm = logup.verify(KEY, Transcript("t"), k, back, table.bits, derived=True, table=table, beta=beta)
+    assert (x_v2, x_m2) == (x_v, x_m) and cv == KEY.commit_scalar(vv, vb) and cm == KEY.commit_scalar(mv, mb)
+    # the same proof does not verify against another tag weight, or as a plain lookup
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), k, back, table.bits, derived=True, table=table, beta=beta + 1)
+    with pytest.raises((VerificationError, ShapeError)):
+        logup.verify(KEY, Transcript("t"), k, back, table.bits, derived=True)
+
+
+@pytest.mark.parametrize("block,value", [(1, 8), (2, 2), (1, -1), (2, 1 << 20), (0, 16)])
+def test_tagged_value_off_its_segment_is_rejected(block, value):
+    """A tagged top limb at its width's bound (2^t: still a plain table value), a negative one, a
+    large one, and a plain limb at 2^b: each is rejected (its leaf matches no table entry)."""
+    table, v, m, tags = _tagged_instance(6, 4, (3, 1), seed=5, bad=(block, value))
+    beta = random_scalar()
+    proof, *_ = logup.prove(KEY, Transcript("t"), v, FrVec.from_int64(m), derived=True, table=table, beta=beta,
+                            tags=tags)
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), 6, proof, table.bits, derived=True, table=table, beta=beta)
+
+
+@pytest.mark.parametrize("block,value", [(1, 8), (1, 13), (2, 2), (2, 15)])
+def test_tagged_value_counted_as_a_plain_one_is_rejected(block, value):
+    """The cheat the tags exist for: a top limb of t bits holding a value in [2^t, 2^b), counted
+    at its plain table entry (value, 0).  Its leaf is alpha - value - beta tag, the entry's
+    alpha - value: rejected for a random beta, and accepted when beta is 0 (what an untagged
+    table with the top limb looked up once would do)."""
+    table, v, m, tags = _tagged_instance(6, 4, (3, 1), seed=6, bad=(block, value), count_plain=True)
+    beta = random_scalar()
+    proof, *_ = logup.prove(KEY, Transcript("t"), v, FrVec.from_int64(m), derived=True, table=table, beta=beta,
+                            tags=tags)
+    with pytest.raises(VerificationError):
+        logup.verify(KEY, Transcript("t"), 6, proof, table.bits, derived=True, table=table, beta=beta)
+    proof, *_ = logup.prove(KEY, Transcript("t"), v, FrVec.from_int64(m), derived=True, table=table, beta=0,
+                            tags=tags)
+    logup.verify(KEY, Transcript("t"), 6, proof, table.bits, derived=True, table=table, beta=0)
+
+
+def test_tagged_table_shapes_are_checked():
+    with pytest.raises(ShapeError, match="distinct, decreasing"):
+        logup.Table(8, (3, 5))
+    with pytest.raises(ShapeError, match="distinct, decreasing"):
+        logup.Table(8, (8,))
+    with pytest.raises(ShapeError, match="tagged values"):
+        logup.prove(KEY, Transcript("t"), np.zeros(4, dtype=np.int64), FrVec.from_int64(np.array([4, 0, 0, 0])),
+                    tags=[(0, 2, 1)])
+    with pytest.raises(ShapeError, match="overlaps"):
+        logup._leaf_segments(1, 2, 8, [(0, 4, 1), (2, 6, 2)])

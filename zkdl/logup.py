@@ -12,6 +12,11 @@ lies in [0, 2^b).  It outputs evaluation CLAIMS on v and m at random points, as 
 commitments to the claimed values; the caller proves them against its own commitments (this
 module never opens v or m).
 
+Tagged tables (window and inference proofs, :class:`Table`): entries are pairs (value, tag), a
+witness entry of a tagged block is (v_i, tag) and every leaf carries alpha - value - beta tag for
+a challenge beta drawn after the commitments, so that a top limb of t < b bits is range-checked
+by one lookup in its width's segment (docs/protocol.md §10, "Tagged tables").
+
 Construction.  Two binary trees of fractions, one over the witness (2^k leaves p = 1,
 q = alpha - v[i]) and one over the table (2^b leaves p = -m[j], q = alpha - j), so neither side is
 padded to the other's size.  Level j of a tree has 2^j entries (p, q)_j[y] =
@@ -75,11 +80,11 @@ from .sumcheck import SumcheckSpec, Term, ZkSumcheckProof, prove_zk, verify_zk
 from .transcript import Transcript
 
 TABLE_BITS = 16
-#: largest table a proof may use (2^20 entries: worth it only for very large windows)
-MAX_TABLE_BITS = 20
+#: largest table a proof may use (2^20 entries, 2^21 tagged: worth it only for very large windows)
+MAX_TABLE_BITS = 21
 MAX_K = 30
 
-__all__ = ["TABLE_BITS", "LogupProof", "multiplicities", "prove", "verify", "proof_size_points"]
+__all__ = ["TABLE_BITS", "LogupProof", "Table", "multiplicities", "prove", "verify", "proof_size_points"]
 
 
 def _check_k(k) -> int:
@@ -92,6 +97,101 @@ def _check_tb(tb) -> int:
     if isinstance(tb, bool) or not isinstance(tb, (int, np.integer)) or not 1 <= int(tb) <= MAX_TABLE_BITS:
         raise ShapeError(f"logup: table bits = {tb!r}, expected an integer in [1, {MAX_TABLE_BITS}]")
     return int(tb)
+
+
+# ---------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Table:
+    """The lookup table: entries (value, tag), the leaf of entry j being alpha - value_j - beta tag_j.
+
+    Plain (``widths`` empty): 2^b entries (j, 0).  Tagged (window and inference proofs, for the top
+    limbs of fewer than b bits): 2^(b+1) entries, the first half (j, 0) for j < 2^b; in the second
+    half, for each width t of ``widths`` (distinct, below b, in decreasing order) an aligned
+    segment of 2^t entries (u, i + 1), u < 2^t, at offset o_i = sum of the sizes before it; the
+    rest of the second half (p, 0), p = j - 2^b (plain values again, so every entry is valid).
+    A looked-up pair (v, tag i + 1) is then in the table iff v < 2^(t_i): one lookup per top limb.
+    The verifier evaluates both columns' extensions in O(b * len(widths)) (value_eval, tag_eval)."""
+
+    b: int
+    widths: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        _check_tb(self.b)
+        if list(self.widths) != sorted(set(self.widths), reverse=True) or any(not 1 <= t < self.b for t in self.widths):
+            raise ShapeError(f"logup table: top widths {self.widths} must be distinct, decreasing, in [1, {self.b})")
+        _check_tb(self.bits)
+
+    @property
+    def bits(self) -> int:
+        return self.b + 1 if self.widths else self.b
+
+    def offsets(self) -> list[int]:
+        out, o = [], 0
+        for t in self.widths:
+            out.append(o)
+            o += 1 << t
+        return out
+
+    def tag_of(self, width: int) -> int:
+        """The tag of limbs of ``width`` bits: 0 for full limbs (width b)."""
+        return 0 if width == self.b else 1 + self.widths.index(width)
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """(values, tags) of every entry, int64."""
+        n = 1 << self.b
+        vals = np.arange(n, dtype=np.int64)
+        tags = np.zeros(n, dtype=np.int64)
+        if not self.widths:
+            return vals, tags
+        v2, t2 = np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        for i, (t, o) in enumerate(zip(self.widths, self.offsets())):
+            v2[o:o + (1 << t)] = np.arange(1 << t)
+            t2[o:o + (1 << t)] = i + 1
+        return np.concatenate([vals, v2]), np.concatenate([tags, t2])
+
+    def index(self, values: np.ndarray, tag: int) -> np.ndarray:
+        """Table indices of looked-up values with one tag (values already in range)."""
+        if tag == 0:
+            return values
+        return values + ((1 << self.b) + self.offsets()[tag - 1])
+
+    def _segments(self, x):
+        """(i, o_i, eq(x', segment i)) for the second half's segments, x' = x[1:]."""
+        xs = [int(c) % R_MODULUS for c in x[1:]]
+        for i, (t, o) in enumerate(zip(self.widths, self.offsets())):
+            hi, idx = xs[:self.b - t], o >> t
+            e = 1
+            for j, c in enumerate(hi):
+                bit = (idx >> (len(hi) - 1 - j)) & 1
+                e = e * (c if bit else 1 - c) % R_MODULUS
+            yield i, o, e
+
+    def value_eval(self, x) -> int:
+        """The extension of the value column at x (bits coordinates, most significant first)."""
+        if not self.widths:
+            return _idx_eval(x)
+        x0 = int(x[0]) % R_MODULUS
+        return (_idx_eval(x[1:]) - x0 * sum(o * e for _, o, e in self._segments(x))) % R_MODULUS
+
+    def tag_eval(self, x) -> int:
+        if not self.widths:
+            return 0
+        x0 = int(x[0]) % R_MODULUS
+        return x0 * sum((i + 1) * e for i, _, e in self._segments(x)) % R_MODULUS
+
+
+def _table_leaf_eval(table: Table, alpha: int, beta: int, x) -> int:
+    """The extension of the table's leaves alpha - value - beta tag at x (the verifier's check)."""
+    return (alpha - table.value_eval(x) - beta * table.tag_eval(x)) % R_MODULUS
+
+
+def _table_leaves(table: Table, alpha: int, beta: int) -> FrVec:
+    """alpha - value_j - beta tag_j for every entry."""
+    vals, tags = table.columns()
+    q = FrVec.const_minus_int64(alpha, vals)
+    return q.add_scaled_int64(tags, (-beta) % R_MODULUS) if table.widths else q
 
 
 # ---------------------------------------------------------------------------- multiplicities
@@ -198,10 +298,12 @@ def proof_size_points(k: int, table_bits: int = TABLE_BITS, derived: bool = Fals
 # ---------------------------------------------------------------------------- shared pieces
 
 
-def _start(t: Transcript, k: int, tb: int) -> int:
+def _start(t: Transcript, k: int, tb: int, table: "Table | None" = None) -> int:
     t.domain(b"zkdl/logup")
     t.append_u64(b"k", k)
     t.append_u64(b"table-bits", tb)
+    if table is not None and table.widths:     # a tagged table (plain ones absorb as before)
+        t.append_bytes(b"table-top-widths", bytes(table.widths))
     return t.challenge_scalar(b"alpha")
 
 
@@ -249,40 +351,101 @@ def _tree(p: FrVec | None, q: FrVec, keep_leaves: bool = True) -> tuple[list, in
 _INT_LEAF_MAX = 1 << 24
 
 
+def _leaf_segments(alpha: int, beta: int, n: int, tags) -> list:
+    """The leaves' constants over [0, n): [(start, end, alpha - beta tag)], covering [0, n) in order
+    (tags: [(start, end, tag)] of the tagged blocks, None or empty: alpha everywhere)."""
+    segs, pos = [], 0
+    for st, en, tag in sorted(tags or ()):
+        if not 0 <= pos <= st < en <= n:
+            raise ShapeError(f"logup: tagged block [{st}, {en}) overlaps another or leaves [0, {n})")
+        if pos < st:
+            segs.append((pos, st, alpha))
+        segs.append((st, en, (alpha - beta * tag) % R_MODULUS))
+        pos = en
+    if pos < n:
+        segs.append((pos, n, alpha))
+    return segs
+
+
+def _half_segments(segs: list, parity: int) -> list:
+    """The segments of the even (parity 0: qL) or odd (1: qR) entries, in that half's indices."""
+    out = []
+    for st, en, a in segs:
+        lo, hi = ((st + 1) // 2, (en + 1) // 2) if parity == 0 else (st // 2, en // 2)
+        if lo < hi:
+            out.append((lo, hi, a))
+    return out
+
+
+def _at(segs: list, i: int) -> int:
+    for st, en, a in segs:
+        if st <= i < en:
+            return a
+    raise ShapeError("logup: position outside the leaf segments")
+
+
+def _pair_pieces(segs_list: list, m: int) -> list:
+    """Pieces [s, e) of [0, m) on which every segment list's constants at i and at i + m are fixed:
+    [(s, e, [(a(s), a(s + m)) per list])]."""
+    cuts = {0, m}
+    for segs in segs_list:
+        for st, en, _ in segs:
+            for c in (st, en):
+                if 0 < c < m:
+                    cuts.add(c)
+                elif m < c < 2 * m:
+                    cuts.add(c - m)
+    cs = sorted(cuts)
+    return [(a, b, [(_at(segs, a), _at(segs, a + m)) for segs in segs_list]) for a, b in zip(cs, cs[1:])]
+
+
+def _alpha_minus(segs: list, v: np.ndarray) -> FrVec:
+    """segment constant - v[i], as field elements."""
+    if len(segs) == 1:
+        return FrVec.const_minus_int64(segs[0][2], np.ascontiguousarray(v))
+    return FrVec.concat([FrVec.const_minus_int64(a, np.ascontiguousarray(v[st:en])) for st, en, a in segs])
+
+
 class _IntLeafHalf:
-    """One half (qL or qR) of the witness tree's leaves q = alpha - v, kept as the integers v
-    until the last layer's first round binds it.  A sumcheck table in the sense of
-    zkdl.sumcheck._Prover (len, fold); the round itself is _unit_evals_ints."""
+    """One half (qL or qR) of the witness tree's leaves q = a - v (a = alpha, or alpha - beta tag
+    on a tagged block: ``segs``), kept as the integers v until the last layer's first round binds
+    it.  A sumcheck table in the sense of zkdl.sumcheck._Prover (len, fold); the round itself is
+    _unit_evals_ints."""
 
-    __slots__ = ("alpha", "v")
+    __slots__ = ("segs", "v")
 
-    def __init__(self, alpha: int, v: np.ndarray):
-        self.alpha, self.v = alpha, v
+    def __init__(self, segs: list, v: np.ndarray):
+        self.segs, self.v = segs, v
 
     def __len__(self) -> int:
         return len(self.v)
 
     def fold(self, r: int) -> FrVec:
-        """alpha - (v_lo + r (v_hi - v_lo)): the bound table, as field elements."""
+        """a(r) - (v_lo + r (v_hi - v_lo)): the bound table, as field elements."""
         m = len(self.v) // 2
         lo, hi = self.v[:m], self.v[m:]
-        return FrVec.const_minus_int64(self.alpha, lo).add_scaled_int64(hi - lo, (-r) % R_MODULUS)
+        parts = []
+        for st, en, [(a0, a1)] in _pair_pieces([self.segs], m):
+            a = (a0 + r * (a1 - a0)) % R_MODULUS
+            parts.append(FrVec.const_minus_int64(a, np.ascontiguousarray(lo[st:en]))
+                         .add_scaled_int64(hi[st:en] - lo[st:en], (-r) % R_MODULUS))
+        return parts[0] if len(parts) == 1 else FrVec.concat(parts)
 
 
-def _unit_evals_ints(eq: "FrVec | None", vL: np.ndarray, vR: np.ndarray, alpha: int, lam: int, D: int,
+def _unit_evals_ints(eq: "FrVec | None", L: _IntLeafHalf, R: _IntLeafHalf, lam: int, D: int,
                      skip_one: bool) -> list[int]:
-    """The unit-numerator layer's round values (frac_evals with factors qL, qR) when qL = alpha - a,
-    qR = alpha - b for integers a, b: per element (alpha - a)(1 + lam (alpha - b)) + alpha - b =
-    c0 - c1 (a + b) + lam a b with c0 = 2 alpha + lam alpha^2, c1 = 1 + lam alpha, so each value
-    is two integer-weighted sums of eq (one product per element each) instead of the field
-    kernel's products of extended field elements."""
-    R = R_MODULUS
+    """The unit-numerator layer's round values (frac_evals with factors qL, qR) when qL = A - a,
+    qR = B - b for integers a, b and constants A, B (per piece of the leaves: A = B = alpha but on
+    tagged blocks): per element (A - a)(1 + lam (B - b)) + B - b = A + B + lam A B - (1 + lam B) a
+    - (1 + lam A) b + lam a b, so each value is a few integer-weighted sums of eq (one product per
+    element each) instead of the field kernel's products of extended field elements; with A = B,
+    c0 - c1 (a + b) + lam a b (c0 = 2A + lam A^2, c1 = 1 + lam A): two sums."""
+    Rm = R_MODULUS
+    vL, vR = L.v, R.v
     m = len(vL) // 2
     aL, dL = vL[:m], vL[m:] - vL[:m]
     bL, dR = vR[:m], vR[m:] - vR[:m]
-    c0 = (2 * alpha + lam * alpha * alpha) % R
-    c1 = (1 + lam * alpha) % R
-    w_sum = eq.sum() if eq is not None else m
+    pieces = _pair_pieces([L.segs, R.segs], m)
     out = []
     for X in range(D + 1):
         if X == 1 and skip_one:
@@ -290,29 +453,42 @@ def _unit_evals_ints(eq: "FrVec | None", vL: np.ndarray, vR: np.ndarray, alpha: 
             continue
         a = aL + X * dL if X else aL
         b = bL + X * dR if X else bL
-        s_ab, p_ab = a + b, a * b
-        if eq is not None:
-            S1, S2 = eq.dot_int64(s_ab), eq.dot_int64(p_ab)
-        else:
-            S1, S2 = int(s_ab.sum()), int(p_ab.sum())
-        out.append((c0 * w_sum - c1 * S1 + lam * S2) % R)
+        p_ab = a * b
+        total = 0
+        for st, en, [(A0, A1), (B0, B1)] in pieces:
+            A, B = (A0 + X * (A1 - A0)) % Rm, (B0 + X * (B1 - B0)) % Rm
+            whole = st == 0 and en == m
+            e = eq if eq is None or whole else eq[st:en]
+            sl = slice(None) if whole else slice(st, en)
+            w_sum = e.sum() if e is not None else en - st
+
+            def S(x):
+                x = x[sl]
+                return e.dot_int64(np.ascontiguousarray(x)) if e is not None else int(x.sum())
+            if A == B:
+                c0, c1 = (2 * A + lam * A * A) % Rm, (1 + lam * A) % Rm
+                total += c0 * w_sum - c1 * S(a + b) + lam * S(p_ab)
+            else:
+                total += (A + B + lam * A * B) * w_sum - (1 + lam * B) * S(a) - (1 + lam * A) * S(b) + lam * S(p_ab)
+        out.append(total % Rm)
     return out
 
 
-def _leaf_quad(alpha: int, v: np.ndarray):
-    """(qL, qR) of the witness tree's leaves q = alpha - v, from the integers v: recomputed for
-    the last layer instead of kept through the whole proof (a field element per leaf).  Kept as
+def _leaf_quad(segs: list, v: np.ndarray):
+    """(qL, qR) of the witness tree's leaves q = a - v, from the integers v: recomputed for the
+    last layer instead of kept through the whole proof (a field element per leaf).  Kept as
     integers (_IntLeafHalf) for the layer's first round when it has one and the values are small."""
+    halves = [(_half_segments(segs, par), np.ascontiguousarray(v[par::2])) for par in (0, 1)]
     if len(v) >= 4 and v.min() >= -_INT_LEAF_MAX and v.max() < _INT_LEAF_MAX:
-        return tuple(_IntLeafHalf(alpha, np.ascontiguousarray(half)) for half in (v[0::2], v[1::2]))
-    return tuple(FrVec.const_minus_int64(alpha, np.ascontiguousarray(half)) for half in (v[0::2], v[1::2]))
+        return tuple(_IntLeafHalf(sg, h) for sg, h in halves)
+    return tuple(_alpha_minus(sg, h) for sg, h in halves)
 
 
 def _layer_kernel(lam: int):
     """The round kernel of a layer: frac_evals, or _unit_evals_ints on integer leaves."""
     def kernel(eq, tabs, D, skip):
         if isinstance(tabs[0], _IntLeafHalf):
-            return _unit_evals_ints(eq, tabs[0].v, tabs[1].v, tabs[0].alpha, lam, D, skip)
+            return _unit_evals_ints(eq, tabs[0], tabs[1], lam, D, skip)
         return frac_evals(eq, tabs, lam, D, skip)
     return kernel
 
@@ -379,8 +555,13 @@ def _gkr_verify(key, t: Transcript, layers: tuple, com_p: G1, com_q: G1, what: s
 # ---------------------------------------------------------------------------- prover
 
 
-def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool = False):
+def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool = False,
+          table: "Table | None" = None, beta: int = 0, tags=None):
     """Prove sum 1/(alpha - v) = sum m/(alpha - j) for v of length 2^k and m of length 2^b.
+    With a tagged ``table`` (Table): sum 1/(alpha - v_i - beta tag_i) = sum_j m_j/(alpha - value_j
+    - beta tag_j), tags = [(start, end, tag)] of the tagged blocks of v (an int64 array), beta drawn
+    by the caller after the commitments to v and m; the claim on v at x_v is then on
+    v + beta tag (its extension).
     v may be an int64 array (limbs): the leaves alpha - v are then computed from the integers
     and recomputed for the last layer, not kept (the prover's memory: about three field elements
     per leaf at most, instead of five).
@@ -400,14 +581,19 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool =
     if len(m) < 2 or len(m) & (len(m) - 1) or len(m) > 1 << MAX_TABLE_BITS:
         raise ShapeError(f"logup: m has length {len(m)}, expected 2^b with 1 <= b <= {MAX_TABLE_BITS}")
     tb = len(m).bit_length() - 1
-    alpha = _start(t, k, tb)
+    table = Table(tb) if table is None else table
+    if table.bits != tb:
+        raise ShapeError(f"logup: m has 2^{tb} entries, the table 2^{table.bits}")
+    if tags and not (ints and table.widths):
+        raise ShapeError("logup: tagged values need an int64 v and a tagged table")
+    alpha = _start(t, k, tb, table)
+    segs = _leaf_segments(alpha, beta % R_MODULUS, len(v), tags)
 
     if ints:
-        w_quads, Pw, Qw = _tree(None, FrVec.const_minus_int64(alpha, v), keep_leaves=False)
+        w_quads, Pw, Qw = _tree(None, _alpha_minus(segs, v), keep_leaves=False)
     else:
         w_quads, Pw, Qw = _tree(None, alpha - v)
-    idx = FrVec.from_int64(np.arange(len(m), dtype=np.int64))
-    t_quads, Pt, Qt = _tree(-m, alpha - idx)
+    t_quads, Pt, Qt = _tree(-m, _table_leaves(table, alpha, beta % R_MODULUS))
     X = Pw * Qt % R_MODULUS
     vals = [Pw, Qw, Pt, Qt, X]
     blinds = [random_scalar() for _ in vals]
@@ -418,7 +604,7 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool =
              prove_product(key, t, C[2], C[1], -C[4], Pt, blinds[2], Qw, blinds[1], (-blinds[4]) % R_MODULUS))
 
     w_layers, x_v, (pv_, pb), (qv, qb) = _gkr_prove(key, t, w_quads, (Pw, blinds[0]), (Qw, blinds[1]),
-                                                    leaves=(lambda: _leaf_quad(alpha, v)) if ints else None,
+                                                    leaves=(lambda: _leaf_quad(segs, v)) if ints else None,
                                                     derived=derived)
     # the numerators are 1: implicit in the last layer's sumcheck, or (one leaf) shown on the root
     w_leaf = prove_equality(key, t, C[0], key.g, blinds[0], 0) if k == 0 else None
@@ -426,7 +612,7 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool =
 
     t_layers, x_m, (pv_, pb), (qv, qb) = _gkr_prove(key, t, t_quads, (Pt, blinds[2]), (Qt, blinds[3]),
                                                     derived=derived)
-    t_leaf = prove_equality(key, t, key.commit_scalar(qv, qb), key.commit_scalar((alpha - _idx_eval(x_m)) % R_MODULUS, 0),
+    t_leaf = prove_equality(key, t, key.commit_scalar(qv, qb), key.commit_scalar(_table_leaf_eval(table, alpha, beta, x_m), 0),
                             qb, 0)
     m_open = ((-pv_) % R_MODULUS, (-pb) % R_MODULUS)
     return LogupProof(roots, prods, w_layers, w_leaf, t_layers, t_leaf), x_v, v_open, x_m, m_open
@@ -435,12 +621,17 @@ def prove(key, t: Transcript, v: "FrVec | np.ndarray", m: FrVec, derived: bool =
 # ---------------------------------------------------------------------------- verifier
 
 
-def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABLE_BITS, derived: bool = False):
-    """Check a logUp range proof for 2^k values against a 2^b table.  Returns
+def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABLE_BITS, derived: bool = False,
+           table: "Table | None" = None, beta: int = 0):
+    """Check a logUp range proof for 2^k values against a 2^b table (or a tagged ``table``, its
+    tags weighted by beta: the claim on v is then on v + beta tag).  Returns
     (x_v, Com(v(x_v)), x_m, Com(m(x_m))); the caller must prove those claims against its
     commitments to v and m.  Raises VerificationError on a bad proof."""
     k = _check_k(k)
     tb = _check_tb(table_bits)
+    table = Table(tb) if table is None else table
+    if table.bits != tb:
+        raise VerificationError(f"logup: a table of 2^{table.bits} entries for {tb} table bits")
     if not isinstance(proof, LogupProof) or not isinstance(proof.roots, PointVec) or len(proof.roots) != 5 \
             or len(proof.root_products) != 2 \
             or any(not isinstance(p, ProductProof) for p in proof.root_products) \
@@ -449,7 +640,7 @@ def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABL
             or not isinstance(proof.witness_leaf, EqualityProof if k == 0 else type(None)) \
             or not isinstance(proof.table_leaf, EqualityProof):
         raise VerificationError("logup: proof shape does not match the instance")
-    alpha = _start(t, k, tb)
+    alpha = _start(t, k, tb, table)
     t.append_points(b"roots", proof.roots)
     C = list(proof.roots)
     with labelled("logup: the two sums do not cancel"):
@@ -462,6 +653,6 @@ def verify(key, t: Transcript, k: int, proof: LogupProof, table_bits: int = TABL
     com_v = key.g.mul_in_group(alpha) - cq
     x_m, cp, cq = _gkr_verify(key, t, proof.table_layers, C[2], C[3], "table", unit_leaves=False, derived=derived)
     with labelled("logup: table leaves"):
-        verify_equality(key, t, cq, key.g.mul_in_group((alpha - _idx_eval(x_m)) % R_MODULUS), proof.table_leaf)
+        verify_equality(key, t, cq, key.g.mul_in_group(_table_leaf_eval(table, alpha, beta, x_m)), proof.table_leaf)
     com_m = -cp
     return x_v, com_v, x_m, com_m
