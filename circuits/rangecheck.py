@@ -78,6 +78,22 @@ def _range_of(ch: Channel, cl: Claims, rts: dict, name: str, layout: Layout, spe
 LOOKUP_MAX_BITS = 25
 
 
+def instance_sizes(sizes, max_bits: int) -> list[int]:
+    """The lookup instances' leaf counts for blocks of these sizes: the blocks, largest first,
+    fill an instance until the next would pass 2^max_bits (_lookup's grouping)."""
+    out: list[int] = []
+    total = 0
+    for size in sorted(sizes, reverse=True):
+        if out and total + size > 1 << max_bits:
+            out.append(0)
+            total = 0
+        if not out:
+            out.append(0)
+        out[-1] += size
+        total += size
+    return out
+
+
 def lookup_table(widths, lb: int, tagged: bool) -> logup.Table:
     """The lookup table of range tensors with these bit widths: plain 2^lb (a top limb of fewer
     than lb bits is looked up twice, once scaled to the top), or tagged (window and inference
@@ -86,13 +102,13 @@ def lookup_table(widths, lb: int, tagged: bool) -> logup.Table:
     return logup.Table(lb, tuple(tops))
 
 
-def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True) -> None:
+def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True, tagged: bool = False) -> None:
     """Commit to the multiplicities and run the logUp-GKR range check over every limb of every
     range tensor; tie the lookup's claim to claims on the limb tensors (registered in cl for the
     openings).  A top limb of fewer than lb bits is looked up with its width's tag in a tagged
-    table (window and inference proofs: ch.derived), or, in the one-time range proofs, again
-    scaled to the top of a plain table."""
-    table = lookup_table([rt.spec.bits for rt in rts.values()], lb, ch.derived)
+    table (``tagged``: window and inference proofs whose shapes make it cheaper,
+    circuits/layout.lookup_tagged), or again, scaled to the top of a plain table."""
+    table = lookup_table([rt.spec.bits for rt in rts.values()], lb, tagged)
     blocks: list[_Block] = []
     for rt in rts.values():
         for j, lt in enumerate(rt.limbs):

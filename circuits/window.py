@@ -24,7 +24,7 @@ from zkdl.sumcheck import SumcheckSpec, Term
 
 from .channel import Channel, lincomb
 from .commitments import DatasetCommitment, _select_rows
-from .layout import WindowLayout, _bits, _eq_tab, limb_bits
+from .layout import WindowLayout, _bits, _eq_tab, limb_bits, lookup_tagged
 from . import history
 from .history import StackShape
 from .rangecheck import _lookup, _range_of
@@ -123,7 +123,7 @@ def _protocol(ch: Channel, st: Statement, data: DatasetCommitment, wit=None, mod
     # commitment whose own range proof the verifier requires (verify_model), and every later
     # window from weights derived from it by range-checked integer updates (docs/protocol.md §11)
     with ch.check("range checks"):
-        _lookup(ch, cl, rts, lb, strict)
+        _lookup(ch, cl, rts, lb, strict, tagged=lookup_tagged(lay, infer))
 
     # ---------------------------------------------------------------- 3. relations (all layers at once)
     sh = StackShape(T, B, tuple(cfg.widths))

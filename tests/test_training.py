@@ -514,6 +514,20 @@ def test_remainder_out_of_range_is_caught_by_the_range_check_alone(run, monkeypa
         run.verify(proof)
 
 
+@pytest.mark.parametrize("tagged", [False, True])
+def test_top_limbs_tagged_or_looked_up_twice(run, monkeypatch, tagged):
+    """The range check's two ways with top limbs of fewer than b bits (this window's 36-bit
+    remainders and 31-bit P have 4- and 7-bit top limbs at b = 8): looked up twice in a plain
+    table, or once in a tagged one (circuits/layout.lookup_tagged decides from the shapes; here
+    forced both ways on both sides).  The honest proof verifies; remainders out of range are
+    rejected by the range check either way."""
+    monkeypatch.setattr(window, "lookup_tagged", lambda lay, infer=False: tagged)
+    proof, _, _ = run.prove()
+    run.verify(proof)
+    for kind in ("remainder_out_of_range", "backward_remainder_out_of_range"):
+        _assert_rejected(run, _cheat(run, kind, _Picks()), KINDS[kind])
+
+
 def test_honest_prover_refuses_corrupt_traces(run):
     trs = [copy.deepcopy(t) for t in run.traces]
     trs[1].S[0][0, 0] ^= 1
