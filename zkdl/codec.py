@@ -180,8 +180,9 @@ class Reader:
 #: product proofs, qR (pL + lambda qL) and pR qL (docs/protocol.md §6), where the versions before
 #: took three.  Window proofs of version 11 and inference proofs of version 10 claim the weights of
 #: the layers of one shape as one combination (circuits/history.py, classes), where the versions
-#: before sent one committed value per layer and relation, and look up each top limb of fewer than
-#: b bits once in a tagged table (zkdl/logup.py, Table), where they looked it up twice.
+#: before sent one committed value per layer and relation, and may look up each top limb of fewer
+#: than b bits once in a tagged table (zkdl/logup.py, Table; circuits/layout.lookup_tagged decides
+#: from the shapes), where they always looked it up twice.
 KIND_VERSIONS = {0x0101: 11, 0x0114: 10, 0x0102: 4, 0x0104: 4, 0x0107: 4, 0x0201: 4}
 
 _WEIGHT_LAYOUT = ("its weight commitments have the earlier layout (rows of 2^10 columns or more; "
@@ -194,7 +195,8 @@ _PROOF_HISTORY = {3: "it proves each layer on its own (this zkdl proves every re
 #: per kind, why a file of an earlier version (at least FORMAT_VERSION) is refused
 _LOGUP_THREE = "its range check ends each logUp layer with three product proofs (now two)"
 _PER_LAYER = ("it claims every layer's weights on their own and looks up every top limb twice (now one claim per "
-              "class of layers of one shape, opened as a combination, and top limbs once, in a tagged table)")
+              "class of layers of one shape, opened as a combination, and top limbs once, in a tagged table, where "
+              "that is cheaper)")
 EARLIER = {0x0101: {**_PROOF_HISTORY, 7: "it proves ReLU and G_Z = S * G_A by two sumchecks", 8: _WEIGHT_LAYOUT,
                     9: _LOGUP_THREE, 10: _PER_LAYER},
            0x0114: {**_PROOF_HISTORY, 7: _WEIGHT_LAYOUT + "; it opens every group by the logarithmic dot-product proof",
