@@ -146,31 +146,27 @@ def _check_size(lay: WindowLayout) -> None:
 
 
 def limb_bits(lay: WindowLayout, infer: bool = False) -> int:
-    """Limb size b of the range checks, a public function of the shapes (with lookup_tagged):
-    the b in 8..20 (even) and the tagging (circuits/rangecheck.py: a top limb of fewer than b bits
-    looked up once in a tagged table of 2^(b+1) entries, or twice in a plain one of 2^b) that
-    minimize the range check's work: the leaves of the lookup instances (each padded to a power
-    of two; one instance per 2^LOOKUP_MAX_BITS leaves), two table entries per instance
-    (multiplicities and table leaves) and LIMB_COMMIT_WEIGHT per committed limb.  Small windows
-    and inference use 8-bit limbs, the digits and demo windows 16 untagged, the headline window 16
-    tagged (10 lookups per hidden entry instead of 13: three instances of 2^25, not four)."""
+    """Limb size b of the range checks, a public function of the shapes: the b in 8..20 (even)
+    that minimizes the lookup's size: the limbs looked up (top limbs of fewer than b bits twice)
+    plus 2·2^b per lookup instance (multiplicities and table leaves; one instance per
+    2^LOOKUP_MAX_BITS limbs).  Small windows use 8-bit limbs, the digits and headline windows 16."""
     return _limb_plan(lay, infer)[0]
 
 
 def lookup_tagged(lay: WindowLayout, infer: bool = False) -> bool:
+    """Whether the range check looks each top limb of fewer than b bits up once, in a tagged table
+    of 2^(b+1) entries (circuits/rangecheck.py, docs/protocol.md §10), instead of twice in a plain
+    one: when that makes the lookup smaller -- its instances' leaves, each instance padded to a
+    power of two, plus two table entries per instance.  Fewer lookups pay only when they save a
+    padded instance: the headline window (three instances of 2^25 instead of four) is tagged; the
+    digits, demo and inference windows (one instance either way, a doubled table) are not."""
     return _limb_plan(lay, infer)[1]
 
 
 def table_bits(lay: WindowLayout, infer: bool = False) -> int:
-    """Variables of the lookup table (and of its multiplicities): limb_bits, plus one when a top
-    limb is tagged."""
+    """Variables of the lookup table (and of its multiplicities): limb_bits, plus one when tagged."""
     b, tagged = _limb_plan(lay, infer)
     return b + 1 if tagged else b
-
-
-#: a committed limb costs the prover about as much as this many lookup leaves (its MSM against
-#: the leaf's share of the logUp; measured on the digits window: 0.75 against 0.43 µs)
-LIMB_COMMIT_WEIGHT = 2
 
 
 def _limb_plan(lay: WindowLayout, infer: bool) -> tuple[int, bool]:
@@ -187,19 +183,19 @@ def _limb_plan(lay: WindowLayout, infer: bool) -> tuple[int, bool]:
     if not infer:
         sizes.append((lay.yhat().size, c.Q))   # Yhat
 
-    def cost(b: int, tagged: bool) -> int:
-        partial = any(bits % b for _, bits in sizes)
-        if tagged and not partial:
-            return -1                           # the same as untagged
+    def cost(b: int) -> int:
+        limbs = sum(n * (-(-bits // b) + (1 if bits % b else 0)) for n, bits in sizes)
+        instances = max(1, -(-limbs // (1 << LOOKUP_MAX_BITS)))
+        return limbs + instances * (2 << b)
+
+    def padded(b: int, tagged: bool) -> int:
         blocks = [n for n, bits in sizes for _ in range(-(-bits // b) + (1 if bits % b and not tagged else 0))]
         inst = instance_sizes(blocks, LOOKUP_MAX_BITS)
-        tb = b + 1 if tagged else b
-        committed = sum(n * -(-bits // b) for n, bits in sizes)
-        return sum(1 << max(0, (x - 1).bit_length()) for x in inst) + len(inst) * (2 << tb) \
-            + LIMB_COMMIT_WEIGHT * committed
+        return sum(1 << max(0, (x - 1).bit_length()) for x in inst) + len(inst) * (2 << (b + tagged))
 
-    best = min((cost(b, tg), -b, tg) for b in range(8, 21, 2) for tg in (False, True) if cost(b, tg) >= 0)
-    return -best[1], best[2]
+    b = min(range(8, 21, 2), key=lambda b: (cost(b), -b))
+    tagged = any(bits % b for _, bits in sizes) and padded(b, True) < padded(b, False)
+    return b, tagged
 
 
 _KEYS: dict[int, PedersenKey] = {}
