@@ -78,20 +78,23 @@ def _range_of(ch: Channel, cl: Claims, rts: dict, name: str, layout: Layout, spe
 LOOKUP_MAX_BITS = 25
 
 
-def instance_sizes(sizes, max_bits: int) -> list[int]:
-    """The lookup instances' leaf counts for blocks of these sizes: the blocks, largest first,
-    fill an instance until the next would pass 2^max_bits (_lookup's grouping)."""
-    out: list[int] = []
+def _instances(sizes, max_bits: int) -> list[list[int]]:
+    """The lookup instances as lists of block indices: the blocks, largest first (stable: aligned
+    offsets), fill an instance until the next would pass 2^max_bits."""
+    groups: list[list[int]] = [[]]
     total = 0
-    for size in sorted(sizes, reverse=True):
-        if out and total + size > 1 << max_bits:
-            out.append(0)
+    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        if groups[-1] and total + sizes[i] > 1 << max_bits:
+            groups.append([])
             total = 0
-        if not out:
-            out.append(0)
-        out[-1] += size
-        total += size
-    return out
+        groups[-1].append(i)
+        total += sizes[i]
+    return groups
+
+
+def instance_sizes(sizes, max_bits: int) -> list[int]:
+    """The lookup instances' leaf counts (before padding) for blocks of these sizes."""
+    return [sum(sizes[i] for i in g) for g in _instances(list(sizes), max_bits)]
 
 
 def lookup_table(widths, lb: int, tagged: bool) -> logup.Table:
@@ -116,16 +119,7 @@ def _lookup(ch: Channel, cl: Claims, rts: dict, lb: int, strict: bool = True, ta
             blocks.append(_Block(lt, 1, table.tag_of(rt.spec.top_bits) if top and table.widths else 0))
             if top and not table.widths:
                 blocks.append(_Block(lt, 1 << (lb - rt.spec.top_bits)))
-    blocks.sort(key=lambda bl: -bl.tensor.layout.size)  # stable: aligned offsets
-    groups: list[list[_Block]] = [[]]
-    total = 0
-    for bl in blocks:
-        size = bl.tensor.layout.size
-        if groups[-1] and total + size > 1 << LOOKUP_MAX_BITS:
-            groups.append([])
-            total = 0
-        groups[-1].append(bl)
-        total += size
+    groups = [[blocks[i] for i in g] for g in _instances([bl.tensor.layout.size for bl in blocks], LOOKUP_MAX_BITS)]
     ch.t.append_u64(b"lookups", len(groups))
     for g, grp in enumerate(groups):
         _lookup_one(ch, cl, grp, table, strict, "m" if len(groups) == 1 else f"m{g}")
