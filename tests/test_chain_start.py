@@ -460,42 +460,37 @@ def test_old_variable_length_seed_encoding_is_refused(dataset):
     old[4:6] = (1).to_bytes(2, "little")
     with pytest.raises(ProofFormatError, match="format version 1, made by an older zkdl"):
         tr.WindowProof.from_bytes(bytes(old))
-    # version 3 proved each layer on its own: such a proof is refused with what changed
+    # the current versions: window proofs 11, statements 4
     assert proof.to_bytes()[4:6] == (11).to_bytes(2, "little")
     assert good[4:6] == (4).to_bytes(2, "little")
-    old[4:6] = (3).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 3, made by an older zkdl: it proves each layer on its own"):
-        tr.WindowProof.from_bytes(bytes(old))
-    # version 4 reduced the openings' claims per tensor (a different transcript): refused by its header
-    old[4:6] = (4).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 4, made by an earlier zkdl: it reduces the claims"):
-        tr.WindowProof.from_bytes(bytes(old))
-    # version 5 absorbed the openings' combined row commitments (another transcript): refused too
-    old[4:6] = (5).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 5, made by an earlier zkdl: its openings absorb"):
-        tr.WindowProof.from_bytes(bytes(old))
-    # version 6 absorbed both sides of every zk sumcheck's final equality: refused too
-    old[4:6] = (6).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 6, made by an earlier zkdl: its zk sumchecks absorb both"):
-        tr.WindowProof.from_bytes(bytes(old))
-    # version 7 proved ReLU and G_Z = S * G_A by two sumchecks (two points on S): refused too
-    old[4:6] = (7).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 7, made by an earlier zkdl: it proves ReLU and G_Z"):
-        tr.WindowProof.from_bytes(bytes(old))
-    # version 8 committed weight matrices in rows of 2^10 columns or more (the same bytes here: this
-    # model's weights are one row either way, but a reader cannot know that from the header)
-    old[4:6] = (8).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 8, made by an earlier zkdl: its weight commitments have the earlier layout"):
-        tr.WindowProof.from_bytes(bytes(old))
-    # version 9 ended each logUp layer with three product proofs (now two): refused by its header
-    old[4:6] = (9).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 9, made by an earlier zkdl: its range check ends each "
-                                               "logUp layer with three product proofs"):
-        tr.WindowProof.from_bytes(bytes(old))
-    # version 10 claimed every layer's weights on their own (now per class of layers of one shape)
-    old[4:6] = (10).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 10, made by an earlier zkdl: it claims every layer's weights"):
-        tr.WindowProof.from_bytes(bytes(old))
+    # every earlier version is refused by its header, with what changed since
+    _refused_versions(proof.to_bytes(), tr.WindowProof.from_bytes, {
+        3: "version 3, made by an older zkdl: it proves each layer on its own",
+        # the openings' claims reduced per tensor (a different transcript)
+        4: "version 4, made by an earlier zkdl: it reduces the claims",
+        # the openings' combined row commitments absorbed (another transcript)
+        5: "version 5, made by an earlier zkdl: its openings absorb",
+        # both sides of every zk sumcheck's final equality absorbed
+        6: "version 6, made by an earlier zkdl: its zk sumchecks absorb both",
+        # ReLU and G_Z = S * G_A by two sumchecks (two points on S)
+        7: "version 7, made by an earlier zkdl: it proves ReLU and G_Z",
+        # weight matrices in rows of 2^10 columns or more (the same bytes here: this model's weights
+        # are one row either way, but a reader cannot know that from the header)
+        8: "version 8, made by an earlier zkdl: its weight commitments have the earlier layout",
+        # three product proofs per logUp layer (now two)
+        9: "version 9, made by an earlier zkdl: its range check ends each logUp layer with three product proofs",
+        # every layer's weights claimed on their own (now per class of layers of one shape)
+        10: "version 10, made by an earlier zkdl: it claims every layer's weights",
+    })
+
+
+def _refused_versions(good: bytes, read, reasons: dict) -> None:
+    """The file with its header's version set to each key is refused with that message."""
+    for version, match in reasons.items():
+        old = bytearray(good)
+        old[4:6] = version.to_bytes(2, "little")
+        with pytest.raises(ProofFormatError, match=match):
+            read(bytes(old))
 
 
 def test_files_with_the_earlier_weight_layout_are_refused(dataset):
@@ -526,16 +521,12 @@ def test_files_with_the_earlier_weight_layout_are_refused(dataset):
                                                    "commitments have the earlier layout"):
             read(bytes(old))
     assert data.to_bytes()[4:6] == (3).to_bytes(2, "little")
-    # inference proofs of version 8 ended each logUp layer with three product proofs
-    old = bytearray(iproof.to_bytes())
-    old[4:6] = (8).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 8, made by an earlier zkdl: its range check ends each logUp "
-                                               "layer with three product proofs"):
-        tr.InferenceProof.from_bytes(bytes(old))
-    # inference proofs of version 9 claimed every layer's weights on their own
-    old[4:6] = (9).to_bytes(2, "little")
-    with pytest.raises(ProofFormatError, match="version 9, made by an earlier zkdl: it claims every layer's weights"):
-        tr.InferenceProof.from_bytes(bytes(old))
+    # inference proofs of version 8 ended each logUp layer with three product proofs, of version 9
+    # claimed every layer's weights on their own
+    _refused_versions(iproof.to_bytes(), tr.InferenceProof.from_bytes, {
+        8: "version 8, made by an earlier zkdl: its range check ends each logUp layer with three product proofs",
+        9: "version 9, made by an earlier zkdl: it claims every layer's weights",
+    })
 
 
 def _statement_bytes():
