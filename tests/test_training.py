@@ -916,3 +916,58 @@ def test_inference_opening_of_another_vector_is_caught_by_the_linear_proof(monke
         proof = pv.prove_inference(cfg, W, model, msec, X)
         with pytest.raises(VerificationError, match=r"^openings: linear dot-product: c\*C_vec \+ delta"):
             tr.verify_inference(proof.to_bytes(), model)
+
+
+#: the values a prover sends per class of layers of one shape (circuits/history.py): CFG4's layers
+#: (3, 4), (4, 4), (4, 4), (4, 2) form the classes [0], [1, 2], [3] (the last derived), its biases
+#: [0, 1, 2], [3]; "layer-weight-claims" and "bias-starts" are the classes of several layers
+_CLASS_CHEATS = [(path, label) for path in ("first window", "later t0", "one-step window", "inference")
+                 for label in (b"layer-weight-claims", b"bias-starts", b"end-difference", b"bias-end-difference")
+                 if path != "inference" or label in (b"layer-weight-claims", b"bias-starts")]
+
+
+#: where each lie is caught: a sent class value of the weights (the last class is derived from the
+#: claim) leaves the relations true and two claims false, for the openings; a bias class value and
+#: a window-end difference enter their relation's claim, whose sumcheck rejects
+_CLASS_REJECTS = {b"layer-weight-claims": r"^openings", b"bias-starts": r", start weights",
+                  b"end-difference": r"window end", b"bias-end-difference": r"^(ReLU|openings)"}
+
+
+@pytest.mark.parametrize("path,label", _CLASS_CHEATS)
+def test_false_class_value_is_rejected_on_every_path(run4, monkeypatch, path, label):
+    """A prover that sends one class's value (a combination of several layers' weights, or a
+    class's start-minus-end difference) off by one is rejected (_CLASS_REJECTS: by the openings,
+    or by the relation the value enters) -- in a first window, a window at a later t0
+    (chained to an honest first window; the lie is in the later one), a one-step window and an
+    inference proof.  The honest proof of the same path verifies."""
+    cfg, tr_ = CFG4, run4.traces
+    first, after, asec = run4.prove(tr_[:1])    # honest: a later window's chain start
+    start = run4.verify(first)
+
+    def prove_and_verify():
+        if path == "inference":
+            icfg = tr.inference_config(cfg.widths, 2)
+            proof = pv.prove_inference(icfg, run4.W0, run4.model, run4.model_sec, run4.X[:2])
+            return tr.verify_inference(proof.to_bytes(), run4.model)
+        if path == "first window":
+            return run4.verify(run4.prove()[0])
+        if path == "one-step window":
+            return run4.verify(run4.prove(tr_[:1])[0])
+        proof, _, _ = pv.prove_window(tr_[1:], after, asec, run4.data, run4.data_sec)
+        assert proof.statement.t0 == 1
+        return tr.verify_window(proof.to_bytes(), run4.data, start)
+
+    prove_and_verify()
+    send = pv.ProverChannel.send_scalar_com
+    seen = {"n": 0}
+
+    def lying(self, lab, value):
+        if lab == label and not seen["n"]:
+            seen["n"] += 1
+            return send(self, lab, lambda: int(value()) + 1)
+        return send(self, lab, value)
+
+    monkeypatch.setattr(pv.ProverChannel, "send_scalar_com", lying)
+    with pytest.raises(VerificationError, match=_CLASS_REJECTS[label]):
+        prove_and_verify()
+    assert seen["n"] == 1           # the class value was sent (and lied about) on this path
