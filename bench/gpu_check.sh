@@ -7,9 +7,12 @@
 # Steps: the devices (nvidia-smi -L), pip install -e ".[gpu,test]" (CuPy for CUDA 12), the device
 # check (prover_gpu.available()), python -m pytest -q -n 0 -m gpu tests/test_gpu_device.py
 # tests/test_gpu_backend.py (kernels vs CPU; window proofs on the GPU byte-identical), then
-# python bench/gpu.py.  Every step runs even if an earlier one failed (so one run shows everything);
+# python bench/gpu.py, then bench/train.py --backend cpu and --backend gpu side by side
+# ($ZKDL_GPU_CHECK_TRAIN: configurations, default digits; none skips).  Every step runs even if an
+# earlier one failed (so one run shows everything);
 # everything goes to stdout and, when $OUT is set, into $OUT/ (gpu_check.log, pytest_gpu.txt,
-# bench_gpu.jsonl).  Exit status: 0 all passed; 3 no usable GPU (the reason is printed);
+# bench_gpu.jsonl, bench_train.jsonl).  Exit status: 0 all passed; 3 no usable GPU (the reason is
+# printed);
 # 1 some other step failed.
 # Other knobs: PYTHON (default python), ZKDL_GPU_CHECK_PIP_TIMEOUT (seconds, default 600),
 # ZKDL_GPU_CHECK_BENCH_ARGS (extra arguments for bench/gpu.py), ZKDL_GPU_COMPILER (auto|nvcc|nvrtc).
@@ -120,6 +123,26 @@ case "$rc" in
     3) record bench "unavailable (rc 3)" ;;
     *) record bench "FAILED rc=$rc" ;;
 esac
+
+step "end to end: python bench/train.py --config ${ZKDL_GPU_CHECK_TRAIN:-digits} --backend cpu, then gpu"
+# the prover through zkdl.backend on the C extension and on the CUDA kernels, side by side in one
+# run (ZKDL_GPU_CHECK_TRAIN=none skips it; a space-separated list runs several configurations)
+if [ "${ZKDL_GPU_CHECK_TRAIN:-digits}" = "none" ]; then
+    echo "skipped (ZKDL_GPU_CHECK_TRAIN=none)"
+else
+    rc=0
+    for cfg in ${ZKDL_GPU_CHECK_TRAIN:-digits}; do
+        for be in cpu gpu; do
+            if [ -n "$OUTDIR" ]; then
+                "$PY" bench/train.py --config "$cfg" --backend "$be" --prove-repeat 1 --repeat 1 \
+                    | tee -a "$OUTDIR/bench_train.jsonl" || rc=$?
+            else
+                "$PY" bench/train.py --config "$cfg" --backend "$be" --prove-repeat 1 --repeat 1 || rc=$?
+            fi
+        done
+    done
+    record train "$([ "$rc" = 0 ] && echo ok || echo "FAILED rc=$rc")"
+fi
 
 step "summary"
 FAIL=0

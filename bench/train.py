@@ -25,6 +25,9 @@ Configurations (issue "FAC4DNN v2"):
                  and as the number of layers grows (1 ... 16, T = 4): figure proof_bytes_per_window
                  with T and layers fields
 
+--backend gpu runs the prover's hot operations on the CUDA kernels (zkdl.prover_gpu, through
+zkdl.backend) instead of the C extension; figures then carry "backend": "gpu" lines before them.
+
 Every run prints first this machine's {"bench": "train", "figure": "fr_mul_ns", ...} (1 thread,
 2^20 elements, median of 5; "when": "start", with the 1-minute load average) and again at its end
 ("when": "end"): the targets assume about 20 ns; scale times by 20 / fr_mul_ns (on a shared
@@ -378,9 +381,12 @@ def main(argv=None):
                     "many seconds")
     ap.add_argument("--max-rss-gb", type=float, default=None, help="run in a child process, killed when its "
                     "resident memory exceeds this")
+    ap.add_argument("--backend", choices=("cpu", "gpu"), default="cpu", help="where the prover's hot operations "
+                    "run (zkdl.backend): the C extension (default) or the CUDA kernels (zkdl.prover_gpu; needs "
+                    "CuPy and a GPU; ZKDL_GPU_DEVICE=emu runs them on the host emulator)")
     ap.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    child_argv = []
+    child_argv = ["--backend", a.backend]
     for flag, v in (("--repeat", a.repeat), ("--prove-repeat", a.prove_repeat), ("--T", a.T)):
         if v is not None:
             child_argv += [flag, str(v)]
@@ -396,9 +402,35 @@ def main(argv=None):
     prove_repeat = a.prove_repeat or (3 if a.config == "digits" else 1)
     emit_machine_speed()
     run = run_growth if spec.get("growth") else run_infer if spec.get("infer") else run_train
-    run(a.config, spec, repeat, prove_repeat, a.T)
+    with _backend(a.config, a.backend):
+        run(a.config, spec, repeat, prove_repeat, a.T)
     emit_machine_speed("end")
     return 0
+
+
+def _backend(config, which):
+    """The prover backend of the run; "gpu" prints {"figure": "backend", ...} with the device and,
+    at the end, how many operations fell back to the C extension."""
+    from zkdl import backend
+
+    if which == "cpu":
+        return backend.use("cpu")
+    from contextlib import contextmanager
+
+    from zkdl.prover_gpu.backend import GpuBackend
+
+    @contextmanager
+    def gpu():
+        if os.environ.get("ZKDL_GPU_DEVICE") == "emu":
+            from zkdl.prover_gpu import emu
+            b = GpuBackend(emu.load())
+        else:
+            b = GpuBackend()
+        emit(config, "backend", "gpu", device=repr(b.dev))
+        with backend.use(b):
+            yield b
+        emit(config, "gpu_fallbacks", dict(getattr(b, "fallbacks", {})))
+    return gpu()
 
 
 if __name__ == "__main__":
