@@ -402,35 +402,25 @@ def main(argv=None):
     prove_repeat = a.prove_repeat or (3 if a.config == "digits" else 1)
     emit_machine_speed()
     run = run_growth if spec.get("growth") else run_infer if spec.get("infer") else run_train
-    with _backend(a.config, a.backend):
+    from zkdl import backend
+    from zkdl.errors import ZkdlError
+
+    be = "cpu"
+    if a.backend == "gpu":
+        from zkdl.prover_gpu.backend import from_env
+
+        try:
+            be = from_env()         # the daemon's choice: the CUDA device, or ZKDL_GPU_DEVICE=emu
+        except ZkdlError as e:
+            emit(a.config, "unavailable", str(e), backend="gpu")    # as bench/gpu.py: exit code 3
+            return 3
+        emit(a.config, "backend", "gpu", device=repr(be.dev))
+    with backend.use(be):
         run(a.config, spec, repeat, prove_repeat, a.T)
+    if a.backend == "gpu":
+        emit(a.config, "gpu_fallbacks", dict(be.fallbacks))  # operations the kernels do not take
     emit_machine_speed("end")
     return 0
-
-
-def _backend(config, which):
-    """The prover backend of the run; "gpu" prints {"figure": "backend", ...} with the device and,
-    at the end, how many operations fell back to the C extension."""
-    from zkdl import backend
-
-    if which == "cpu":
-        return backend.use("cpu")
-    from contextlib import contextmanager
-
-    from zkdl.prover_gpu.backend import GpuBackend
-
-    @contextmanager
-    def gpu():
-        if os.environ.get("ZKDL_GPU_DEVICE") == "emu":
-            from zkdl.prover_gpu import emu
-            b = GpuBackend(emu.load())
-        else:
-            b = GpuBackend()
-        emit(config, "backend", "gpu", device=repr(b.dev))
-        with backend.use(b):
-            yield b
-        emit(config, "gpu_fallbacks", dict(getattr(b, "fallbacks", {})))
-    return gpu()
 
 
 if __name__ == "__main__":
