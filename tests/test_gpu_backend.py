@@ -120,3 +120,28 @@ def test_daemon_backend_gpu_on_the_emulator_gives_the_cpu_run(tmp_path):
     assert sorted(a) == sorted(b) and "final-model.link" in a
     assert a == b
     assert os.path.exists(tmp_path / "gpu" / "window-000000.proof")
+
+
+def test_gpu_device_variable_refuses_an_unknown_value(monkeypatch, tmp_path):
+    """ZKDL_GPU_DEVICE other than cuda / emu is an error naming the value (not silently the CUDA
+    device); the daemon turns it into one line on stderr and exit 2, before writing anything."""
+    import subprocess
+    import sys
+
+    from runhelp import ROOT, env, record
+    from zkdl.prover_gpu import backend as gb
+
+    monkeypatch.setenv("ZKDL_GPU_DEVICE", "emulator")
+    with pytest.raises(ZkdlError, match="ZKDL_GPU_DEVICE='emulator' is not a GPU device"):
+        gb.from_env()
+    spool = str(tmp_path / "spool")
+    record(spool, 2, window=2)
+    e = env()
+    e["ZKDL_GPU_DEVICE"] = "emulator"
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "zkdl", "daemon", "--spool", spool, "--out", str(out), "--once",
+                        "--quiet", "--backend", "gpu"], capture_output=True, text=True, env=e, cwd=ROOT, timeout=600)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "ZKDL_GPU_DEVICE='emulator'" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists() or not any(out.iterdir())
+
