@@ -12,8 +12,7 @@
 # earlier one failed (so one run shows everything);
 # everything goes to stdout and, when $OUT is set, into $OUT/ (gpu_check.log, pytest_gpu.txt,
 # bench_gpu.jsonl, bench_train.jsonl).  Exit status: 0 all passed; 3 no usable GPU (the reason is
-# printed);
-# 1 some other step failed.
+# printed); 1 some other step failed.
 # Other knobs: PYTHON (default python), ZKDL_GPU_CHECK_PIP_TIMEOUT (seconds, default 600),
 # ZKDL_GPU_CHECK_BENCH_ARGS (extra arguments for bench/gpu.py), ZKDL_GPU_COMPILER (auto|nvcc|nvrtc).
 set -euo pipefail

@@ -23,6 +23,7 @@ from collections import Counter
 import numpy as np
 
 from . import pipeline as pl
+from ._errors import GpuUnavailableError
 
 U64 = np.uint64
 
@@ -166,8 +167,6 @@ def from_env() -> GpuBackend:
 
     which = os.environ.get("ZKDL_GPU_DEVICE", "").strip().lower() or "cuda"
     if which not in ("cuda", "emu"):        # a typo must not silently pick the CUDA device
-        from ._errors import GpuUnavailableError
-
         raise GpuUnavailableError(f"ZKDL_GPU_DEVICE={which!r} is not a GPU device: use 'cuda' (the default) "
                                   "or 'emu' (the host emulator), or leave it unset")
     if which not in _BACKENDS:              # one per process: the device's kernels load once
